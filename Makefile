@@ -1,0 +1,32 @@
+# The two commands of the README. Both do all set-up from nothing (a venv in .venv, the project and its
+# dependencies, Chromium and MathJax for the book, the default data) and are safe to rerun.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: book test setup system data clean-results
+
+book: setup data           ## execute every notebook (papermill, profile cpu) and build the HTML book
+	bash scripts/build_book.sh
+
+test: setup data           ## unit tests, data scripts, notebooks (papermill smoke + nbval), book, browser
+	bash scripts/run_tests.sh
+
+setup: $(STAMP) system
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+system:                    ## Debian's Chromium for the browser test (needs root, as on CI)
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+data:                      ## the Free Spoken Digit Dataset, from ../shared/data/fsdd or its public source
+	$(PY) -m ogm_lib fetch avdigits
+
+clean-results:
+	rm -rf results

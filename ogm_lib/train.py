@@ -1,0 +1,250 @@
+"""One training loop for every method: `fit(config) -> RunResult`.
+
+Per step (paper Algorithm 1):
+
+    forward -> loss on the fused logits (plus the strategy's terms) -> backward
+    -> modulator.compute: scores, rho, k (logged for every method, applied only by ogm/ogm_ge/ge)
+    -> modulator.apply: scale / perturb the encoders' gradients -> optimizer.step
+
+Per epoch: StepLR, fused/audio/visual accuracy and macro mAP on validation and test (and train, with
+`eval_train`), optional linear probes, a checkpoint. The reported epoch is the best on VALIDATION fused
+accuracy; the official code chose the best epoch on the test set, which flatters every number.
+
+The per-step trace (loss, rho_a, rho_v, k_a, k_v) stays on the device during the epoch and is copied to
+the host once at its end, so a step has no host synchronisation. Runs are cached by config hash
+(`results.py`): calling `fit` again with an identical config reads the result back. A run that stops
+(interrupted, killed) resumes from its last checkpoint, RNG states included, and ends with the same numbers.
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from .config import RunConfig
+from .data import AVTensorDataset, build_datasets
+from .metrics import evaluate
+from .models import build_model
+from .modulation import MODULATION_METHODS, GradientModulator
+from .probe import probe_encoder
+from .results import RunResult, atomic_write_bytes, default_results_dir
+from .strategies import make_strategy
+
+TRACE_KEYS = ("loss", "rho_a", "rho_v", "k_a", "k_v")
+
+
+def iterate_batches(dataset, batch_size: int, device, shuffle: bool = False,
+                    generator: torch.Generator | None = None, num_workers: int = 0):
+    """Mini-batches `(audio, visual, labels)` on `device`; the last partial batch is kept (official)."""
+    if isinstance(dataset, AVTensorDataset):   # in memory: index whole batches, no worker overhead
+        n = len(dataset)
+        order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+        for i in range(0, n, batch_size):
+            yield tuple(t.to(device, non_blocking=True) for t in dataset.batch(order[i:i + batch_size]))
+        return
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
+                        num_workers=num_workers, pin_memory=str(device).startswith("cuda"),
+                        persistent_workers=False)
+    for batch in loader:
+        yield tuple(t.to(device, non_blocking=True) for t in batch)
+
+
+def make_optimizer(config: RunConfig, model: torch.nn.Module):
+    if config.optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                              weight_decay=config.weight_decay)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=config.lr_step, gamma=config.lr_gamma)
+    return opt, sched
+
+
+class Trainer:
+    """Holds one run's state; `fit()` is the usual way in."""
+
+    def __init__(self, config: RunConfig, results_dir: Path | None = None):
+        self.config = config
+        self.results_dir = Path(results_dir or config.results_dir or default_results_dir())
+        self.key = config.key()
+        self.result_path = self.results_dir / f"{self.key}.json"
+        self.checkpoint_path = self.results_dir / "checkpoints" / f"{self.key}.pt"
+        self.device = torch.device(config.device)
+
+        torch.manual_seed(config.seed)
+        self.data = build_datasets(config)
+        self.num_classes = self.data.num_classes
+        self.model = build_model(config, self.num_classes).to(self.device)
+        self.optimizer, self.scheduler = make_optimizer(config, self.model)
+        self.shuffle_gen = torch.Generator().manual_seed(config.seed)
+        self.noise_gen = torch.Generator(device=self.device).manual_seed(config.seed + 1)
+        self.strategy = make_strategy(config, torch.Generator().manual_seed(config.seed + 2))
+        self.multimodal = config.modalities == "av"
+        if self.multimodal:
+            audio_params, visual_params = self.model.encoder_params()
+            method = config.method if config.method in MODULATION_METHODS else "normal"
+            self.modulator = GradientModulator(
+                audio_params, visual_params, method=method, alpha=config.alpha, modulate=config.modulate,
+                start_epoch=config.modulation_start, end_epoch=config.modulation_end,
+                generator=self.noise_gen)
+        self.result = RunResult(key=self.key, config=config.to_dict(),
+                                steps={k: [] for k in TRACE_KEYS})
+        self.start_epoch = 0
+        self.elapsed = 0.0
+        self.writer = None
+        if config.tensorboard_dir:
+            from torch.utils.tensorboard import SummaryWriter
+            self.writer = SummaryWriter(str(Path(config.tensorboard_dir) / self.key))
+
+    # ----- one epoch of training -----
+    def train_epoch(self, epoch: int) -> torch.Tensor:
+        model, cfg = self.model, self.config
+        model.train()
+        trace = []
+        loss_sum = torch.zeros((), device=self.device)
+        for audio, visual, labels in iterate_batches(self.data.train, cfg.batch_size, self.device, True,
+                                                     self.shuffle_gen, cfg.num_workers):
+            keep_a, keep_v = self.strategy.keep_masks(len(labels), self.device)
+            out = model(audio, visual, keep_a, keep_v)
+            loss = self.strategy.loss(out, labels, model)
+            total = loss
+            if model.score_heads:   # FiLM / gated: train the detached per-modality score heads too
+                total = loss + F.cross_entropy(out.logits_a, labels) + F.cross_entropy(out.logits_v, labels)
+            self.optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            if self.multimodal:
+                state = self.modulator.compute(out.logits_a, out.logits_v, labels)
+                self.modulator.apply(state, epoch)
+                self.strategy.observe(state)
+                trace.append(torch.stack([loss.detach(), state.rho_a, state.rho_v, state.k_a, state.k_v]))
+            else:
+                nan = torch.full((), math.nan, device=self.device)
+                trace.append(torch.stack([loss.detach(), nan, nan, nan, nan]))
+            self.optimizer.step()
+            loss_sum += loss.detach()
+        trace = torch.stack(trace).cpu()        # the epoch's only host copy of the trace
+        for i, key in enumerate(TRACE_KEYS):
+            self.result.steps[key].extend(trace[:, i].tolist())
+        if self.writer is not None:
+            first = len(self.result.steps["loss"]) - len(trace)
+            for j, row in enumerate(trace.tolist()):
+                for key, value in zip(TRACE_KEYS, row):
+                    self.writer.add_scalar(f"step/{key}", value, first + j)
+        return loss_sum / max(len(trace), 1)
+
+    # ----- evaluation -----
+    def evaluate_split(self, name: str) -> dict:
+        split = getattr(self.data, name)
+        batches = iterate_batches(split, self.config.batch_size * 2, self.device,
+                                  num_workers=self.config.num_workers)
+        return evaluate(self.model, batches, self.num_classes,
+                        aux_heads=self.config.method == "grad_blend")
+
+    def probe(self) -> dict:
+        out = {}
+        def batches(split):
+            return iterate_batches(getattr(self.data, split), self.config.batch_size * 2, self.device,
+                                   num_workers=self.config.num_workers)
+        for modality, enc in (("audio", self.model.audio_encoder), ("visual", self.model.visual_encoder)):
+            if enc is not None:
+                out[f"probe_{modality}"] = probe_encoder(enc, batches("train"), batches("test"), modality,
+                                                         self.num_classes)
+        return out
+
+    # ----- checkpoints -----
+    def save_checkpoint(self, epoch: int) -> None:
+        import io
+        state = {"epoch": epoch, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "scheduler": self.scheduler.state_dict(), "shuffle_gen": self.shuffle_gen.get_state(),
+                 "noise_gen": self.noise_gen.get_state(), "strategy_gen": self.strategy.generator.get_state(),
+                 "strategy": {k: v for k, v in vars(self.strategy).items() if k not in ("config", "generator")},
+                 "torch_rng": torch.get_rng_state(), "result": self.result.__dict__, "elapsed": self.elapsed}
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        atomic_write_bytes(self.checkpoint_path, buf.getvalue())
+
+    def load_checkpoint(self) -> bool:
+        if not self.checkpoint_path.exists():
+            return False
+        state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.shuffle_gen.set_state(state["shuffle_gen"])
+        self.noise_gen.set_state(state["noise_gen"])
+        self.strategy.generator.set_state(state["strategy_gen"])
+        vars(self.strategy).update(state["strategy"])
+        torch.set_rng_state(state["torch_rng"])
+        self.result = RunResult(**state["result"])
+        self.elapsed = state["elapsed"]
+        self.start_epoch = state["epoch"] + 1
+        return True
+
+    # ----- the run -----
+    def run(self, stop_after: int | None = None) -> RunResult | None:
+        cfg = self.config
+        if self.load_checkpoint() and not cfg.quiet:
+            print(f"resuming {self.key} after epoch {self.start_epoch - 1}")
+        bar = tqdm(range(self.start_epoch, cfg.epochs), desc=f"{cfg.method} {cfg.fusion} seed {cfg.seed}",
+                   disable=cfg.quiet, leave=False)
+        done_this_call = 0
+        for epoch in bar:
+            t0 = time.perf_counter()
+            train_loss = self.train_epoch(epoch)
+            if not torch.isfinite(train_loss):   # checked once per epoch: the last good checkpoint stays
+                raise FloatingPointError(
+                    f"non-finite training loss in epoch {epoch} of run {self.key}; the last good checkpoint "
+                    f"(epoch {epoch - 1}) is kept at {self.checkpoint_path}. Try a lower lr.")
+            self.scheduler.step()
+            metrics = {"epoch": epoch, "train_loss": float(train_loss), "lr": self.optimizer.param_groups[0]["lr"]}
+            evals = {"val": self.evaluate_split("val"), "test": self.evaluate_split("test")}
+            if cfg.eval_train or cfg.method == "grad_blend":
+                evals["train"] = self.evaluate_split("train")
+            for split, m in evals.items():
+                metrics.update({f"{split}_{k}": v for k, v in m.items()})
+            if cfg.probe_every and ((epoch + 1) % cfg.probe_every == 0 or epoch == cfg.epochs - 1):
+                metrics.update(self.probe())
+            if cfg.method == "grad_blend":
+                heads = lambda s: {"fused": evals[s]["loss"], "audio": evals[s]["loss_aux_audio"],
+                                   "visual": evals[s]["loss_aux_visual"]}
+                self.strategy.end_epoch(epoch, heads("train"), heads("val"))
+                metrics.update({f"gb_weight_{h}": w for h, w in self.strategy.weights.items()})
+            self.elapsed += time.perf_counter() - t0
+            self.result.epochs.append(metrics)
+            self.save_checkpoint(epoch)
+            if self.writer is not None:
+                for k, v in metrics.items():
+                    self.writer.add_scalar(f"epoch/{k}", v, epoch)
+            bar.set_postfix(val_acc=f"{metrics['val_acc']:.3f}", test_acc=f"{metrics['test_acc']:.3f}")
+            done_this_call += 1
+            if stop_after is not None and done_this_call >= stop_after and epoch < cfg.epochs - 1:
+                return None
+        accs = [m["val_acc"] for m in self.result.epochs]
+        self.result.best_epoch = max(range(len(accs)), key=lambda i: (accs[i], -i))  # first best on val
+        self.result.wall_time_s = self.elapsed
+        self.result.save(self.results_dir)
+        if self.writer is not None:
+            self.writer.close()
+        return self.result
+
+
+def fit(config: RunConfig, results_dir: str | Path | None = None, retrain: bool = False,
+        stop_after: int | None = None) -> RunResult | None:
+    """Train `config` (or read its cached result). `stop_after`: stop after that many epochs of this
+    call, as an interruption would, leaving a checkpoint that a later call resumes from."""
+    results_dir = Path(results_dir or config.results_dir or default_results_dir())
+    path = results_dir / f"{config.key()}.json"
+    if path.exists() and not retrain:
+        return RunResult.load(path)
+    if retrain:
+        (results_dir / "checkpoints" / f"{config.key()}.pt").unlink(missing_ok=True)
+    return Trainer(config, results_dir).run(stop_after=stop_after)
+
+
+def fit_many(configs, results_dir=None, **kw) -> list[RunResult]:
+    """fit() each config in turn (cached ones are read back)."""
+    return [fit(c, results_dir, **kw) for c in configs]
