@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--json", action="store_true", help="print the result's best-epoch metrics as JSON")
     fetch = sub.add_parser("fetch", help="fetch and verify a default dataset (avdigits: FSDD recordings)")
     fetch.add_argument("dataset", choices=["avdigits"])
-    fetch.add_argument("--dest", default=None, help="destination folder (default ./data/fsdd)")
+    fetch.add_argument("--dest", default=None, help="destination folder (default ./data/avdigits)")
     fetch.add_argument("--mirror", default=None, help="a local copy of FSDD to copy from")
     return parser
 
@@ -81,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "fetch":
         from .data.fsdd import default_data_dir, fetch_fsdd
-        dest = fetch_fsdd(args.dest or default_data_dir("fsdd"), mirror=args.mirror)
-        print(f"FSDD ready at {dest}")
+        report = fetch_fsdd(args.dest or default_data_dir("avdigits"), mirror=args.mirror)
+        print(report)
         return 0
     from .train import fit
     overrides = {f.name: getattr(args, f.name) for f in fields(RunConfig)

@@ -9,7 +9,6 @@ import shutil
 import tarfile
 import time
 
-import numpy as np
 import pytest
 import torch
 

@@ -56,7 +56,10 @@ standardisation keeps both inputs near unit scale without leaking validation or 
 
 Preprocessing takes a few seconds; its result is saved to `<data_dir>/cache/avdigits-<hash>.pt`, keyed by
 a hash of every knob that changes the tensors (and of the checksum list), written atomically, so later runs
-load in a fraction of a second. A read-only `data_dir` just skips the cache.
+load in a fraction of a second (0.1 s for the defaults' 107 MB). A cache hit does not read the recordings;
+the key includes a hash of the pinned checksum list, so it cannot outlive the data it was made from. A
+read-only `data_dir` just skips the cache. Mind the size at large `image_size`: the visual tensor is
+3,000 x T x S x S floats (at S = 224, T = 3: 1.8 GB).
 """
 from __future__ import annotations
 

@@ -35,6 +35,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..paths import project_dir, repo_root
+
 #: the pinned public source: a tag, so the bytes cannot drift
 FSDD_TAG = "v1.0.10"
 FSDD_URL = ("https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/"
@@ -90,16 +92,10 @@ def expected_checksums() -> dict[str, str]:
 # Where data lives
 # ---------------------------------------------------------------------------------------------------------
 
-def repo_root() -> Path | None:
-    """The source checkout this package runs from, or None when it is installed elsewhere."""
-    root = Path(__file__).resolve().parents[2]
-    return root if (root / "pyproject.toml").is_file() and (root / "ogm_lib").is_dir() else None
-
-
 def default_data_dir(name: str) -> Path:
     """Default home of dataset `name`: `$OGM_DATA_DIR/<name>` if set, else `<repo root or cwd>/data/<name>`."""
     env = os.environ.get("OGM_DATA_DIR")
-    base = Path(env).expanduser() if env else (repo_root() or Path.cwd()) / "data"
+    base = Path(env).expanduser() if env else project_dir() / "data"
     return base / name
 
 
