@@ -11,8 +11,8 @@ import json
 import sys
 from dataclasses import MISSING, fields
 
-from .config import (DATASETS, FUSIONS, METHODS, MODALITIES, MODULATE_PARAMS, OPTIMIZERS, PROFILES,
-                     RunConfig, make_config)
+from .config import (AMP_MODES, DATASETS, FUSIONS, METHODS, MODALITIES, MODULATE_PARAMS, OPTIMIZERS,
+                     PROFILES, RunConfig, make_config)
 
 FIELD_HELP = {
     "dataset": "which data", "modalities": "'av' (joint model) or a unimodal model 'audio' / 'visual'",
@@ -37,13 +37,17 @@ FIELD_HELP = {
     "epochs": "training epochs", "batch_size": "mini-batch size", "seed": "random seed",
     "eval_train": "also evaluate on the training split every epoch",
     "probe_every": "linear-probe each frozen encoder every n epochs (0: never)",
+    "amp": "autocast: 'none' (fp32) or 'bf16'", "channels_last": "NHWC memory format for the convs",
+    "fused_optimizer": "fused optimiser step (fused=True)", "compile": "torch.compile the training forward",
+    "world_size": "data-parallel processes: set by `torchrun -m ogm_lib.distributed`, leave at 1 here",
     "profile": "named profile whose values are the defaults", "device": "torch device (cpu, cuda, cuda:1)",
     "num_workers": "DataLoader workers for prepared datasets", "quiet": "no progress bar",
     "tensorboard_dir": "also log the per-step trace to TensorBoard here",
     "results_dir": "where result JSONs and checkpoints go (default ./results or $OGM_RESULTS_DIR)",
 }
 CHOICES = {"dataset": DATASETS, "modalities": MODALITIES, "fusion": FUSIONS, "method": METHODS,
-           "modulate": MODULATE_PARAMS, "optimizer": OPTIMIZERS, "profile": tuple(PROFILES)}
+           "modulate": MODULATE_PARAMS, "optimizer": OPTIMIZERS, "profile": tuple(PROFILES),
+           "amp": AMP_MODES}
 
 
 def _bool(text: str) -> bool:

@@ -10,6 +10,11 @@ Profiles bundle the sizes and schedule of a setting:
 - `cpu`:   the book's default, a narrow ResNet-18 on the small `avdigits` data, sized for a 2-core laptop.
 - `smoke`: seconds, for tests and for checking that a notebook runs end to end.
 
+Speed switches (`amp`, `channels_last`, `fused_optimizer`, `compile`) and `world_size` (the number of
+data-parallel processes, set by `distributed.fit_ddp`) do not change the method, but they can change the
+numbers by float rounding (bf16 autocast more than that). They enter the key only when they differ from
+their default, so every plain fp32 single-process run keeps the key it always had.
+
 Unknown names (dataset, fusion, method, profile, ...) fail fast with the list of valid choices.
 """
 from __future__ import annotations
@@ -27,9 +32,14 @@ FUSIONS = ("concat", "sum", "film", "gated")
 METHODS = ("normal", "ogm", "ogm_ge", "ge", "mdrop_audio", "mdrop_visual", "grad_blend", "opm")
 MODULATE_PARAMS = ("conv", "all")
 OPTIMIZERS = ("sgd", "adam")
+#: autocast modes: "none" (plain fp32) or "bf16" (torch.autocast to bfloat16; no loss scaling needed)
+AMP_MODES = ("none", "bf16")
 
 #: fields that never change what is learned, so they are left out of the cache key
 _NOT_IN_KEY = ("profile", "device", "num_workers", "data_dir", "quiet", "tensorboard_dir", "results_dir")
+#: fields that only change the numbers by rounding: in the key only when not at this default value
+_KEY_UNLESS_DEFAULT = {"amp": "none", "channels_last": False, "fused_optimizer": False, "compile": False,
+                       "world_size": 1}
 
 
 def check_choice(name: str, value: Any, choices: tuple) -> None:
@@ -49,7 +59,7 @@ class RunConfig:
     image_size: int = 16              # visual frame side after resizing
     audio_snr_db: float = 0.0         # avdigits/synthetic: white noise added to the audio (lower = harder)
     visual_noise: float = 0.8         # avdigits/synthetic: std of pixel noise on the frames (higher = harder)
-    audio_seconds: float = 1.0        # avdigits: waveform length the recordings are tiled/cut to
+    audio_seconds: float = 0.5        # avdigits: waveform length the recordings are tiled/cut to
     synthetic_size: int = 3000        # synthetic: number of clips in train+val
     # --- model ---
     fusion: str = "concat"
@@ -78,6 +88,12 @@ class RunConfig:
     # --- extra measurements ---
     eval_train: bool = False          # also evaluate on the training set each epoch (generalisation gap)
     probe_every: int = 0              # every n epochs, linear-probe each frozen encoder (paper Figure 1)
+    # --- speed (same method, numbers equal up to rounding; in the key only when not at the default) ---
+    amp: str = "none"                 # "bf16": forward and loss under torch.autocast(bfloat16)
+    channels_last: bool = False       # NHWC memory format for the convs (faster tensor-core kernels)
+    fused_optimizer: bool = False     # one fused kernel for the optimiser step (SGD/Adam fused=True)
+    compile: bool = False             # torch.compile the training forward
+    world_size: int = 1               # data-parallel processes; set by distributed.fit_ddp, not by hand
     # --- bookkeeping (not part of the cache key) ---
     profile: str = "paper"
     device: str = "cpu"
@@ -93,6 +109,16 @@ class RunConfig:
         check_choice("method", self.method, METHODS)
         check_choice("modulate", self.modulate, MODULATE_PARAMS)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("amp", self.amp, AMP_MODES)
+        if self.channels_last and not str(self.device).startswith("cuda"):
+            # torch 2.14's oneDNN computes wrong NHWC 1x1 stride-2 weight gradients (heap corruption with
+            # one thread) when a conv has fewer input channels than its block, as the narrow profiles do
+            # (oneDNN issue 6035); without oneDNN, CPU fp32 conv gradients lose accuracy instead
+            raise ValueError("channels_last is a CUDA switch (on CPU, oneDNN's channels_last conv "
+                             "gradients are wrong in this torch); leave it off on device "
+                             f"{self.device!r}")
+        if self.world_size < 1:
+            raise ValueError(f"world_size must be >= 1, got {self.world_size}")
         if self.modalities != "av" and self.method != "normal":
             raise ValueError(f"method {self.method!r} needs both modalities; a unimodal run uses 'normal'")
 
@@ -104,7 +130,8 @@ class RunConfig:
 
     def key(self) -> str:
         """Hash of every field that can change the result: names the run's result file."""
-        d = {k: v for k, v in self.to_dict().items() if k not in _NOT_IN_KEY}
+        d = {k: v for k, v in self.to_dict().items() if k not in _NOT_IN_KEY
+             and not (k in _KEY_UNLESS_DEFAULT and v == _KEY_UNLESS_DEFAULT[k])}
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -113,9 +140,9 @@ PROFILES: dict[str, dict[str, Any]] = {
     "paper": dict(width=64, epochs=100, batch_size=64, lr=1e-3, lr_step=70, lr_gamma=0.1,
                   modulation_start=0, modulation_end=50, image_size=224),
     "cpu": dict(width=8, epochs=20, batch_size=64, lr=1e-2, lr_step=14, lr_gamma=0.1,
-                modulation_start=0, modulation_end=10, image_size=16),
+                modulation_start=0, modulation_end=10, image_size=16, n_frames=2),
     "smoke": dict(width=4, epochs=2, batch_size=32, lr=1e-2, lr_step=70, lr_gamma=0.1,
-                  modulation_start=0, modulation_end=1, image_size=16, synthetic_size=256),
+                  modulation_start=0, modulation_end=1, image_size=16, n_frames=2, synthetic_size=256),
 }
 
 #: per-dataset overrides applied on top of a profile (the paper's frames per clip, say)

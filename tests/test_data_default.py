@@ -134,10 +134,10 @@ def test_avdigits_sizes_shapes_dtypes(splits):
     assert (len(splits.train), len(splits.val), len(splits.test)) == (2430, 270, 300)
     assert splits.class_names == [str(d) for d in range(10)]
     for ds in (splits.train, splits.val, splits.test):
-        assert ds.audio.shape[1:] == (1, 129, 63) and ds.audio.dtype == torch.float32
+        assert ds.audio.shape[1:] == (1, 65, 32) and ds.audio.dtype == torch.float32
         assert ds.visual.shape[1:] == (3, 3, 16, 16) and ds.visual.dtype == torch.float32
         a, v, y = ds[0]
-        assert a.shape == (1, 129, 63) and v.shape == (3, 3, 16, 16) and 0 <= int(y) < 10
+        assert a.shape == (1, 65, 32) and v.shape == (3, 3, 16, 16) and 0 <= int(y) < 10
         assert torch.isfinite(ds.audio).all() and torch.isfinite(ds.visual).all()
     # validation is stratified: 27 clips per digit; test is takes 0-4
     assert torch.bincount(splits.val.labels).tolist() == [27] * 10

@@ -1,0 +1,55 @@
+"""Curve reductions (figures.py) and the SGD-noise measurements (noise.py)."""
+import pytest
+import torch
+
+from ogm_lib.figures import epoch_curve, final_metric, step_mean
+from ogm_lib.results import RunResult
+
+
+def fake(vals, probe=None, steps=None):
+    epochs = [{"epoch": i, "test_acc": v} for i, v in enumerate(vals)]
+    if probe:
+        for i, p in probe.items():
+            epochs[i]["probe_visual"] = p
+    return RunResult(key="k", config={}, epochs=epochs, steps={"rho_a": steps or []})
+
+
+def test_epoch_curve_and_final_metric():
+    runs = [fake([0.1, 0.2, 0.3], {1: 0.5, 2: 0.6}), fake([0.3, 0.4, 0.5], {1: 0.7, 2: 0.8})]
+    ep, mean, std = epoch_curve(runs, "test_acc")
+    assert list(ep) == [0, 1, 2] and mean == pytest.approx([0.2, 0.3, 0.4])
+    ep, mean, _ = epoch_curve(runs, "probe_visual")
+    assert list(ep) == [1, 2] and mean == pytest.approx([0.6, 0.7])
+    assert final_metric(runs, "probe_visual") == [0.6, 0.8]
+
+
+def test_step_mean_fraction():
+    r = fake([0.1], steps=[1, 1, 1, 1, 1, 1, 1, 1, 5, 5])
+    assert step_mean([r], "rho_a", 0.8, 1.0) == [5.0]
+    assert step_mean([r], "rho_a", 0.0, 0.5) == [1.0]
+
+
+def test_minibatch_noise_falls_as_one_over_b():
+    from ogm_lib.noise import minibatch_noise_trace, noise_trace_formula
+    flat = torch.randn(2000, 50, generator=torch.Generator().manual_seed(0))
+    for b in (8, 32):
+        measured = minibatch_noise_trace(flat, b, draws=2000)
+        assert measured == pytest.approx(noise_trace_formula(flat, b), rel=0.1)
+    # OGM scales the update by k: the noise covariance by k^2
+    assert minibatch_noise_trace(flat, 16, draws=500, scale=0.5) == pytest.approx(
+        0.25 * minibatch_noise_trace(flat, 16, draws=500), rel=1e-5)
+
+
+def test_per_sample_gradients_sum_to_batch_gradient():
+    from ogm_lib.models import AVClassifier
+    from ogm_lib.noise import per_sample_gradients
+    torch.manual_seed(0)
+    model = AVClassifier(3, width=4).eval()
+    a, v, y = torch.randn(5, 1, 32, 20), torch.randn(5, 3, 2, 16, 16), torch.tensor([0, 1, 2, 0, 1])
+    per = per_sample_gradients(model, a, v, y, "visual")
+    loss = torch.nn.functional.cross_entropy(model(a, v).logits, y)
+    loss.backward()
+    for name, p in model.named_parameters():
+        if name in per:
+            assert torch.allclose(per[name].mean(0), p.grad, atol=1e-5), name
+    assert all(n.startswith("visual_encoder.") and per[n].dim() == 5 for n in per)
