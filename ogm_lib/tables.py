@@ -6,12 +6,14 @@ or a plot lives here, where tests reach it.
 - `paper_table(paper)`: the paper's numbers (`ogm_lib.paper`) as a DataFrame, "—" where it has none.
 - `paper_vs_ours(paper, ours, dataset, profile)`: the paper's columns beside ours (mean ± std over seeds
   of the test metric at the validation-chosen epoch), with our dataset and profile in the headers.
-- `Claim`, `judge`, `verdict_table`, `describe`, `verdict_counts`: one paired verdict per claim
-  (`experiments.paired_verdict`), its table, and the sentences the notebooks glue into their text.
-- `noise_settings`, `noise_points`, `plot_noise_scale`: Table 7's lr / batch grid and accuracy against
-  the SGD noise scale lr / batch (Jastrzebski et al. 2017).
-- `moving_average`, `rho_band`, `modulation_window_mean`, `rho_summary`, `plot_rho`: Figure 3's trace of
-  the discrepancy ratio rho^a over training iterations.
+- `Claim`, `judge`, `verdict_table`, `describe`, `verdict_counts`, `plain_summary`, `glue_claims`: one
+  paired verdict per claim (`experiments.paired_verdict`), its table, and the sentences the notebooks glue
+  into their text (so no number or verdict is ever typed by hand).
+- `plot_bars`: our accuracy per row, mean ± std over seeds.
+- `noise_settings`, `noise_claims`, `noise_points`, `plot_noise_scale`: Table 7's lr / batch grid, its
+  claims, and accuracy against the SGD noise scale lr / batch (Jastrzebski et al. 2017).
+- `moving_average`, `rho_band`, `modulation_window_mean`, `share_above`, `rho_summary`, `rho_claims`,
+  `plot_rho`: Figure 3's trace of the discrepancy ratio rho^a over training iterations.
 """
 from __future__ import annotations
 
@@ -106,7 +108,8 @@ def paper_difference(paper: dict[str, dict[str, float]], a: str | None, b: str |
 class Claim:
     """'A beats B' on paired seeds. a, b: runs (their `metric` at the validation-chosen epoch is used)
     or plain per-seed values; key: names the claim's glue entries; paper: the paper's A - B, as text;
-    unit: "points" (accuracy, shown x100) or "" (a plain quantity such as rho^a)."""
+    unit: "points" (accuracy, shown x100) or "" (a plain quantity such as rho^a); short: a short name
+    for sentences (`plain_summary`), default the text."""
     key: str
     text: str
     a: Sequence
@@ -114,6 +117,7 @@ class Claim:
     paper: str = MISSING
     metric: str = "test_acc"
     unit: str = "points"
+    short: str = ""
 
     def values(self) -> tuple[list[float], list[float]]:
         def as_values(x):
@@ -166,11 +170,26 @@ def verdict_counts(verdicts: dict[str, Verdict] | Sequence[Verdict]) -> str:
             f"{n['partly']} partly, {n['not reproduced']} not reproduced")
 
 
+def plain_summary(claims: Sequence[Claim], verdicts: dict[str, Verdict]) -> str:
+    """A plain sentence of which claims hold: 'all 4 reproduced' or '2 reproduced (concatenation,
+    summation), 1 partly (FiLM), 1 not reproduced (gated)'."""
+    groups = {name: [c.short or c.text for c in claims if verdicts[c.key].verdict == name]
+              for name in ("reproduced", "partly", "not reproduced")}
+    if not claims:
+        return "no claims"
+    for name, members in groups.items():
+        if len(members) == len(claims):
+            return f"all {len(claims)} {name}" if len(claims) > 1 else f"{name}"
+    return ", ".join(f"{len(m)} {name} ({', '.join(m)})" for name, m in groups.items() if m)
+
+
 def glue_claims(prefix: str, claims: Sequence[Claim], verdicts: dict[str, Verdict]) -> dict[str, str]:
-    """The texts to glue: '<prefix>_<key>_verdict' per claim and '<prefix>_summary'; glued with myst_nb
+    """The texts to glue: '<prefix>_<key>_verdict' per claim, '<prefix>_summary' (`verdict_counts`) and
+    '<prefix>_plain' (`plain_summary`); glued with myst_nb
     when it is importable (the names must be unique across the book, hence the notebook prefix)."""
     out = {f"{prefix}_{c.key}_verdict": describe(verdicts[c.key], c.unit) for c in claims}
     out[f"{prefix}_summary"] = verdict_counts([verdicts[c.key] for c in claims])
+    out[f"{prefix}_plain"] = plain_summary(claims, verdicts)
     glue_texts(out)
     return out
 
@@ -185,6 +204,23 @@ def glue_texts(texts: dict[str, str]) -> None:
         glue(name, text, display=False)
 
 
+def plot_bars(ax, runs: dict[str, list[RunResult]], metric: str = "test_acc", title: str = "",
+              ylabel: str = "test accuracy", colors: dict[str, str] | None = None) -> None:
+    """One bar per row: mean over seeds of `metric` at the validation-chosen epoch, ± std as error bars,
+    and each seed as a dot."""
+    labels = list(runs)
+    means, stds = zip(*(mean_std(values(runs[label], metric)) for label in labels))
+    x = np.arange(len(labels))
+    colors = colors or {}
+    ax.bar(x, means, yerr=stds, capsize=3, color=[colors.get(label, "C0") for label in labels], alpha=0.8)
+    for i, label in enumerate(labels):
+        v = values(runs[label], metric)
+        ax.plot([i] * len(v), v, "k.", ms=4)
+    ax.set_xticks(x, labels, rotation=30, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+
+
 # ----------------------------------------------------------------------------------------------------
 # Table 7: noise intensity
 
@@ -197,6 +233,7 @@ class NoiseSetting:
     batch_size: int
     series: str           # "learning rate", "batch size" or "GE only"
     method: str = "normal"
+    factor: float = 1.0   # lr = factor x the profile's lr
 
     @property
     def noise(self) -> float:
@@ -224,13 +261,39 @@ def noise_settings(base_lr: float, lr_factors: Sequence[float] = (0.1, 0.5, 1.0)
         name = f"b{b} lr{_paper_lr(paper_lr * factor)}{suffix}"
         return name if name in paper else None
 
-    out = [NoiseSetting(f"b{b0}, {f:g} × lr", prow(f, b0), base_lr * f, b0, "learning rate") for f in lr_factors]
+    # factor 1 is the profile's lr itself (not base_lr * 1.0 recomputed), so the row shares its cache key
+    out = [NoiseSetting(f"b{b0}, {f:g} × lr", prow(f, b0), base_lr if f == 1 else base_lr * f, b0,
+                        "learning rate", factor=float(f)) for f in lr_factors]
     if 1.0 not in [float(f) for f in lr_factors]:
         out.append(NoiseSetting(f"b{b0}, 1 × lr", prow(1.0, b0), base_lr, b0, "learning rate"))
     out += [NoiseSetting(f"b{int(b)}, 1 × lr", prow(1.0, int(b)), base_lr, int(b), "batch size")
             for b in batch_sizes[1:]]
     out.append(NoiseSetting(f"b{b0}, 1 × lr, GE only", prow(1.0, b0, " GE only"), base_lr, b0, "GE only", "ge"))
     return out
+
+
+def noise_claims(settings: Sequence[NoiseSetting], runs: dict[str, list[RunResult]],
+                 paper: dict | None = None) -> list[Claim]:
+    """Table 7's claims: the noisiest vanilla setting of the paper's grid (batch_sizes[0] at the base lr)
+    beats every setting with a smaller lr or a bigger batch (less noise: lower accuracy), and GE only
+    beats that vanilla setting. Keys: 'noise_<slug of the other setting>' and 'ge_only'."""
+    from .paper import TABLE7
+    paper = TABLE7 if paper is None else paper
+    vanilla = [s for s in settings if s.method == "normal"]
+    base = next(s for s in vanilla if s.factor == 1 and s.batch_size == vanilla[0].batch_size)
+    claims = []
+    for s in vanilla:
+        if s is base or s.noise >= base.noise:
+            continue
+        claims.append(Claim(f"noise_{slug(s.label)}", f"{base.label} beats {s.label} (lr / batch "
+                            f"{base.noise / s.noise:g} × larger)", runs[base.label], runs[s.label],
+                            paper=paper_difference(paper, base.paper_row, s.paper_row), short=s.label))
+    for s in settings:
+        if s.method == "ge":
+            claims.append(Claim("ge_only", f"{s.label} beats {base.label} (vanilla)", runs[s.label],
+                                runs[base.label], paper=paper_difference(paper, s.paper_row, base.paper_row),
+                                short="GE only"))
+    return claims
 
 
 def noise_points(settings: Sequence[NoiseSetting], runs: dict[str, list[RunResult]], metric: str = "test_acc"):
@@ -346,6 +409,30 @@ def rho_summary(runs: dict[str, list[RunResult]], paper: dict[str, str] | None =
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def rho_claims(without: Sequence[RunResult], with_: Sequence[RunResult], fraction: float = 0.1,
+               paper: dict[str, str] | None = None, key: str = "rho_a") -> list[Claim]:
+    """Figure 3's claims on per-seed means of rho^a over the last `fraction` of the iterations (and, for
+    the effect of OGM-GE, also over the modulation window): rho^a stays above 1 with and without OGM-GE
+    (audio dominant), and OGM-GE lowers it. Keys: normal_above_1, ogmge_above_1, ogmge_lowers,
+    ogmge_lowers_window."""
+    from .paper import FIGURE3
+    paper = FIGURE3 if paper is None else paper
+    late_n = step_mean(list(without), key, 1.0 - fraction, 1.0)
+    late_g = step_mean(list(with_), key, 1.0 - fraction, 1.0)
+    last = f"last {fraction * 100:g}% of iterations"
+    return [
+        Claim("normal_above_1", f"without OGM-GE, rho^a > 1 ({last}): audio dominant", late_n, [1.0] * len(late_n),
+              paper=paper.get("without OGM-GE", MISSING), unit="", short="rho^a > 1 without OGM-GE"),
+        Claim("ogmge_above_1", f"with OGM-GE, rho^a > 1 ({last}): audio still dominant", late_g,
+              [1.0] * len(late_g), paper=paper.get("with OGM-GE", MISSING), unit="", short="rho^a > 1 with OGM-GE"),
+        Claim("ogmge_lowers", f"OGM-GE lowers rho^a ({last})", late_n, late_g,
+              paper=paper.get("with OGM-GE", MISSING), unit="", short="OGM-GE lowers rho^a late in training"),
+        Claim("ogmge_lowers_window", "OGM-GE lowers rho^a (over the modulation window)",
+              modulation_window_mean(without, key), modulation_window_mean(with_, key),
+              paper=paper.get("with OGM-GE", MISSING), unit="", short="OGM-GE lowers rho^a while it modulates"),
+    ]
+
+
 def plot_rho(ax, runs: dict[str, list[RunResult]], window: int = 1, key: str = "rho_a", band: str = "minmax",
              title: str = "", modulation_end: bool = True) -> None:
     """rho^a against iteration: per method the mean over seeds of the smoothed traces and a band
@@ -360,8 +447,9 @@ def plot_rho(ax, runs: dict[str, list[RunResult]], window: int = 1, key: str = "
     if modulation_end:
         ends = {modulation_window_steps(r, key)[1] for rs in runs.values() for r in rs}
         n = min(len(r.steps[key]) for rs in runs.values() for r in rs)
-        for end in sorted(e for e in ends if 0 < e < n):
-            ax.axvline(end, color="grey", linewidth=1, linestyle=":", label="end of the modulation window")
+        for i, end in enumerate(sorted(e for e in ends if 0 < e < n)):
+            ax.axvline(end, color="grey", linewidth=1, linestyle=":",
+                       label="end of the modulation window" if i == 0 else None)
     ax.set_xlabel("training iteration")
     ax.set_ylabel(r"$\rho^a$" + (f" (moving average over {window} iterations)" if window > 1 else ""))
     ax.set_title(title)
