@@ -140,7 +140,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "paper": dict(width=64, epochs=100, batch_size=64, lr=1e-3, lr_step=70, lr_gamma=0.1,
                   modulation_start=0, modulation_end=50, image_size=224),
     "cpu": dict(width=8, epochs=20, batch_size=64, lr=1e-2, lr_step=14, lr_gamma=0.1,
-                modulation_start=0, modulation_end=10, image_size=16, n_frames=2),
+                modulation_start=0, modulation_end=10, image_size=16, n_frames=1),
     "smoke": dict(width=4, epochs=2, batch_size=32, lr=1e-2, lr_step=70, lr_gamma=0.1,
                   modulation_start=0, modulation_end=1, image_size=16, n_frames=2, synthetic_size=256),
 }
