@@ -260,6 +260,8 @@ def main(argv=None) -> int:
     for k, v in (quick if args.quick else full).items():
         if getattr(args, k) is None:
             setattr(args, k, v)
+    if (args.channels_last or args.compile) and not args.device.startswith("cuda"):
+        p.error("--channels-last and --compile are CUDA switches (refused on CPU: see book/multi_gpu.md)")
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.cudnn_benchmark:

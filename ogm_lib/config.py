@@ -110,13 +110,14 @@ class RunConfig:
         check_choice("modulate", self.modulate, MODULATE_PARAMS)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("amp", self.amp, AMP_MODES)
-        if self.channels_last and not str(self.device).startswith("cuda"):
-            # torch 2.14's oneDNN computes wrong NHWC 1x1 stride-2 weight gradients (heap corruption with
-            # one thread) when a conv has fewer input channels than its block, as the narrow profiles do
-            # (oneDNN issue 6035); without oneDNN, CPU fp32 conv gradients lose accuracy instead
-            raise ValueError("channels_last is a CUDA switch (on CPU, oneDNN's channels_last conv "
-                             "gradients are wrong in this torch); leave it off on device "
-                             f"{self.device!r}")
+        for switch in ("channels_last", "compile"):
+            if getattr(self, switch) and not str(self.device).startswith("cuda"):
+                # on CPU, torch 2.14's oneDNN computes wrong NHWC 1x1 stride-2 weight gradients (a double
+                # free with one thread) when a conv has fewer input channels than its block, as in the
+                # narrow profiles (oneDNN issue 6035); torch.compile's inductor picks NHWC for convs on
+                # CPU and hits the same bug
+                raise ValueError(f"{switch} is a CUDA switch (on CPU, oneDNN's channels_last conv "
+                                 f"gradients are wrong in this torch); leave it off on device {self.device!r}")
         if self.world_size < 1:
             raise ValueError(f"world_size must be >= 1, got {self.world_size}")
         if self.modalities != "av" and self.method != "normal":

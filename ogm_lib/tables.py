@@ -34,11 +34,19 @@ PAPER_DATASET_NAMES = {"cremad": "CREMA-D", "ksounds": "Kinetics-Sounds", "vggso
 
 #: shown where the paper (or our run) has no number
 MISSING = "—"
+#: rho^a in table headers and claim texts (plain text: tables are not rendered as math)
+RHO = "ρᵃ"
 
 
 def slug(text: str) -> str:
     """A glue-name-safe form of a label: 'Modality-Drop (audio)' -> 'modality_drop_audio'."""
     return re.sub(r"[^a-z0-9]+", "_", text.lower().replace("+", " plus ")).strip("_")
+
+
+def setting_text(dataset: str, profile: str, seeds) -> str:
+    """'avdigits (cpu profile, 3 seeds)'; seeds: a count or a list of seeds."""
+    n = seeds if isinstance(seeds, int) else len(list(seeds))
+    return f"{dataset} ({profile} profile, {n} seed{'s' if n != 1 else ''})"
 
 
 def ours_header(dataset: str, profile: str, what: str = "Acc") -> str:
@@ -171,8 +179,8 @@ def verdict_counts(verdicts: dict[str, Verdict] | Sequence[Verdict]) -> str:
 
 
 def plain_summary(claims: Sequence[Claim], verdicts: dict[str, Verdict]) -> str:
-    """A plain sentence of which claims hold: 'all 4 reproduced' or '2 reproduced (concatenation,
-    summation), 1 partly (FiLM), 1 not reproduced (gated)'."""
+    """A plain sentence of which claims hold: 'all 4 reproduced' or '2 reproduced (concatenation;
+    summation), 1 partly (FiLM), 1 not reproduced (gated)' (names in a group separated by ';')."""
     groups = {name: [c.short or c.text for c in claims if verdicts[c.key].verdict == name]
               for name in ("reproduced", "partly", "not reproduced")}
     if not claims:
@@ -180,7 +188,7 @@ def plain_summary(claims: Sequence[Claim], verdicts: dict[str, Verdict]) -> str:
     for name, members in groups.items():
         if len(members) == len(claims):
             return f"all {len(claims)} {name}" if len(claims) > 1 else f"{name}"
-    return ", ".join(f"{len(m)} {name} ({', '.join(m)})" for name, m in groups.items() if m)
+    return ", ".join(f"{len(m)} {name} ({'; '.join(m)})" for name, m in groups.items() if m)
 
 
 def glue_claims(prefix: str, claims: Sequence[Claim], verdicts: dict[str, Verdict]) -> dict[str, str]:
@@ -391,7 +399,7 @@ def rho_summary(runs: dict[str, list[RunResult]], paper: dict[str, str] | None =
     import pandas as pd
     paper, paper_rows = paper or {}, paper_rows or {}
     pct = f"{fraction * 100:g}%"
-    where = f" ({dataset}, {profile})" if dataset or profile else ""
+    ours = f"ours ({dataset}, {profile})" if dataset or profile else "ours"
 
     def pm(v, digits=2):
         m, s = mean_std(v)
@@ -400,10 +408,10 @@ def rho_summary(runs: dict[str, list[RunResult]], paper: dict[str, str] | None =
     rows = {}
     for label, rs in runs.items():
         rows[label] = {
-            f"ours: rho^a, first {pct} of iterations{where}": pm(step_mean(rs, key, 0.0, fraction)),
-            f"ours: rho^a, last {pct}{where}": pm(step_mean(rs, key, 1.0 - fraction, 1.0)),
-            f"ours: rho^a, modulation window{where}": pm(modulation_window_mean(rs, key)),
-            f"ours: iterations with rho^a > 1{where}": f"{np.mean(share_above(rs, key)) * 100:.0f}%",
+            f"{ours}: {RHO}, first {pct} of iterations": pm(step_mean(rs, key, 0.0, fraction)),
+            f"{ours}: {RHO}, last {pct}": pm(step_mean(rs, key, 1.0 - fraction, 1.0)),
+            f"{ours}: {RHO}, modulation window": pm(modulation_window_mean(rs, key)),
+            f"{ours}: iterations with {RHO} > 1": f"{np.mean(share_above(rs, key)) * 100:.0f}%",
             "paper (VGGSound, Figure 3)": paper.get(paper_rows.get(label, label), MISSING),
         }
     return pd.DataFrame.from_dict(rows, orient="index")
@@ -421,15 +429,15 @@ def rho_claims(without: Sequence[RunResult], with_: Sequence[RunResult], fractio
     late_g = step_mean(list(with_), key, 1.0 - fraction, 1.0)
     last = f"last {fraction * 100:g}% of iterations"
     return [
-        Claim("normal_above_1", f"without OGM-GE, rho^a > 1 ({last}): audio dominant", late_n, [1.0] * len(late_n),
-              paper=paper.get("without OGM-GE", MISSING), unit="", short="rho^a > 1 without OGM-GE"),
-        Claim("ogmge_above_1", f"with OGM-GE, rho^a > 1 ({last}): audio still dominant", late_g,
-              [1.0] * len(late_g), paper=paper.get("with OGM-GE", MISSING), unit="", short="rho^a > 1 with OGM-GE"),
-        Claim("ogmge_lowers", f"OGM-GE lowers rho^a ({last})", late_n, late_g,
-              paper=paper.get("with OGM-GE", MISSING), unit="", short="OGM-GE lowers rho^a late in training"),
-        Claim("ogmge_lowers_window", "OGM-GE lowers rho^a (over the modulation window)",
+        Claim("normal_above_1", f"without OGM-GE, {RHO} > 1 ({last}): audio dominant", late_n, [1.0] * len(late_n),
+              paper=paper.get("without OGM-GE", MISSING), unit="", short=f"{RHO} > 1 without OGM-GE"),
+        Claim("ogmge_above_1", f"with OGM-GE, {RHO} > 1 ({last}): audio still dominant", late_g,
+              [1.0] * len(late_g), paper=paper.get("with OGM-GE", MISSING), unit="", short=f"{RHO} > 1 with OGM-GE"),
+        Claim("ogmge_lowers", f"OGM-GE lowers {RHO} ({last})", late_n, late_g,
+              paper=paper.get("with OGM-GE", MISSING), unit="", short=f"OGM-GE lowers {RHO} late in training"),
+        Claim("ogmge_lowers_window", f"OGM-GE lowers {RHO} (over the modulation window)",
               modulation_window_mean(without, key), modulation_window_mean(with_, key),
-              paper=paper.get("with OGM-GE", MISSING), unit="", short="OGM-GE lowers rho^a while it modulates"),
+              paper=paper.get("with OGM-GE", MISSING), unit="", short=f"OGM-GE lowers {RHO} while it modulates"),
     ]
 
 

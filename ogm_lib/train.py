@@ -19,14 +19,16 @@ under `torch.autocast` (bfloat16 keeps fp32's exponent range, so no loss scaling
 computed from the logits cast back to fp32. `channels_last` stores conv weights and inputs as NHWC, the
 layout tensor-core convolutions prefer. `fused_optimizer` does the optimiser step in one fused kernel.
 `compile` runs the training forward through `torch.compile` (evaluation uses the plain module).
-`channels_last` is CUDA only (RunConfig refuses it on CPU, see config.py).
+`channels_last` and `compile` are CUDA only (RunConfig refuses them on CPU, see config.py).
 
 Data parallel (`distributed.py`, launched by torchrun): the Trainer gets a `dist` context. `batch_size`
 stays the GLOBAL batch: every rank draws the same permutation, cuts each global batch into `world_size`
 contiguous shards and trains on its own, and the loss is rescaled so that DDP's gradient average equals
-the single-process mean over the global batch, even when the shards are unequal. Runs are cached by config hash
-(`results.py`): calling `fit` again with an identical config reads the result back. A run that stops
-(interrupted, killed) resumes from its last checkpoint, RNG states included, and ends with the same numbers.
+the single-process mean over the global batch, even when the shards are unequal.
+
+Runs are cached by config hash (`results.py`): calling `fit` again with an identical config reads the
+result back. A run that stops (interrupted, killed) resumes from its last checkpoint, RNG states
+included, and ends with the same numbers.
 """
 from __future__ import annotations
 

@@ -214,9 +214,9 @@ def test_rho_summary_and_plot():
     t = tables.rho_summary(rs, FIGURE3, {"Concatenation": "without OGM-GE",
                                          "Concatenation + OGM-GE": "with OGM-GE"}, fraction=0.1,
                            dataset="avdigits", profile="cpu")
-    assert t.loc["Concatenation", "ours: rho^a, first 10% of iterations (avdigits, cpu)"] == "1.50 ± 0.00"
-    assert t.loc["Concatenation + OGM-GE", "ours: rho^a, last 10% (avdigits, cpu)"] == "6.50 ± 0.71"
-    assert t.loc["Concatenation", "ours: iterations with rho^a > 1 (avdigits, cpu)"] == "100%"
+    assert t.loc["Concatenation", "ours (avdigits, cpu): ρᵃ, first 10% of iterations"] == "1.50 ± 0.00"
+    assert t.loc["Concatenation + OGM-GE", "ours (avdigits, cpu): ρᵃ, last 10%"] == "6.50 ± 0.71"
+    assert t.loc["Concatenation", "ours (avdigits, cpu): iterations with ρᵃ > 1"] == "100%"
     assert t.loc["Concatenation + OGM-GE", "paper (VGGSound, Figure 3)"] == FIGURE3["with OGM-GE"]
     fig, ax = plt.subplots()
     tables.plot_rho(ax, rs, window=3, band="std", title="rho")
@@ -239,7 +239,7 @@ def test_noise_claims():
     assert claims[-1].paper == "CREMA-D +8.4, VGGSound +1.2"
     v = tables.judge(claims)
     assert v["noise_b128_1_lr"].verdict == "reproduced" and v["ge_only"].verdict == "not reproduced"
-    assert tables.plain_summary(claims, v) == ("4 reproduced (b64, 0.1 × lr, b64, 0.5 × lr, b128, 1 × lr, "
+    assert tables.plain_summary(claims, v) == ("4 reproduced (b64, 0.1 × lr; b64, 0.5 × lr; b128, 1 × lr; "
                                                "b256, 1 × lr), 1 not reproduced (GE only)")
 
 
@@ -268,3 +268,8 @@ def test_plot_bars():
     tables.plot_bars(ax, {"a": runs(0.5, 0.6), "b": runs(0.7, 0.7)}, title="x")
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
     plt.close(fig)
+
+
+def test_setting_text():
+    assert tables.setting_text("avdigits", "cpu", 3) == "avdigits (cpu profile, 3 seeds)"
+    assert tables.setting_text("synthetic", "smoke", [4]) == "synthetic (smoke profile, 1 seed)"
