@@ -35,13 +35,19 @@ def test_parameters_are_documented(path):
         assert info["help"], f"{path.name}: parameter {name} has no comment"
 
 
+@pytest.fixture(scope="module")
+def shared_results(tmp_path_factory):
+    """One results cache for all notebooks, as in the book: later chapters reuse earlier runs."""
+    return tmp_path_factory.mktemp("results")
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_runs_under_papermill_at_smoke(path, tmp_path):
+def test_runs_under_papermill_at_smoke(path, tmp_path, shared_results):
     import papermill
     out = tmp_path / path.name
     papermill.execute_notebook(str(path), str(out), cwd=str(path.parent), kernel_name="python3",
                                parameters=dict(profile="smoke", dataset="synthetic", seeds=2, workers=1,
-                                               results_dir=str(tmp_path / "results")),
+                                               results_dir=str(shared_results)),
                                progress_bar=False)
     nb = json.loads(out.read_text())
     errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
