@@ -7,8 +7,9 @@ Per step (paper Algorithm 1):
     -> modulator.apply: scale / perturb the encoders' gradients -> optimizer.step
 
 Per epoch: StepLR, fused/audio/visual accuracy and macro mAP on validation and test (and train, with
-`eval_train`: on a fixed subset of train as large as the test split), optional linear probes, a checkpoint. The reported epoch is the best on VALIDATION fused
-accuracy; the official code chose the best epoch on the test set, which flatters every number.
+`eval_train`: on a fixed subset of train as large as the test split), optional linear probes, a
+checkpoint. The reported epoch is the best on VALIDATION fused accuracy; the official code chose the
+best epoch on the test set, which flatters every number.
 
 The per-step trace (loss, rho_a, rho_v, k_a, k_v) stays on the device during the epoch and is copied to
 the host once at its end, so a step has no host synchronisation (`tests/test_speed_options.py` checks it
