@@ -87,15 +87,6 @@ def _train_on_rank(ctx, jobs, out_dir):
                     "epochs": trainer.result.epochs}, Path(out_dir) / f"{name}_rank{ctx.rank}.pt")
 
 
-@pytest.fixture
-def one_thread():
-    """One thread per process: the 2-core machine runs two ranks, oversubscribing would crawl."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_two_ranks_stay_identical_and_match_one_process(tmp_path, one_thread):
     run_local(_train_on_rank, 2, JOBS, str(tmp_path))
     for name, case, dtype, atol in JOBS:

@@ -36,15 +36,6 @@ def learning_config(**kw):
     return make_config("smoke", **base)
 
 
-@pytest.fixture
-def one_thread():
-    """One thread: a shared 2-core machine is slower with two fighting ones."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_switches_enter_the_key_only_when_set():
     cfg = make_config("smoke", dataset="synthetic", device="cuda")
     # at their defaults the switches are invisible: every earlier run keeps its key (and cached result)

@@ -68,7 +68,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -77,6 +76,7 @@ import torch
 import torch.nn.functional as F
 
 from ..config import RunConfig
+from ..fileio import atomic_write
 from .common import AVSplits, AVTensorDataset
 from .fsdd import CHECKSUM_FILE, SAMPLE_RATE, ensure_fsdd, expected_checksums, parse_fsdd_name, read_wav
 from .fsdd import default_data_dir
@@ -271,18 +271,8 @@ def _to_splits(payload: dict) -> AVSplits:
 
 
 def _save_atomic(payload: dict, path: Path) -> None:
-    """torch.save to a temporary file next to `path`, then rename; skip (with a warning) if not writable."""
+    """torch.save atomically; skip (with a warning) if the cache folder is not writable."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        atomic_write(path, lambda fh: torch.save(payload, fh))
     except OSError as err:
         warnings.warn(f"not caching avdigits to {path}: {err}")
-        return
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-        os.chmod(tmp, 0o644)          # mkstemp makes 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

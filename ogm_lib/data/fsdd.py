@@ -35,6 +35,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..fileio import atomic_write_bytes
 from ..paths import project_dir, repo_root
 
 #: the pinned public source: a tag, so the bytes cannot drift
@@ -167,19 +168,6 @@ def describe_problems(missing: list[str], mismatched: list[str], where: str | os
     return f"FSDD at {where}: " + "; ".join(parts)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same directory, then rename: readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)          # mkstemp makes 0600; data files are for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Fetching
 # ---------------------------------------------------------------------------------------------------------
@@ -251,7 +239,7 @@ def fetch_fsdd(dest: str | os.PathLike | None = None, mirror: str | os.PathLike 
             if _sha256(data) != todo[name]:
                 bad_in_mirror.append(name)
                 continue
-            _write_atomic(rec / name, data)
+            atomic_write_bytes(rec / name, data)
             report.copied += 1
             del todo[name]
 
@@ -274,7 +262,7 @@ def fetch_fsdd(dest: str | os.PathLike | None = None, mirror: str | os.PathLike 
                     data = tar.extractfile(member).read()
                     if _sha256(data) != todo[name]:
                         continue          # left in `todo`, reported below
-                    _write_atomic(rec / name, data)
+                    atomic_write_bytes(rec / name, data)
                     report.downloaded += 1
                     del todo[name]
 

@@ -63,6 +63,8 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from ..fileio import atomic_write
+
 FORMAT_VERSION = 1
 SPLITS = ("train", "val", "test")
 CREMAD_CLASSES = ("NEU", "HAP", "SAD", "FEA", "DIS", "ANG")   # the official class order
@@ -519,15 +521,8 @@ class PrepareReport:
         return n / self.seconds if self.seconds > 0 else float("nan")
 
 
-def _atomic_write_bytes(path: Path, write: Callable) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        write(f)
-    os.replace(tmp, path)
-
-
 def _write_json(path: Path, obj) -> None:
-    _atomic_write_bytes(path, lambda f: f.write(json.dumps(obj, indent=1, sort_keys=False).encode()))
+    atomic_write(path, lambda f: f.write(json.dumps(obj, indent=1, sort_keys=False).encode()))
 
 
 def _source_stat(job: ClipJob) -> list | None:
@@ -550,7 +545,7 @@ def _extract_one(task) -> tuple[str, str | None]:
             raise ValueError(f"spectrogram shape {feats.shape} != {spec.spec_shape}")
         if not np.all(np.isfinite(feats)):
             raise ValueError("non-finite spectrogram values")
-        _atomic_write_bytes(clip_dir / f"{job.key}.npz",
+        atomic_write(clip_dir / f"{job.key}.npz",
                             lambda f: np.savez(f, frames=frames, spec=feats.astype(np.float16)))
         if fail.exists():
             fail.unlink()
@@ -685,8 +680,8 @@ def prepare(jobs: list[ClipJob], info: dict, out_dir: str | os.PathLike, spec: D
             if path.exists():
                 path.unlink()
             continue
-        _atomic_write_bytes(path, lambda f, rows=rows: f.write(_csv_text([["row", "name", "label", "group"], *rows])))
-    _atomic_write_bytes(out / "classes.txt", lambda f: f.write("".join(c + "\n" for c in classes).encode()))
+        atomic_write(path, lambda f, rows=rows: f.write(_csv_text([["row", "name", "label", "group"], *rows])))
+    atomic_write(out / "classes.txt", lambda f: f.write("".join(c + "\n" for c in classes).encode()))
 
     failed_list = [failed[k] for k in sorted(failed)]
     counts = {"listed": len(jobs), "prepared": len(done), "failed": len(failed_list)}
