@@ -15,7 +15,7 @@ from .config import RunConfig, make_config
 from .experiments import run_grid, seeds_of
 
 #: probes every n epochs, per profile
-PROBE_EVERY = {"paper": 10, "cpu": 10, "smoke": 1}
+PROBE_EVERY = {"paper": 10, "cpu": 6, "smoke": 1}
 
 
 def book_config(dataset: str = "avdigits", profile: str = "cpu", device: str = "cpu", **changes) -> RunConfig:

@@ -91,3 +91,16 @@ def official_ge_noise_trace(per_sample: dict, batch_size: int, seed: int = 0) ->
     idx = torch.randperm(n, generator=gen)[:batch_size]
     return float(sum(g[idx].mean(0).numel() * (g[idx].mean(0).std() + 1e-8) ** 2
                      for g in per_sample.values()))
+
+
+def compare_to_theory(ratios: dict[str, float], tolerance: float = 0.1) -> str:
+    """Words for each encoder's "official GE noise / paper GE noise" ratio, e.g. {"audio": 1.02, "visual": 0.4}
+    -> "about equal to the theory's for the audio encoder and smaller than the theory's for the visual
+    encoder". A ratio within `tolerance` of 1 counts as about equal."""
+    def word(r: float) -> str:
+        return "smaller than" if r < 1 - tolerance else "larger than" if r > 1 + tolerance else "about equal to"
+    words = {name: word(r) for name, r in ratios.items()}
+    if len(set(words.values())) == 1:
+        return f"{next(iter(words.values()))} the theory's for every encoder"
+    parts = [f"{w} the theory's for the {name} encoder" for name, w in words.items()]
+    return ", ".join(parts[:-1]) + " and " + parts[-1]

@@ -53,3 +53,11 @@ def test_per_sample_gradients_sum_to_batch_gradient():
         if name in per:
             assert torch.allclose(per[name].mean(0), p.grad, atol=1e-5), name
     assert all(n.startswith("visual_encoder.") and per[n].dim() == 5 for n in per)
+
+
+def test_compare_to_theory_words():
+    from ogm_lib.noise import compare_to_theory
+    assert compare_to_theory({"audio": 0.5, "visual": 0.7}) == "smaller than the theory's for every encoder"
+    assert compare_to_theory({"audio": 1.05, "visual": 0.4}) == (
+        "about equal to the theory's for the audio encoder and smaller than the theory's for the visual encoder")
+    assert compare_to_theory({"audio": 2.0, "visual": 1.5}).startswith("larger than")

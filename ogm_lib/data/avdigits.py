@@ -35,7 +35,7 @@ exactly (`hop = 128` samples = 16.0 ms) and shorten the window to the same 128 s
 16 ms, 62.5 Hz bins; 186 samples would match 23 ms but is not a power of two). Half a second (4,000
 samples, centred; FSDD utterances last 0.44 s on average) gives `F = 128 / 2 + 1 = 65` frequency bins and
 `T = 1 + 4000 // 128 = 32` frames: a `65 x 32` spectrogram. This size is set by the CPU budget: a
-20-epoch joint run must take about a minute on 2 cores, and the audio encoder's cost grows with F x T
+book run must take well under a minute on 2 cores, and the audio encoder's cost grows with F x T
 (129 x 63, the 32 ms / 1 s alternative, made a run four times slower). Clips are tiled (repeated) up to `audio_seconds`, or cut, as officially;
 white Gaussian noise is then added at `audio_snr_db` relative to the clip's own power.
 
