@@ -1,0 +1,22 @@
+"""ogm_lib: OGM-GE (Peng et al., CVPR 2022) as a small, tested library.
+
+- `config`      RunConfig and the named profiles (paper / cpu / smoke)
+- `data`        datasets: avdigits (default), synthetic, and the paper's datasets from a prepared store
+- `models`      ResNet-18 encoders, the four fusions, the audio-visual classifier
+- `modulation`  the paper in one file: scores, discrepancy ratio, coefficient, OGM scaling, GE noise
+- `strategies`  comparison methods: modality dropout, gradient blending, OPM
+- `train`       one training loop for every method; `fit(config) -> RunResult`, cached by config hash
+- `probe`       linear probes of frozen encoders (Figure 1)
+- `metrics`     accuracy and macro mAP
+"""
+from .config import PROFILES, RunConfig, make_config
+
+__version__ = "0.1.0"
+__all__ = ["RunConfig", "make_config", "PROFILES", "fit", "fit_many"]
+
+
+def __getattr__(name):   # keep `import ogm_lib` light: torch loads on first use of the trainer
+    if name in ("fit", "fit_many"):
+        from . import train
+        return getattr(train, name)
+    raise AttributeError(name)

@@ -1,0 +1,111 @@
+"""Command line: `python -m ogm_lib train ...` trains one run; `python -m ogm_lib fetch avdigits` gets data.
+
+Every RunConfig field is an option (`--help` lists them with their profile defaults). Example:
+
+    python -m ogm_lib train --dataset avdigits --fusion concat --method ogm_ge --alpha 0.8
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import MISSING, fields
+
+from .config import (AMP_MODES, DATASETS, FUSIONS, METHODS, MODALITIES, MODULATE_PARAMS, OPTIMIZERS,
+                     PROFILES, RunConfig, make_config)
+
+FIELD_HELP = {
+    "dataset": "which data", "modalities": "'av' (joint model) or a unimodal model 'audio' / 'visual'",
+    "data_dir": "prepared data folder (default ./data/<dataset>, root overridable by $OGM_DATA_DIR)",
+    "val_fraction": "share of train held out for model selection",
+    "n_frames": "visual frames per clip (T)", "image_size": "visual frame side in pixels",
+    "audio_snr_db": "avdigits/synthetic: SNR of the white noise added to the audio, in dB",
+    "visual_noise": "avdigits/synthetic: std of the pixel noise on the frames",
+    "audio_seconds": "avdigits: waveform length the recordings are tiled/cut to",
+    "synthetic_size": "synthetic: clips in train+val",
+    "fusion": "fusion module", "width": "ResNet-18 base width (64 = the paper's)",
+    "method": "balancing method: normal, OGM, OGM-GE, GE alone, or a comparison method",
+    "alpha": "OGM strength alpha of k = 1 - tanh(alpha * rho) (paper Eq. 10)",
+    "modulation_start": "first modulated epoch (0-indexed, inclusive)",
+    "modulation_end": "last modulated epoch (inclusive)",
+    "modulate": "which encoder tensors OGM scales: 'conv' weights (official) or 'all'",
+    "drop_prob": "modality-dropout probability", "opm_q_base": "OPM base drop probability",
+    "opm_lambda": "OPM lambda", "opm_p_exe": "OPM probability of modulating a step",
+    "gb_super_epoch": "gradient blending: epochs between weight estimates",
+    "optimizer": "optimiser", "lr": "learning rate", "momentum": "SGD momentum",
+    "weight_decay": "weight decay", "lr_step": "StepLR step (epochs)", "lr_gamma": "StepLR factor",
+    "epochs": "training epochs", "batch_size": "mini-batch size", "seed": "random seed",
+    "eval_train": "also evaluate on the training split every epoch",
+    "probe_every": "linear-probe each frozen encoder every n epochs (0: never)",
+    "amp": "autocast: 'none' (fp32) or 'bf16'", "channels_last": "NHWC memory format for the convs",
+    "fused_optimizer": "fused optimiser step (fused=True)", "compile": "torch.compile the training forward",
+    "world_size": "data-parallel processes: set by `torchrun -m ogm_lib.distributed`, leave at 1 here",
+    "profile": "named profile whose values are the defaults", "device": "torch device (cpu, cuda, cuda:1)",
+    "num_workers": "DataLoader workers for prepared datasets", "quiet": "no progress bar",
+    "tensorboard_dir": "also log the per-step trace to TensorBoard here",
+    "results_dir": "where result JSONs and checkpoints go (default ./results or $OGM_RESULTS_DIR)",
+}
+CHOICES = {"dataset": DATASETS, "modalities": MODALITIES, "fusion": FUSIONS, "method": METHODS,
+           "modulate": MODULATE_PARAMS, "optimizer": OPTIMIZERS, "profile": tuple(PROFILES),
+           "amp": AMP_MODES}
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ogm_lib", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train one run (or read its cached result)",
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    for f in fields(RunConfig):
+        default = f.default if f.default is not MISSING else None
+        kind = {bool: _bool, int: int, float: float}.get(type(default), str)
+        if f.name == "profile":
+            default = "cpu"
+        train.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=None,
+                           choices=CHOICES.get(f.name), metavar=None if f.name in CHOICES else f.name.upper(),
+                           help=f"{FIELD_HELP[f.name]} (built-in default: {default})")
+    train.add_argument("--retrain", action="store_true", help="ignore a cached result and train again")
+    train.add_argument("--json", action="store_true", help="print the result's best-epoch metrics as JSON")
+    fetch = sub.add_parser("fetch", help="fetch and verify a default dataset (avdigits: FSDD recordings)")
+    fetch.add_argument("dataset", choices=["avdigits"])
+    fetch.add_argument("--dest", default=None, help="destination folder (default ./data/avdigits)")
+    fetch.add_argument("--mirror", default=None, help="a local copy of FSDD to copy from")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "fetch":
+        from .data.fsdd import default_data_dir, fetch_fsdd
+        report = fetch_fsdd(args.dest or default_data_dir("avdigits"), mirror=args.mirror)
+        print(report)
+        return 0
+    from .train import fit
+    overrides = {f.name: getattr(args, f.name) for f in fields(RunConfig)
+                 if f.name != "profile" and getattr(args, f.name) is not None}
+    config = make_config(args.profile or "cpu", **overrides)
+    result = fit(config, retrain=args.retrain)
+    best = result.best
+    if args.json:
+        print(json.dumps({"key": result.key, "best_epoch": result.best_epoch, **best}, indent=1))
+    else:
+        print(f"run {result.key}: best epoch {result.best_epoch} (chosen on validation), "
+              f"{result.wall_time_s:.1f} s")
+        for split in ("val", "test"):
+            parts = [f"{name} acc {best[f'{split}_acc{sfx}']:.3f}"
+                     for name, sfx in (("fused", ""), ("audio", "_audio"), ("visual", "_visual"))
+                     if f"{split}_acc{sfx}" in best]
+            print(f"  {split:4s} " + ", ".join(parts) + f", mAP {best[f'{split}_map']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""Datasets: raw files -> prepared store -> `(audio (1,F,T), visual (C,T,H,W), label)` samples.
+
+`build_datasets(config)` is the one entry point the training loop uses; it dispatches on `config.dataset`.
+"""
+from __future__ import annotations
+
+from ..config import DATASETS, RunConfig, check_choice
+from .common import AVSplits, AVTensorDataset
+
+__all__ = ["AVSplits", "AVTensorDataset", "build_datasets"]
+
+
+def build_datasets(config: RunConfig) -> AVSplits:
+    """Train/val/test splits for `config.dataset`, with the data knobs of `config`."""
+    check_choice("dataset", config.dataset, DATASETS)
+    if config.dataset == "avdigits":
+        from .avdigits import load_avdigits
+        return load_avdigits(config)
+    if config.dataset == "synthetic":
+        from .synthetic import make_synthetic
+        return make_synthetic(config)
+    from .prepared import load_prepared
+    return load_prepared(config)

@@ -1,0 +1,172 @@
+"""Read a prepared store (made by `data_scripts/prepare_<dataset>.py`) as train / val / test datasets.
+
+The store holds every clip's 1-fps frames as uint8 and its spectrogram as float16 in memory-mapped
+arrays (see `prepare.py`), so a sample costs a few page reads, one crop and one normalisation: no JPEG
+decoding and no STFT per access as in the official loaders.
+
+**Transforms** are the official ones, applied with `torchvision.transforms.v2` on tensors:
+train `RandomResizedCrop(image_size)` + `RandomHorizontalFlip()`, val/test `Resize((image_size, image_size))`,
+then ImageNet mean/std. One crop per clip is shared by its T frames (the official loaders crop each frame
+on its own; a shared crop keeps a clip a coherent video and costs one resize call).
+
+**Frames per clip.** Train draws T distinct frames at random among the frames the clip really has (sorted
+in time; with replacement only when the clip has fewer than T); val/test take the centres of T equal
+segments (TSN style), deterministic. This fixes a bug of the official CREMA-D loader, which draws a
+random frame index and then ignores it, so every epoch shows the same first frame of each clip.
+
+**Audio window.** Where the store keeps more time frames than the model sees (VGGSound: 10 s stored, a
+5 s window used), train draws the window's start at random and val/test take the centred window.
+
+**Validation split.** Carved from train for model selection (the paper's 9:1), deterministically: the
+`val_fraction` of train *groups* (clip, actor for speaker-independent CREMA-D, or YouTube video) whose
+salted SHA-1 sorts first (`prepare.pick_fraction`). It does not depend on the seed, so every seed selects
+its model on the same clips. AVE ships an official validation list, which is used as is.
+
+Randomness comes from torch's generator, so DataLoader workers (seeded by torch) draw different crops.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .common import AVSplits
+from .prepare import default_out_dir, pick_fraction, read_manifest
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+PREPARE_HINTS = {
+    "cremad": "python data_scripts/prepare_cremad.py --raw <CREMA-D checkout with AudioWAV/ and VideoFlash/>",
+    "ksounds": "python data_scripts/prepare_ksounds.py --raw <clips dir with train.csv and test.csv>",
+    "vggsound": "python data_scripts/prepare_vggsound.py --raw <dir with vggsound.csv and the clips>",
+    "ave": "python data_scripts/prepare_ave.py --raw <AVE_Dataset dir>",
+}
+
+
+def prepared_dir(config) -> Path:
+    """`config.data_dir`, else `$OGM_DATA_DIR/<dataset>`, else `./data/<dataset>`."""
+    return Path(config.data_dir) if config.data_dir else default_out_dir(config.dataset)
+
+
+def frame_indices(available: int, n: int, train: bool, generator: torch.Generator | None = None) -> list[int]:
+    """Which of a clip's `available` stored frames to show: random sorted draw (train) or segment centres."""
+    if train:
+        if available >= n:
+            idx = torch.randperm(available, generator=generator)[:n]
+        else:
+            idx = torch.randint(available, (n,), generator=generator)
+        return sorted(idx.tolist())
+    return [min(available - 1, int((k + 0.5) * available / n)) for k in range(n)]
+
+
+class PreparedAVDataset(Dataset):
+    """One split of a prepared store: `(audio (1, F, T) float32, visual (3, T_frames, S, S) float32, label)`.
+
+    `rows` index the store's arrays; the arrays are opened lazily in each process (so pickling the
+    dataset to a DataLoader worker never copies them).
+    """
+
+    def __init__(self, root: str | os.PathLike, rows: list[int], labels: list[int], class_names: list[str],
+                 *, train: bool, n_frames: int, image_size: int, crop_frames: int):
+        from torchvision.transforms import v2
+
+        self.root = Path(root)
+        self.rows = np.asarray(rows, np.int64)
+        self.labels = torch.as_tensor(labels, dtype=torch.long)
+        self.class_names = list(class_names)
+        self.train, self.n_frames, self.image_size, self.crop_frames = train, n_frames, image_size, crop_frames
+        geometry = ([v2.RandomResizedCrop(image_size, antialias=True), v2.RandomHorizontalFlip()] if train
+                    else [v2.Resize((image_size, image_size), antialias=True)])
+        self.transform = v2.Compose([*geometry, v2.ToDtype(torch.float32, scale=True),
+                                     v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+        self._arrays = None
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_arrays"] = None
+        return state
+
+    def _open(self):
+        if self._arrays is None:
+            self._arrays = (np.load(self.root / "frames.npy", mmap_mode="r"),
+                            np.load(self.root / "nframes.npy"),
+                            np.load(self.root / "spec.npy", mmap_mode="r"))
+        return self._arrays
+
+    def __getitem__(self, i: int):
+        frames, nframes, spec = self._open()
+        r = int(self.rows[i])
+        # audio: the (random in training, centred otherwise) window of crop_frames time frames
+        total = spec.shape[-1]
+        if total > self.crop_frames:
+            start = (int(torch.randint(total - self.crop_frames + 1, ())) if self.train
+                     else (total - self.crop_frames) // 2)
+        else:
+            start = 0
+        # np.array copies: the memory map is read-only
+        audio = torch.from_numpy(np.array(spec[r, :, start:start + self.crop_frames])).float()[None]
+        # visual: T of the clip's stored frames -> (T, 3, S, S) uint8 -> one crop for all -> (3, T, S, S)
+        idx = frame_indices(int(nframes[r]), self.n_frames, self.train)
+        clip = torch.from_numpy(np.ascontiguousarray(frames[r, idx])).permute(0, 3, 1, 2)
+        visual = self.transform(clip).permute(1, 0, 2, 3).contiguous()
+        return audio, visual, self.labels[i]
+
+
+def _read_split(path: Path, class_index: dict[str, int]) -> tuple[list[int], list[int], list[str]]:
+    rows, labels, groups = [], [], []
+    with open(path, newline="", encoding="utf-8") as f:
+        for rec in csv.DictReader(f):
+            if rec["label"] not in class_index:
+                raise ValueError(f"{path}: label {rec['label']!r} is not in classes.txt")
+            rows.append(int(rec["row"]))
+            labels.append(class_index[rec["label"]])
+            groups.append(rec["group"])
+    return rows, labels, groups
+
+
+def load_prepared(config) -> AVSplits:
+    """Train / val / test `PreparedAVDataset`s of `config.dataset` from its prepared store.
+
+    Raises FileNotFoundError, naming the command that makes the store, when it is missing.
+    """
+    root = prepared_dir(config)
+    manifest = read_manifest(root)
+    if manifest is None:
+        hint = PREPARE_HINTS.get(config.dataset, f"python data_scripts/prepare_{config.dataset}.py --raw <download>")
+        raise FileNotFoundError(
+            f"no prepared {config.dataset} data at {root} (manifest.json missing). Prepare it with:\n"
+            f"  {hint} --out {root}\n"
+            f"or point RunConfig.data_dir (or $OGM_DATA_DIR) at an existing store.")
+    if manifest.get("dataset") != config.dataset:
+        raise ValueError(f"{root} holds prepared {manifest.get('dataset')!r} data, not {config.dataset!r}")
+    classes = (root / "classes.txt").read_text(encoding="utf-8").splitlines()
+    class_index = {c: i for i, c in enumerate(classes)}
+    train = _read_split(root / "train.csv", class_index)
+    test = _read_split(root / "test.csv", class_index)
+    if (root / "val.csv").exists():
+        val = _read_split(root / "val.csv", class_index)
+    else:
+        chosen = pick_fraction(train[2], config.val_fraction, "val")
+        keep = [g not in chosen for g in train[2]]
+        val = tuple([x for x, k in zip(col, keep) if not k] for col in train)
+        train = tuple([x for x, k in zip(col, keep) if k] for col in train)
+    kw = dict(n_frames=config.n_frames, image_size=config.image_size,
+              crop_frames=int(manifest["params"]["crop_frames"]))
+    return AVSplits(
+        train=PreparedAVDataset(root, train[0], train[1], classes, train=True, **kw),
+        val=PreparedAVDataset(root, val[0], val[1], classes, train=False, **kw),
+        test=PreparedAVDataset(root, test[0], test[1], classes, train=False, **kw),
+        class_names=classes,
+    )

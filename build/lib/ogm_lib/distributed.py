@@ -1,0 +1,274 @@
+"""Data-parallel training (DDP) that learns what one process learns: `torchrun ... -m ogm_lib.distributed`.
+
+    torchrun --nproc_per_node=2 -m ogm_lib.distributed train --profile paper --dataset cremad \\
+        --method ogm_ge --device cuda
+
+takes every option of `python -m ogm_lib train`. Each of the N processes (ranks) holds a replica of the
+model and trains on 1/N of every mini-batch. The contract: an N-rank run follows the single-process run of
+the same config, step for step, up to float rounding. Four things make that so:
+
+1. **Same batches.** `batch_size` is the GLOBAL batch (64 in the paper). Every rank draws the same
+   permutation from an identically seeded generator, cuts each global batch into N contiguous shards and
+   takes its own (`train.sharded_train_batches`, a DistributedSampler that keeps the global batches). The
+   loss is weighted by the shard's share so that DDP's gradient *average* is the gradient of the mean over
+   the global batch, also when the last batch does not split evenly.
+2. **Same BatchNorm statistics.** BatchNorm layers become SyncBatchNorm: mean and variance over the global
+   batch, not over each shard. Without it a 2 x 32 run normalises with 32-sample statistics and is a
+   different experiment from 1 x 64 (noisier statistics, a different implicit regularisation). torch's
+   `nn.SyncBatchNorm` is used on GPUs; it refuses CPU tensors, so on CPU (the gloo backend, used by the
+   tests) `SyncBatchNormCPU` below does the same in a few lines.
+3. **Same k.** OGM's coefficient depends on the ratio of the modality scores summed over the batch. Each
+   rank sums over its shard, then the two sums are all-reduced (SUM) before the ratio
+   (`GradientModulator(reduce_scores=...)`): every rank gets the global batch's rho and the same k.
+4. **Same noise.** DDP all-reduces (averages) the gradients during `backward()`; OGM-GE modulates after
+   `backward()`, so it scales and perturbs the already averaged, identical gradient on every rank. GE's
+   sigma is the std of that gradient (identical), and the noise comes from a generator seeded with the
+   same seed on every rank (identical draws). Identical gradient, k and noise keep the replicas identical
+   without another all-reduce.
+
+Per step that is one gradient all-reduce (DDP's buckets, overlapped with backward), one all-reduce of two
+numbers (the scores) and SyncBatchNorm's statistics; per epoch one more of the epoch's losses, for the log.
+None of them needs the host to wait for the device. Only rank 0 writes results and checkpoints; every rank
+evaluates the full validation and test sets on its identical replica (simple, and gradient blending's
+weights need the losses everywhere), so evaluation does not get faster with more ranks.
+
+`RunConfig.world_size` records N and is part of the run's key (from 2 on): rounding differs from the
+single-process run, so the two are cached apart.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from .config import RunConfig, make_config
+from .results import RunResult, default_results_dir
+
+__all__ = ["DistContext", "SyncBatchNormCPU", "convert_batchnorm", "init_from_env", "fit_ddp", "run_local",
+           "main"]
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over ranks, differentiable: the backward of a sum over ranks is the sum of the gradients."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, group) -> torch.Tensor:
+        ctx.group = group
+        x = x.clone()
+        dist.all_reduce(x, op=dist.ReduceOp.SUM, group=group)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM, group=ctx.group)
+        return grad, None
+
+
+class SyncBatchNormCPU(nn.BatchNorm2d):
+    """BatchNorm2d whose training statistics are taken over the samples of ALL ranks (any backend, CPU).
+
+    One all-reduce of (count, sum, sum of squares) per layer, in float64 so that the variance as
+    E[x^2] - E[x]^2 loses nothing that matters at these sizes. The backward all-reduces the statistics'
+    gradients (`_AllReduceSum`), as `nn.SyncBatchNorm` does. Running statistics are updated as
+    `F.batch_norm` does (unbiased variance), so evaluation matches the single-process model. In eval
+    mode, or in a single process, it is a plain BatchNorm2d.
+    """
+
+    def __init__(self, *args, process_group=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.process_group = process_group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and dist.is_available() and dist.is_initialized()
+                and dist.get_world_size(self.process_group) > 1):
+            return super().forward(x)
+        c = x.shape[1]
+        xd = x.double()
+        count = torch.full((1,), x.numel() / c, dtype=torch.float64, device=x.device)
+        stats = _AllReduceSum.apply(torch.cat([count, xd.sum((0, 2, 3)), (xd * xd).sum((0, 2, 3))]),
+                                    self.process_group)
+        n = stats[0]
+        mean = stats[1:c + 1] / n
+        var = stats[c + 1:] / n - mean * mean                    # biased: what normalises the batch
+        if self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+                m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+                self.running_mean.mul_(1 - m).add_(m * mean.to(self.running_mean.dtype))
+                unbiased = var * n / (n - 1)
+                self.running_var.mul_(1 - m).add_(m * unbiased.to(self.running_var.dtype))
+        shape = (1, c, 1, 1)
+        y = (xd - mean.view(shape)) * torch.rsqrt(var + self.eps).view(shape)
+        if self.affine:
+            y = y * self.weight.double().view(shape) + self.bias.double().view(shape)
+        return y.to(x.dtype)
+
+
+def _convert_cpu(module: nn.Module, group) -> nn.Module:
+    """Replace every BatchNorm2d by a SyncBatchNormCPU holding the SAME parameters and buffers."""
+    out = module
+    if type(module) is nn.BatchNorm2d:
+        out = SyncBatchNormCPU(module.num_features, module.eps, module.momentum, module.affine,
+                               module.track_running_stats, process_group=group)
+        if module.affine:
+            out.weight, out.bias = module.weight, module.bias
+        if module.track_running_stats:
+            out.running_mean, out.running_var = module.running_mean, module.running_var
+            out.num_batches_tracked = module.num_batches_tracked
+        out.train(module.training)
+    for name, child in module.named_children():
+        out.add_module(name, _convert_cpu(child, group))
+    return out
+
+
+def convert_batchnorm(model: nn.Module, device: torch.device, group=None) -> nn.Module:
+    """SyncBatchNorm for `device`: torch's on CUDA, `SyncBatchNormCPU` elsewhere. Parameters are kept."""
+    if torch.device(device).type == "cuda":
+        return nn.SyncBatchNorm.convert_sync_batchnorm(model, group)
+    return _convert_cpu(model, group)
+
+
+@dataclass
+class DistContext:
+    """What the Trainer needs to know about the process group (`train.Trainer(..., dist=ctx)`)."""
+    rank: int
+    world_size: int
+    device: torch.device
+    local_rank: int = 0
+    bn_group: Any = None        # process group of the CPU SyncBatchNorm (its own, beside DDP's buckets)
+
+    def convert_batchnorm(self, model: nn.Module) -> nn.Module:
+        return convert_batchnorm(model, self.device, self.bn_group)
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        """DDP: gradients averaged over ranks during backward, in buckets overlapped with the computation.
+
+        static_graph: the same parameters take part in every step (the unused ones, e.g. gradient
+        blending's auxiliary heads in other methods, stay unused), which spares DDP a search per step.
+        broadcast_buffers=False: SyncBatchNorm keeps the running statistics identical on every rank.
+        """
+        import inspect
+
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        # newer torch renames the switch (and still syncs buffers once at init, which is harmless here)
+        no_sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(DDP).parameters
+                   else {"broadcast_buffers": False})
+        return DDP(model, device_ids=ids, static_graph=True, **no_sync)
+
+    def all_reduce_sum(self, t: torch.Tensor) -> torch.Tensor:
+        """In-place SUM over ranks (asynchronous for the host on NCCL: no device sync)."""
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+        return t
+
+    def barrier(self) -> None:
+        dist.barrier()
+
+
+def init_from_env(device: str = "cpu") -> DistContext:
+    """Join the process group torchrun describes (RANK, WORLD_SIZE, MASTER_ADDR, ...): NCCL when `device`
+    is CUDA (rank r on GPU LOCAL_RANK), gloo on CPU."""
+    cuda = str(device).startswith("cuda")
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if cuda else "gloo")
+    rank, world = dist.get_rank(), dist.get_world_size()
+    local_rank = int(os.environ.get("LOCAL_RANK", rank))
+    if cuda:
+        dev = torch.device("cuda", local_rank)
+        torch.cuda.set_device(dev)
+    else:
+        dev = torch.device("cpu")
+    # gloo: BatchNorm's synchronous all-reduces in backward get their own group, so they never queue
+    # behind (or interleave with) DDP's asynchronous bucket all-reduces
+    bn_group = None if cuda else dist.new_group(backend="gloo")
+    return DistContext(rank, world, dev, local_rank, bn_group)
+
+
+def fit_ddp(config: RunConfig, results_dir: str | Path | None = None, retrain: bool = False,
+            stop_after: int | None = None, ctx: DistContext | None = None) -> RunResult | None:
+    """`train.fit` on every rank of the process group (call it on all of them, under torchrun).
+
+    `config.batch_size` is the global batch. Returns the same result on every rank; only rank 0 writes it
+    (and the checkpoints, which a restarted job resumes from on every rank)."""
+    from .train import Trainer
+
+    ctx = ctx or init_from_env(config.device)
+    if config.batch_size < ctx.world_size:
+        raise ValueError(f"batch_size {config.batch_size} (global) is smaller than world_size {ctx.world_size}")
+    config = config.replace(world_size=ctx.world_size, device=str(ctx.device))
+    results_dir = Path(results_dir or config.results_dir or default_results_dir())
+    path = results_dir / f"{config.key()}.json"
+    if retrain and ctx.rank == 0:
+        (results_dir / "checkpoints" / f"{config.key()}.pt").unlink(missing_ok=True)
+    ctx.barrier()                 # the stale checkpoint is gone before any rank looks for one
+    if path.exists() and not retrain:
+        return RunResult.load(path)
+    result = Trainer(config, results_dir, dist=ctx).run(stop_after=stop_after)
+    ctx.barrier()                 # rank 0 has written the result before anyone returns
+    return result
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _local_worker(rank: int, world_size: int, port: int, fn: Callable, args: tuple) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank))
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // world_size))   # share the cores, don't fight
+    ctx = init_from_env("cpu")
+    try:
+        fn(ctx, *args)
+    finally:
+        dist.destroy_process_group()
+
+
+def run_local(fn: Callable, world_size: int, *args) -> None:
+    """Run `fn(ctx, *args)` in `world_size` CPU processes on the gloo backend (tests, laptops: no torchrun).
+    `fn` must be importable by name (a module-level function): the processes are spawned, not forked."""
+    import torch.multiprocessing as mp
+    mp.spawn(_local_worker, args=(world_size, _free_port(), fn, args), nprocs=world_size, join=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`torchrun --nproc_per_node=N -m ogm_lib.distributed train [options of python -m ogm_lib train]`."""
+    from .__main__ import build_parser
+
+    args = build_parser().parse_args(argv)
+    if args.command != "train":
+        print("only 'train' runs data parallel; use python -m ogm_lib for the rest", file=sys.stderr)
+        return 2
+    overrides = {f.name: getattr(args, f.name) for f in fields(RunConfig)
+                 if f.name not in ("profile", "world_size") and getattr(args, f.name) is not None}
+    config = make_config(args.profile or "cpu", **overrides)
+    ctx = init_from_env(config.device)
+    try:
+        result = fit_ddp(config, retrain=args.retrain, ctx=ctx)
+        if ctx.rank == 0:
+            best = result.best
+            if args.json:
+                print(json.dumps({"key": result.key, "world_size": ctx.world_size,
+                                  "best_epoch": result.best_epoch, **best}, indent=1))
+            else:
+                print(f"run {result.key} on {ctx.world_size} ranks: best epoch {result.best_epoch} (chosen on "
+                      f"validation), val acc {best['val_acc']:.3f}, test acc {best['test_acc']:.3f}, "
+                      f"{result.wall_time_s:.1f} s")
+    finally:
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
