@@ -70,6 +70,11 @@ def coefficient(rho: torch.Tensor, alpha: float) -> torch.Tensor:
     return torch.where(rho > 1, 1 - torch.tanh(alpha * rho), torch.ones_like(rho))
 
 
+def ge_sigma(grad: torch.Tensor) -> torch.Tensor:
+    """GE noise std for one tensor, official form: the std of its UNSCALED gradient, plus NOISE_EPS."""
+    return grad.std() + NOISE_EPS
+
+
 def select_parameters(params: Iterable[nn.Parameter], modulate: str = "conv") -> list[nn.Parameter]:
     """The tensors OGM scales: 4-D conv weights ("conv", official) or every parameter ("all")."""
     params = [p for p in params if p.requires_grad]
@@ -132,7 +137,7 @@ class GradientModulator:
                 continue
             if self.noise:
                 # GE, official form: sigma = std of the unscaled gradient, measured before scaling
-                sigmas = [g.std() + NOISE_EPS for g in grads]
+                sigmas = [ge_sigma(g) for g in grads]
             if self.scale:
                 torch._foreach_mul_(grads, k)                      # g <- k * g   (OGM, Eq. 11)
             if self.noise:

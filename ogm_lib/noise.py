@@ -30,7 +30,7 @@ from torch.func import functional_call, grad, vmap
 
 from .config import RunConfig
 from .models import build_model
-from .modulation import select_parameters
+from .modulation import ge_sigma, select_parameters
 from .paths import default_results_dir
 
 
@@ -89,8 +89,8 @@ def official_ge_noise_trace(per_sample: dict, batch_size: int, seed: int = 0) ->
     gen = torch.Generator().manual_seed(seed)
     n = next(iter(per_sample.values())).shape[0]
     idx = torch.randperm(n, generator=gen)[:batch_size]
-    return float(sum(g[idx].mean(0).numel() * (g[idx].mean(0).std() + 1e-8) ** 2
-                     for g in per_sample.values()))
+    batch_grads = [g[idx].mean(0) for g in per_sample.values()]   # the mini-batch gradient, per tensor
+    return float(sum(g.numel() * ge_sigma(g) ** 2 for g in batch_grads))
 
 
 def compare_to_theory(ratios: dict[str, float], tolerance: float = 0.1) -> str:
