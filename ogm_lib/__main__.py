@@ -1,14 +1,18 @@
-"""Command line: `python -m ogm_lib train ...` trains one run; `python -m ogm_lib fetch avdigits` gets data.
+"""Command line: `python -m ogm_lib train ...` trains one run; `python -m ogm_lib fetch avdigits` gets data;
+`python -m ogm_lib book list|retrain|verify` handles the book's runs (`book.py`, `rerun.py`).
 
-Every RunConfig field is an option (`--help` lists them with their profile defaults). Example:
+Every RunConfig field is an option of `train` (`--help` lists them with their profile defaults). Examples:
 
     python -m ogm_lib train --dataset avdigits --fusion concat --method ogm_ge --alpha 0.8
+    python -m ogm_lib book retrain --results-dir results-retrain   # every run of the book, resumable
+    python -m ogm_lib book verify --sample 3                         # retrain 3 committed runs, compare
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 from dataclasses import MISSING, fields
 
 from .config import (AMP_MODES, DATASETS, FUSIONS, METHODS, MODALITIES, MODULATE_PARAMS, OPTIMIZERS,
@@ -78,7 +82,56 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("dataset", choices=["avdigits"])
     fetch.add_argument("--dest", default=None, help="destination folder (default ./data/avdigits)")
     fetch.add_argument("--mirror", default=None, help="a local copy of FSDD to copy from")
+    book = sub.add_parser("book", help="the book's runs: list them, retrain them all, or verify a sample")
+    book.add_argument("action", choices=["list", "retrain", "verify"],
+                      help="list: the runs and whether each is in the results folder; retrain: train every "
+                           "missing run (resumable; a progress bar with an ETA); verify: retrain a random "
+                           "sample of the folder's runs and compare them with the files")
+    book.add_argument("--results-dir", default=None, help="default ./results or $OGM_RESULTS_DIR")
+    book.add_argument("--workers", type=int, default=None, help="parallel processes (default: one per core)")
+    book.add_argument("--sample", type=int, default=3, help="verify: how many runs to retrain")
+    book.add_argument("--draw-seed", type=int, default=None, help="verify: seed of the random draw")
+    book.add_argument("--compare-to", default=None,
+                      help="retrain: afterwards, compare every run with the same file in this folder")
     return parser
+
+
+def book_command(args) -> int:
+    import time
+
+    from .book import book_runs, run_grid
+    from .paths import default_results_dir
+    from .results import RunResult
+    results_dir = Path(args.results_dir) if args.results_dir else default_results_dir()
+    if args.action == "verify":
+        from .rerun import verify_sample
+        failed = verify_sample(results_dir, args.sample, args.draw_seed)
+        print("all retrained runs agree with their files" if not failed else f"{failed} run(s) differ")
+        return 1 if failed else 0
+    runs = book_runs()
+    have = [c for c in runs if (results_dir / f"{c.key()}.json").exists()]
+    if args.action == "list":
+        for c in runs:
+            mark = "done" if c in have else "todo"
+            print(f"{mark} {c.key()} {c.modalities} {c.fusion} {c.method} {c.optimizer} lr={c.lr:g} "
+                  f"b={c.batch_size} alpha={c.alpha:g} seed={c.seed}")
+        print(f"{len(have)} of {len(runs)} runs in {results_dir}")
+        return 0
+    print(f"{len(runs)} runs of the book; {len(have)} already in {results_dir}, training {len(runs) - len(have)}")
+    t0 = time.perf_counter()
+    results = run_grid(runs, results_dir=results_dir, workers=args.workers, progress=True)
+    print(f"{len(results)} runs in {results_dir}; this call took {time.perf_counter() - t0:.0f} s; "
+          f"sum of the runs' own wall times {sum(r.wall_time_s for r in results):.0f} s")
+    if args.compare_to:
+        from .rerun import compare
+        differ = 0
+        for r in results:
+            path = Path(args.compare_to) / f"{r.key}.json"
+            if path.exists() and compare(r, RunResult.load(path)):
+                differ += 1
+        print(f"compared with {args.compare_to}: {differ} of {len(results)} runs differ")
+        return 1 if differ else 0
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         report = fetch_fsdd(args.dest or default_data_dir("avdigits"), mirror=args.mirror)
         print(report)
         return 0
+    if args.command == "book":
+        return book_command(args)
     from .train import fit
     overrides = {f.name: getattr(args, f.name) for f in fields(RunConfig)
                  if f.name != "profile" and getattr(args, f.name) is not None}

@@ -48,7 +48,7 @@ from .metrics import evaluate
 from .models import build_model
 from .modulation import MODULATION_METHODS, GradientModulator
 from .probe import probe_encoder
-from .results import RunResult, atomic_write_bytes, default_results_dir
+from .results import RunResult, atomic_write_bytes, default_results_dir, provenance
 from .strategies import make_strategy
 
 TRACE_KEYS = ("loss", "rho_a", "rho_v", "k_a", "k_v")
@@ -361,6 +361,7 @@ class Trainer:
         accs = [m["val_acc"] for m in self.result.epochs]
         self.result.best_epoch = max(range(len(accs)), key=lambda i: (accs[i], -i))  # first best on val
         self.result.wall_time_s = self.elapsed
+        self.result.provenance = provenance(cfg.device)
         if self.is_main:
             self.result.save(self.results_dir)
         if self.writer is not None:

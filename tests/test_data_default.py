@@ -179,10 +179,29 @@ def test_avdigits_deterministic_and_cached(splits, fsdd_dir):
             assert torch.equal(ds_a.audio, d.audio) and torch.equal(ds_a.visual, d.visual)
             assert torch.equal(ds_a.labels, d.labels) and ds_a.clip_ids == d.clip_ids
             assert torch.equal(ds_a.image_ids, d.image_ids)
-    # the run seed does not touch the data; a data knob changes the cache key
-    assert avdigits._knobs(config.replace(seed=7), 0) == avdigits._knobs(config, 0)
+    # the data seed and every data knob change the cache key
+    assert avdigits._hash(avdigits._knobs(config, 1)) != avdigits._hash(avdigits._knobs(config, 0))
     assert avdigits._hash(avdigits._knobs(config.replace(visual_noise=0.1), 0)) != \
         avdigits._hash(avdigits._knobs(config, 0))
+
+
+@needs_mirror
+def test_avdigits_seed_varies_train_and_val_draws_but_not_test(splits, fsdd_dir):
+    other = avdigits.load_avdigits(RunConfig(data_dir=str(fsdd_dir), seed=1))
+    # test: the same clips, images and raw tensors (each run standardises with its own train statistics)
+    assert other.test.clip_ids == splits.test.clip_ids
+    assert torch.equal(other.test.image_ids, splits.test.image_ids)
+    for key in ("audio", "visual"):
+        raw = [getattr(s.test, key) * s.test.stats[key][1] + s.test.stats[key][0] for s in (splits, other)]
+        assert torch.allclose(raw[0], raw[1], atol=1e-4)
+    # validation carve-out, train pairing, train noise: drawn from the seed
+    assert set(other.val.clip_ids) != set(splits.val.clip_ids)
+    assert torch.bincount(other.val.labels).tolist() == [27] * 10
+    same_clips = [other.train.clip_ids.index(c) for c in splits.train.clip_ids if c in set(other.train.clip_ids)]
+    mine = [i for i, c in enumerate(splits.train.clip_ids) if c in set(other.train.clip_ids)]
+    assert (other.train.image_ids[same_clips] != splits.train.image_ids[mine]).float().mean() > 0.5
+    assert set(other.val.image_ids.tolist()) != set(splits.val.image_ids.tolist())
+    assert not set(other.val.image_ids.tolist()) & set(splits.test.image_ids.tolist())
 
 
 # --------------------------------------------------------------------------------------------- synthetic

@@ -14,7 +14,7 @@ The two halves are paired only through the label, as in a dataset where a sound 
 Noise knobs set how hard each half is (`audio_snr_db`, `visual_noise`); the defaults make audio the
 dominant modality, so a jointly trained model under-trains its visual encoder: the imbalance OGM-GE targets.
 
-## Splits (fixed for every run)
+## Splits, and what a run's seed varies
 
 - FSDD's official split: take index 0-4 is **test** (300 clips), 5-49 is train (2,700 clips).
 - **Validation** is `val_fraction` of train, stratified by digit (27 clips per digit at 0.1).
@@ -23,9 +23,14 @@ dominant modality, so a jointly trained model under-trains its visual encoder: t
 - Each clip is paired with an image of its digit from its own split's pool; images are dealt round-robin
   over a shuffled pool, so within a split every image is used equally often (train: ~1.7 times each).
 
-All randomness here (splits, pairing, audio noise, frame jitter and noise) comes from `DATA_SEED`, **not**
-the run's seed: every run, whatever its seed, sees the same clips in the same splits with the same noise,
-so seeds vary only the model's initialisation and batch order.
+The **test split is fixed**: its clips (the official takes 0-4), its images, their pairing, the audio noise
+and the frames' jitter and noise are all drawn from `TEST_SEED`, the same for every run. Everything else is
+drawn from the **run's seed** (`config.seed`): which training clips are carved out for validation, which
+images form the validation pool, which image goes with which training or validation recording, and the
+audio noise and visual jitter and noise of those clips. So the spread of a result over seeds includes the
+spread over the draws of the data, not only over the model's initialisation and batch order, while every
+run is scored on the same test clips. (The scalar standardisation below is fitted on each run's training
+split, so the test tensors differ between seeds by that one mean and std.)
 
 ## Audio: the official CREMA-D pipeline, at 8 kHz
 
@@ -81,27 +86,30 @@ from .common import AVSplits, AVTensorDataset
 from .fsdd import CHECKSUM_FILE, SAMPLE_RATE, ensure_fsdd, expected_checksums, parse_fsdd_name, read_wav
 from .fsdd import default_data_dir
 
-#: seeds every random choice of the data (splits, pairing, noise), shared by all runs
-DATA_SEED = 0
+#: seeds every random choice that touches the test split, the same for every run (a run's own seed draws the rest)
+TEST_SEED = 0
 N_FFT = 128          # 16 ms at 8 kHz
 HOP = 128            # 16 ms at 8 kHz, the official CREMA-D hop
 LOG_EPS = 1e-7       # as the official log(|S| + 1e-7)
 JITTER = 1 / 8       # largest frame translation, as a fraction of the side
 TEST_TAKES = 5       # FSDD takes 0-4 are the official test set
 #: bump when the preprocessing changes, so stale caches are not reused
-PREPROCESS_VERSION = 2
+PREPROCESS_VERSION = 3
 CLASS_NAMES = [str(d) for d in range(10)]
 SPLITS = ("train", "val", "test")
 
 
-def load_avdigits(config: RunConfig, *, data_seed: int = DATA_SEED, use_cache: bool = True) -> AVSplits:
+def load_avdigits(config: RunConfig, *, data_seed: int | None = None, use_cache: bool = True) -> AVSplits:
     """Train/val/test `AVTensorDataset`s of avdigits for the data knobs of `config`.
+
+    `data_seed` draws the training and validation side of the data (default: the run's `config.seed`);
+    the test side is always drawn from `TEST_SEED`.
 
     Each dataset also carries `clip_ids` (FSDD file names), `image_ids` (indices into
     `sklearn.datasets.load_digits()`) and `speakers`, for inspection and tests.
     """
     root = Path(config.data_dir) if config.data_dir else default_data_dir("avdigits")
-    knobs = _knobs(config, data_seed)
+    knobs = _knobs(config, config.seed if data_seed is None else data_seed)
     cache = root / "cache" / f"avdigits-{_hash(knobs)}.pt"
     payload = None
     if use_cache and cache.is_file():
@@ -119,7 +127,7 @@ def load_avdigits(config: RunConfig, *, data_seed: int = DATA_SEED, use_cache: b
 
 def _knobs(config: RunConfig, data_seed: int) -> dict:
     """Everything that changes the tensors: the cache key."""
-    return dict(version=PREPROCESS_VERSION, data_seed=int(data_seed),
+    return dict(version=PREPROCESS_VERSION, data_seed=int(data_seed), test_seed=TEST_SEED,
                 val_fraction=float(config.val_fraction), n_frames=int(config.n_frames),
                 image_size=int(config.image_size), audio_snr_db=float(config.audio_snr_db),
                 visual_noise=float(config.visual_noise), audio_seconds=float(config.audio_seconds),
@@ -135,8 +143,9 @@ def _hash(knobs: dict) -> str:
 # Splits and pairing
 # ---------------------------------------------------------------------------------------------------------
 
-def split_clips(names: list[str], val_fraction: float, data_seed: int = DATA_SEED) -> np.ndarray:
-    """Split name per clip: official test (takes 0-4), and validation carved from train per digit."""
+def split_clips(names: list[str], val_fraction: float, data_seed: int) -> np.ndarray:
+    """Split name per clip: official test (takes 0-4, fixed), and validation carved from train per digit
+    (drawn from `data_seed`)."""
     parsed = [parse_fsdd_name(n) for n in names]
     digits = np.array([p[0] for p in parsed])
     split = np.where(np.array([p[2] for p in parsed]) < TEST_TAKES, "test", "train").astype(object)
@@ -148,28 +157,31 @@ def split_clips(names: list[str], val_fraction: float, data_seed: int = DATA_SEE
     return split
 
 
-def split_images(labels: np.ndarray, shares: dict[str, float], data_seed: int = DATA_SEED) -> np.ndarray:
-    """Disjoint image pools: split name per image, per digit in the proportions `shares` (val, test)."""
+def split_images(labels: np.ndarray, shares: dict[str, float], data_seed: int,
+                 test_seed: int = TEST_SEED) -> np.ndarray:
+    """Disjoint image pools: split name per image, per digit in the proportions `shares` (val, test).
+    The test pool is drawn from `test_seed` (fixed); the validation pool from the rest, by `data_seed`."""
     split = np.full(len(labels), "train", dtype=object)
-    rng = np.random.default_rng([data_seed, 2])
+    rng_test, rng = np.random.default_rng([test_seed, 2]), np.random.default_rng([data_seed, 2, 1])
     for d in range(10):
-        idx = rng.permutation(np.flatnonzero(labels == d))
+        idx = rng_test.permutation(np.flatnonzero(labels == d))
         n_test = int(round(shares["test"] * len(idx)))
         n_val = int(round(shares["val"] * len(idx)))
         split[idx[:n_test]] = "test"
-        split[idx[n_test:n_test + n_val]] = "val"
+        split[rng.permutation(idx[n_test:])[:n_val]] = "val"
     return split
 
 
 def pair_images(clip_digits: np.ndarray, clip_split: np.ndarray, img_labels: np.ndarray,
-                img_split: np.ndarray, data_seed: int = DATA_SEED) -> np.ndarray:
+                img_split: np.ndarray, data_seed: int, test_seed: int = TEST_SEED) -> np.ndarray:
     """For each clip, the index of an image of the same digit from the same split's pool.
 
     Clips (in shuffled order) are dealt the pool's images (shuffled) round-robin, so use is balanced.
+    The test pairing is drawn from `test_seed`, the training and validation pairings from `data_seed`.
     """
     out = np.full(len(clip_digits), -1, dtype=np.int64)
-    rng = np.random.default_rng([data_seed, 3])
     for s in SPLITS:
+        rng = np.random.default_rng([test_seed if s == "test" else data_seed, 3, SPLITS.index(s)])
         for d in range(10):
             clips = rng.permutation(np.flatnonzero((clip_digits == d) & (clip_split == s)))
             pool = rng.permutation(np.flatnonzero((img_labels == d) & (img_split == s)))
@@ -183,9 +195,9 @@ def pair_images(clip_digits: np.ndarray, clip_split: np.ndarray, img_labels: np.
 # Modalities
 # ---------------------------------------------------------------------------------------------------------
 
-def audio_features(waves: list[np.ndarray], seconds: float, snr_db: float,
-                   data_seed: int = DATA_SEED) -> torch.Tensor:
-    """Tile/cut each waveform to `seconds`, add white noise at `snr_db`, log |STFT|: `(N, 1, F, T)`."""
+def audio_features(waves: list[np.ndarray], seconds: float, snr_db: float, seeds: np.ndarray) -> torch.Tensor:
+    """Tile/cut each waveform to `seconds`, add white noise at `snr_db` (clip i's noise drawn from
+    `seeds[i]`), log |STFT|: `(N, 1, F, T)`."""
     length = int(round(seconds * SAMPLE_RATE))
     batch = np.empty((len(waves), length), dtype=np.float32)
     for i, w in enumerate(waves):
@@ -193,18 +205,18 @@ def audio_features(waves: list[np.ndarray], seconds: float, snr_db: float,
         power = float(np.mean(x.astype(np.float64) ** 2))
         sigma = math.sqrt(power / 10 ** (snr_db / 10))
         # one generator per clip: its noise does not depend on the other clips
-        noise = np.random.default_rng([data_seed, 4, i]).standard_normal(length)
+        noise = np.random.default_rng([int(seeds[i]), 4, i]).standard_normal(length)
         batch[i] = x + sigma * noise
     spec = torch.stft(torch.from_numpy(batch), n_fft=N_FFT, hop_length=HOP, window=torch.hann_window(N_FFT),
                       center=True, return_complex=True)
     return torch.log(spec.abs() + LOG_EPS).unsqueeze(1).float()
 
 
-def visual_frames(images: np.ndarray, n_frames: int, size: int, noise_std: float,
-                  data_seed: int = DATA_SEED) -> torch.Tensor:
-    """8x8 images in [0, 1] -> `n_frames` jittered noisy frames each, `(N, 1, T, size, size)`."""
+def visual_frames(images: np.ndarray, n_frames: int, size: int, noise_std: float, seed: int) -> torch.Tensor:
+    """8x8 images in [0, 1] -> `n_frames` jittered noisy frames each, `(N, 1, T, size, size)`; the jitter
+    and the noise are drawn from `seed`."""
     n = len(images)
-    g = torch.Generator().manual_seed(data_seed * 1000 + 5)
+    g = torch.Generator().manual_seed(seed * 1000 + 5)
     img = torch.as_tensor(images, dtype=torch.float32).unsqueeze(1)              # (N, 1, 8, 8)
     img = img.repeat_interleave(n_frames, dim=0)                                  # (N*T, 1, 8, 8)
     # translation in grid_sample's [-1, 1] coordinates: a fraction f of the side is 2f
@@ -231,14 +243,18 @@ def build_avdigits(root: str | os.PathLike, knobs: dict) -> dict:
     digits = load_digits()
     img_labels = digits.target.astype(np.int64)
     shares = {s: float(np.mean(clip_split == s)) for s in ("val", "test")}
-    img_split = split_images(img_labels, shares, seed)
-    image_ids = pair_images(clip_digits, clip_split, img_labels, img_split, seed)
+    img_split = split_images(img_labels, shares, seed, TEST_SEED)
+    image_ids = pair_images(clip_digits, clip_split, img_labels, img_split, seed, TEST_SEED)
 
     rec = Path(root) / "recordings"
+    is_test = clip_split == "test"
+    clip_seeds = np.where(is_test, TEST_SEED, seed)
     audio = audio_features([read_wav(rec / n) for n in names], knobs["audio_seconds"],
-                           knobs["audio_snr_db"], seed)
-    visual = visual_frames(digits.images[image_ids] / 16.0, knobs["n_frames"], knobs["image_size"],
-                           knobs["visual_noise"], seed)
+                           knobs["audio_snr_db"], clip_seeds)
+    visual = torch.empty(len(names), 1, knobs["n_frames"], knobs["image_size"], knobs["image_size"])
+    for part, part_seed in ((is_test, TEST_SEED), (~is_test, seed)):
+        visual[torch.from_numpy(part)] = visual_frames(digits.images[image_ids[part]] / 16.0, knobs["n_frames"],
+                                                       knobs["image_size"], knobs["visual_noise"], part_seed)
 
     # standardise each modality with scalar statistics of the training split only
     train = torch.from_numpy(clip_split == "train")

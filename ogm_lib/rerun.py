@@ -1,0 +1,117 @@
+"""Committed runs, checked by training them again.
+
+The book's runs are data committed under `results/` (one JSON per run, `results.py`). Anyone can ask
+whether a file is what its config computes: `verify_sample` picks runs at random (the seed of the draw is
+printed, so a failure can be repeated), retrains each into a scratch folder with the thread count recorded
+in its provenance, and `compare` holds every per-epoch metric, the chosen epoch and the per-step trace
+against the committed file. CI does this on every push (`scripts/run_tests.sh`).
+
+Tolerance: the runs are deterministic on one kind of machine (the same seed gives the same bits), so the
+only slack needed is the float32 storage of the trace (`results.STEPS_ENCODING`); metrics must agree to
+`METRIC_ATOL`, the trace to float32 precision (`TRACE_RTOL`).
+"""
+from __future__ import annotations
+
+import math
+import random
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .config import RunConfig
+from .results import RunResult, decode_steps, encode_steps
+
+METRIC_ATOL = 1e-6
+TRACE_RTOL = 1e-5
+
+
+def committed_runs(results_dir: str | Path) -> list[Path]:
+    """The result files of a results folder, sorted by name."""
+    return sorted(Path(results_dir).glob("*.json"))
+
+
+def config_of(result: RunResult) -> RunConfig:
+    """The RunConfig a result was made from (bookkeeping fields as recorded)."""
+    return RunConfig(**result.config)
+
+
+def _close(a, b, atol: float, rtol: float = 0.0) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return abs(a - b) <= atol + rtol * abs(b)
+    return a == b
+
+
+def compare(new: RunResult, old: RunResult, atol: float = METRIC_ATOL, rtol: float = TRACE_RTOL) -> list[str]:
+    """The differences between a retrained result and a committed one (empty: they agree).
+
+    Compared: the key, the chosen epoch, every per-epoch metric, and every per-step trace (both sides
+    rounded to float32, as stored)."""
+    diffs = []
+    if new.key != old.key:
+        diffs.append(f"key {new.key} != {old.key}")
+    if new.best_epoch != old.best_epoch:
+        diffs.append(f"best_epoch {new.best_epoch} != {old.best_epoch}")
+    if len(new.epochs) != len(old.epochs):
+        diffs.append(f"{len(new.epochs)} epochs != {len(old.epochs)}")
+    for i, (e_new, e_old) in enumerate(zip(new.epochs, old.epochs)):
+        for name in sorted(set(e_new) | set(e_old)):
+            if name not in e_new or name not in e_old:
+                diffs.append(f"epoch {i}: {name} only in one result")
+            elif not _close(e_new[name], e_old[name], atol):
+                diffs.append(f"epoch {i}: {name} {e_new[name]!r} != {e_old[name]!r}")
+    steps_new, steps_old = decode_steps(encode_steps(new.steps)), decode_steps(encode_steps(old.steps))
+    for name in sorted(set(steps_new) | set(steps_old)):
+        a, b = np.asarray(steps_new.get(name, [])), np.asarray(steps_old.get(name, []))
+        if a.shape != b.shape:
+            diffs.append(f"trace {name}: {a.shape[0]} steps != {b.shape[0]}")
+        elif not np.allclose(a, b, rtol=rtol, atol=0.0, equal_nan=True):
+            worst = int(np.nanargmax(np.abs(a - b)))
+            diffs.append(f"trace {name}: step {worst} {a[worst]!r} != {b[worst]!r}")
+    return diffs
+
+
+def retrain(result: RunResult, scratch: str | Path) -> RunResult:
+    """Train `result`'s config again into `scratch` (never into the committed folder), with the number
+    of torch threads its provenance records (1 for the book's runs): same threads, same bits."""
+    import torch
+
+    from .train import fit
+    threads = int(result.provenance.get("threads") or 1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return fit(config_of(result).replace(quiet=True), scratch)
+    finally:
+        torch.set_num_threads(before)
+
+
+def verify_sample(results_dir: str | Path, n: int = 3, seed: int | None = None, out=print) -> int:
+    """Retrain `n` randomly drawn committed runs and compare them; returns the number that differ.
+
+    `seed`: the draw (None: a fresh one, printed so that the sample can be drawn again)."""
+    files = committed_runs(results_dir)
+    if not files:
+        raise FileNotFoundError(f"no result files in {results_dir}")
+    seed = random.SystemRandom().randrange(2 ** 31) if seed is None else int(seed)
+    sample = random.Random(seed).sample(files, min(n, len(files)))
+    out(f"verifying {len(sample)} of {len(files)} committed runs in {results_dir} (draw seed {seed})")
+    failed = 0
+    with tempfile.TemporaryDirectory(prefix="ogm-verify-") as scratch:
+        for path in sample:
+            old = RunResult.load(path)
+            new = retrain(old, scratch)
+            diffs = compare(new, old)
+            cfg = old.config
+            what = f"{path.name} ({cfg['modalities']}, {cfg['fusion']}, {cfg['method']}, seed {cfg['seed']})"
+            if diffs:
+                failed += 1
+                out(f"DIFFERS {what}: {len(diffs)} difference(s)")
+                for d in diffs[:10]:
+                    out(f"    {d}")
+            else:
+                out(f"same    {what}: {len(old.epochs)} epochs, {sum(map(len, old.steps.values()))} trace values, "
+                    f"retrained in {new.wall_time_s:.0f} s")
+    return failed
