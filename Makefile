@@ -5,13 +5,17 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test setup system data clean-results
+.PHONY: book test retrain setup system data clean-results
 
 book: setup data           ## execute every notebook (papermill, profile cpu) and build the HTML book
 	bash scripts/build_book.sh
 
 test: setup data           ## unit tests, data scripts, notebooks (papermill smoke + nbval), book, browser
 	bash scripts/run_tests.sh
+
+RETRAIN_DIR ?= results-retrain
+retrain: setup data        ## train every run of the book again, from nothing, into $(RETRAIN_DIR) (resumable)
+	$(PY) -m ogm_lib book retrain --results-dir $(RETRAIN_DIR) --compare-to results
 
 setup: $(STAMP) system
 

@@ -12,11 +12,11 @@
 from .config import PROFILES, RunConfig, make_config
 
 __version__ = "0.1.0"
-__all__ = ["RunConfig", "make_config", "PROFILES", "fit", "fit_many"]
+__all__ = ["RunConfig", "make_config", "PROFILES", "fit"]
 
 
 def __getattr__(name):   # keep `import ogm_lib` light: torch loads on first use of the trainer
-    if name in ("fit", "fit_many"):
+    if name == "fit":
         from . import train
         return getattr(train, name)
     raise AttributeError(name)

@@ -148,7 +148,7 @@ def noise_settings(base_lr: float, lr_factors: Sequence[float] = (0.1, 0.5, 1.0)
     """Table 7's grid relative to our base lr: batch_sizes[0] at each lr factor, each larger batch at the
     base lr, and GE only at batch_sizes[0] and the base lr. A setting maps to the paper's row with the
     same factor of the paper's lr (1e-3) and batch size, when the paper has one."""
-    from .paper import TABLE7
+    from .report.paper import TABLE7
     paper = TABLE7 if paper is None else paper
     b0 = int(batch_sizes[0])
 

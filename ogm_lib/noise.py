@@ -22,7 +22,6 @@ per-coordinate variances, so no D x D matrix is ever formed:
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -31,14 +30,13 @@ from torch.func import functional_call, grad, vmap
 from .config import RunConfig
 from .models import build_model
 from .modulation import ge_sigma, select_parameters
-from .paths import default_results_dir
 
 
 def load_trained_model(config: RunConfig, num_classes: int, results_dir=None):
-    """The model at the end of a finished run, from its checkpoint in the results cache."""
-    path = Path(results_dir or default_results_dir()) / "checkpoints" / f"{config.key()}.pt"
-    if not path.exists():
-        raise FileNotFoundError(f"no checkpoint for run {config.key()} at {path}; train it first with fit()")
+    """The model at the end of a finished run, from its checkpoint (`rerun.checkpoint_of`: retrained and
+    checked against its committed result when the results folder has no checkpoint)."""
+    from .rerun import checkpoint_of
+    path = checkpoint_of(config, results_dir)
     model = build_model(config, num_classes)
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=False)["model"])
     return model.eval()

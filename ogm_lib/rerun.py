@@ -115,3 +115,30 @@ def verify_sample(results_dir: str | Path, n: int = 3, seed: int | None = None, 
                 out(f"same    {what}: {len(old.epochs)} epochs, {sum(map(len, old.steps.values()))} trace values, "
                     f"retrained in {new.wall_time_s:.0f} s")
     return failed
+
+
+def checkpoint_of(config: RunConfig, results_dir: str | Path | None = None) -> Path:
+    """The final checkpoint (weights) of a finished run. Result files are committed, checkpoints are not:
+    when `<results_dir>/checkpoints/<key>.pt` is missing, the run is retrained in a scratch folder (`retrain`,
+    same threads, same bits), checked against its committed result (`compare`; a difference is an error),
+    and its checkpoint kept in the results folder for next time."""
+    import shutil
+
+    from .paths import default_results_dir
+    results_dir = Path(results_dir or default_results_dir())
+    path = results_dir / "checkpoints" / f"{config.key()}.pt"
+    if path.exists():
+        return path
+    committed = results_dir / f"{config.key()}.json"
+    if not committed.exists():
+        raise FileNotFoundError(f"no result for run {config.key()} in {results_dir}; train it first with fit()")
+    old = RunResult.load(committed)
+    with tempfile.TemporaryDirectory(prefix="ogm-weights-") as scratch:
+        new = retrain(old, scratch)
+        diffs = compare(new, old)
+        if diffs:
+            raise RuntimeError(f"retraining run {config.key()} for its weights did not reproduce {committed}: "
+                               + "; ".join(diffs[:3]))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(scratch) / "checkpoints" / f"{config.key()}.pt", path)
+    return path

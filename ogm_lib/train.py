@@ -381,7 +381,3 @@ def fit(config: RunConfig, results_dir: str | Path | None = None, retrain: bool 
         (results_dir / "checkpoints" / f"{config.key()}.pt").unlink(missing_ok=True)
     return Trainer(config, results_dir).run(stop_after=stop_after)
 
-
-def fit_many(configs, results_dir=None, **kw) -> list[RunResult]:
-    """fit() each config in turn (cached ones are read back)."""
-    return [fit(c, results_dir, **kw) for c in configs]

@@ -3,7 +3,8 @@
 #   1. install MathJax into book/_static/mathjax (scripts/install_mathjax.sh; skipped if present),
 #   2. execute every notebooks/[0-9][0-9]_*.ipynb IN PLACE with papermill (skip: OGM_SKIP_EXECUTE=1),
 #   3. copy the executed notebooks into book/notebooks/ (git-ignored; Jupyter Book 1.x only builds
-#      sources under book/, so a toc entry "../notebooks/x" does not work),
+#      sources under book/, so a toc entry "../notebooks/x" does not work), tagging papermill's
+#      injected-parameters cell `remove-cell` so that the reader sees the parameters cell only,
 #   4. jupyter-book build book -W -n --keep-going   (any warning fails the build).
 #
 # Environment:
@@ -86,9 +87,17 @@ rm -rf "$ROOT/book/notebooks"
 mkdir -p "$ROOT/book/notebooks"
 # a generated folder: keep it out of git even where the root .gitignore does not list it
 printf '*\n' > "$ROOT/book/notebooks/.gitignore"
-for nb in "${NOTEBOOKS[@]}"; do
-    cp "$nb" "$ROOT/book/notebooks/"
-done
+"$PYTHON" - "${NOTEBOOKS[@]}" <<'PY'
+import json, sys
+from pathlib import Path
+for src in sys.argv[1:]:
+    nb = json.loads(Path(src).read_text())
+    for cell in nb["cells"]:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    Path("book/notebooks", Path(src).name).write_text(json.dumps(nb, indent=1, ensure_ascii=False))
+PY
 # Anything the notebooks read relative to themselves (figures, small tables) lives in
 # notebooks/assets/ and travels with them.
 if [[ -d "$ROOT/notebooks/assets" ]]; then

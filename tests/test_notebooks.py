@@ -12,7 +12,7 @@ import pytest
 pytestmark = pytest.mark.book
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-REQUIRED = {"dataset", "profile", "device", "seeds", "results_dir"}
+REQUIRED = {"dataset", "profile", "device", "results_dir"}
 
 
 def parameters_cell(path):
@@ -23,7 +23,7 @@ def parameters_cell(path):
 
 
 def test_there_are_notebooks():
-    assert len(NOTEBOOKS) >= 9
+    assert len(NOTEBOOKS) >= 10
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -46,7 +46,7 @@ def test_runs_under_papermill_at_smoke(path, tmp_path, shared_results):
     import papermill
     out = tmp_path / path.name
     papermill.execute_notebook(str(path), str(out), cwd=str(path.parent), kernel_name="python3",
-                               parameters=dict(profile="smoke", dataset="synthetic", seeds=2, workers=1,
+                               parameters=dict(profile="smoke", dataset="synthetic", seeds=2, headline_seeds=3, workers=1,
                                                results_dir=str(shared_results)),
                                progress_bar=False)
     nb = json.loads(out.read_text())

@@ -60,3 +60,21 @@ FIGURE3 = {
     "without OGM-GE": "rises from about 1.5 to about 9 within about 10k iterations and stays near 9",
     "with OGM-GE": "rises to about 5-6, then about 7, staying 2-3 below; both stay above 1",
 }
+
+#: Figure 3 read as numbers, for effect sizes beside our verdicts (our reading of a plot, not printed values):
+#: rho^a late in training without OGM-GE (~9) and with it (~7)
+FIGURE3_LATE = {"without OGM-GE": 9.0, "with OGM-GE": 7.0}
+
+
+def difference(table: dict[str, dict[str, float]], a: str | None, b: str | None,
+               columns=None) -> dict[str, float]:
+    """The paper's A - B per column (points), for the columns where it has both rows; {} if it lacks either."""
+    if a is None or b is None or a not in table or b not in table:
+        return {}
+    columns = [c for c in table[a] if c in table[b]] if columns is None else columns
+    return {c: round(table[a][c] - table[b][c], 2) for c in columns if c in table[a] and c in table[b]}
+
+
+def figure1_difference(panel: str, a: str, b: str) -> dict[str, float]:
+    """Figure 1's A - B at the end of training (points), from the described end points."""
+    return {"VGGSound, Fig. 1": round(100 * (FIGURE1[panel][a][1] - FIGURE1[panel][b][1]), 2)}

@@ -1,32 +1,6 @@
-"""Curve reductions (figures.py) and the SGD-noise measurements (noise.py)."""
+"""The SGD-noise measurements (noise.py)."""
 import pytest
 import torch
-
-from ogm_lib.figures import epoch_curve, final_metric, step_mean
-from ogm_lib.results import RunResult
-
-
-def fake(vals, probe=None, steps=None):
-    epochs = [{"epoch": i, "test_acc": v} for i, v in enumerate(vals)]
-    if probe:
-        for i, p in probe.items():
-            epochs[i]["probe_visual"] = p
-    return RunResult(key="k", config={}, epochs=epochs, steps={"rho_a": steps or []})
-
-
-def test_epoch_curve_and_final_metric():
-    runs = [fake([0.1, 0.2, 0.3], {1: 0.5, 2: 0.6}), fake([0.3, 0.4, 0.5], {1: 0.7, 2: 0.8})]
-    ep, mean, std = epoch_curve(runs, "test_acc")
-    assert list(ep) == [0, 1, 2] and mean == pytest.approx([0.2, 0.3, 0.4])
-    ep, mean, _ = epoch_curve(runs, "probe_visual")
-    assert list(ep) == [1, 2] and mean == pytest.approx([0.6, 0.7])
-    assert final_metric(runs, "probe_visual") == [0.6, 0.8]
-
-
-def test_step_mean_fraction():
-    r = fake([0.1], steps=[1, 1, 1, 1, 1, 1, 1, 1, 5, 5])
-    assert step_mean([r], "rho_a", 0.8, 1.0) == [5.0]
-    assert step_mean([r], "rho_a", 0.0, 0.5) == [1.0]
 
 
 def test_minibatch_noise_falls_as_one_over_b():

@@ -1,0 +1,165 @@
+"""Every chapter's claims, as functions of its runs: the chapter prints them, and the closing chapter
+collects them all (`book_claims`) and judges each chapter exactly as the chapter itself does.
+
+A claim reads "A beats B" in the paper's direction and carries the paper's own A - B (`paper.py`), in points
+for accuracies, and, for OGM-GE against plain concatenation, the published re-runs' gains (`ledger.py`).
+"""
+from __future__ import annotations
+
+from ..book import FUSIONS, OPM
+from ..results import RunResult
+from .claims import Claim, Verdict, judge
+from .figure3 import rho_claims
+from .paper import TABLE1, TABLE2, TABLE6, TABLE7, difference, figure1_difference
+from .reduce import by_seed, final_metric, metric
+from .table7 import noise_claims
+from .tables import slug
+
+Runs = dict[str, list[RunResult]]
+ACC1 = ["CREMA-D Acc", "VGGSound Acc"]
+
+
+def rerun_gains(fusion: str = "concat") -> dict[str, float]:
+    """Published re-runs' OGM-GE gains over plain training (points), '<entry id>, <dataset>' -> gain, for
+    `fusion` and for entries whose fusion the source does not state; the paper's own entries are left out
+    (they are the claim's paper column)."""
+    from .ledger import load_ledger
+    out = {}
+    for e in load_ledger()["entries"]:
+        if e["fusion"] in (fusion, "not stated") and e["cite"] != "peng2022balanced":
+            out[f"{e['id']}, {e['dataset']}"] = round(e["ogm_ge"] - e["baseline"], 2)
+    return out
+
+
+def probe(runs: list[RunResult], modality: str) -> dict[int, float]:
+    """{seed: last linear-probe accuracy} of one encoder."""
+    return by_seed(runs, lambda r: final_metric(r, f"probe_{modality}"))
+
+
+def gap(runs: list[RunResult]):
+    """The generalisation gap, train minus test accuracy at the protocol's epoch: a side of a claim."""
+    return lambda protocol: by_seed(runs, lambda r: metric(r, "train_acc", protocol) - metric(r, "test_acc", protocol))
+
+
+def imbalance_claims(runs: Runs) -> list[Claim]:
+    """Chapter 01 (Figure 1 and Table 1)."""
+    return [
+        Claim("visual", "the visual encoder is worse inside the joint model than trained alone (linear probe)",
+              probe(runs["Visual-only"], "visual"), probe(runs["Joint"], "visual"),
+              paper=figure1_difference("visual", "visual-only", "joint"), short="visual encoder: alone beats joint"),
+        Claim("audio", "the audio encoder is worse inside the joint model than trained alone (linear probe)",
+              probe(runs["Audio-only"], "audio"), probe(runs["Joint"], "audio"),
+              paper=figure1_difference("audio", "audio-only", "joint"), short="audio encoder: alone beats joint"),
+        Claim("ogmge", "OGM-GE improves the joint model's visual encoder (linear probe)",
+              probe(runs["Joint + OGM-GE"], "visual"), probe(runs["Joint"], "visual"),
+              paper=figure1_difference("visual", "joint + OGM-GE", "joint"), short="OGM-GE: better visual encoder"),
+        Claim("joint", "the joint model beats the audio-only model", runs["Joint"], runs["Audio-only"],
+              paper=difference(TABLE1, "Concatenation", "Audio-only", ACC1), short="joint beats audio-only"),
+    ]
+
+
+def ogm_claims(runs: Runs) -> list[Claim]:
+    """Chapter 02: OGM-GE at each alpha against plain joint training, in accuracy and visual probe."""
+    out = []
+    for label in (l for l in runs if l != "Joint"):
+        alpha = label.split("=")[1]
+        out.append(Claim(f"acc_{slug(alpha)}", f"{label} beats Joint (test accuracy)", runs[label], runs["Joint"],
+                         paper=difference(TABLE1, "Concatenation+", "Concatenation", ACC1),
+                         short=f"OGM-GE α={alpha}: accuracy"))
+        out.append(Claim(f"probe_{slug(alpha)}", f"{label} beats Joint (visual linear probe)",
+                         probe(runs[label], "visual"), probe(runs["Joint"], "visual"),
+                         paper=figure1_difference("visual", "joint + OGM-GE", "joint"),
+                         short=f"OGM-GE α={alpha}: visual probe"))
+    return out
+
+
+def ge_claims(runs: Runs) -> list[Claim]:
+    """Chapter 04: GE with and without OGM, and the generalisation gap."""
+    return [
+        Claim("ogmge_vs_ogm", "OGM-GE beats OGM", runs["OGM-GE"], runs["OGM"],
+              paper=difference(TABLE2, "OGM-GE", "OGM"), short="OGM-GE beats OGM"),
+        Claim("ge_vs_normal", "GE alone beats normal training", runs["GE only"], runs["Normal"],
+              paper=difference(TABLE7, "b64 lr1e-3 GE only", "b64 lr1e-3"), short="GE alone beats normal"),
+        Claim("ogmge_vs_normal", "OGM-GE beats normal training", runs["OGM-GE"], runs["Normal"],
+              paper=difference(TABLE2, "OGM-GE", "Concatenation"), ledger=rerun_gains(),
+              short="OGM-GE beats normal"),
+        Claim("gap_ogm", "OGM-GE has a smaller train − test gap than OGM", gap(runs["OGM"]), gap(runs["OGM-GE"]),
+              short="smaller gap: OGM-GE vs OGM"),
+        Claim("gap_ge", "GE alone has a smaller train − test gap than normal training", gap(runs["Normal"]),
+              gap(runs["GE only"]), short="smaller gap: GE vs normal"),
+    ]
+
+
+def table1_claims(runs: Runs) -> list[Claim]:
+    """Chapter 05: OGM-GE with each fusion, and the unimodal comparisons."""
+    out = [Claim(f"{fusion}_ge", f"{name} + OGM-GE beats {name}", runs[f"{name}+"], runs[name],
+                 paper=difference(TABLE1, f"{name}+", name, ACC1), short=f"{name}: + OGM-GE",
+                 ledger=rerun_gains() if fusion == "concat" else {})
+           for name, fusion in FUSIONS.items()]
+    out += [
+        Claim("audio_visual", "Audio-only beats Visual-only (audio is the dominant modality)",
+              runs["Audio-only"], runs["Visual-only"], paper=difference(TABLE1, "Audio-only", "Visual-only", ACC1),
+              short="audio-only beats visual-only"),
+        Claim("audio_joint", "Audio-only beats Concatenation (joint training does not beat audio alone)",
+              runs["Audio-only"], runs["Concatenation"], paper=difference(TABLE1, "Audio-only", "Concatenation", ACC1),
+              short="audio-only beats concatenation"),
+        Claim("joint_plus_audio", "Concatenation + OGM-GE beats Audio-only", runs["Concatenation+"],
+              runs["Audio-only"], paper=difference(TABLE1, "Concatenation+", "Audio-only", ACC1),
+              short="concatenation + OGM-GE beats audio-only"),
+    ]
+    return out
+
+
+def table2_claims(runs: Runs) -> list[Claim]:
+    """Chapter 06: every method against concatenation, and OGM-GE against every other method."""
+    methods = [label for label in runs if label != "Concatenation"]
+    out = [Claim(f"{slug(m)}_vs_concat", f"{m} beats Concatenation", runs[m], runs["Concatenation"],
+                 paper=difference(TABLE2, m, "Concatenation"), short=f"{m} beats concatenation",
+                 ledger=rerun_gains() if m == "OGM-GE" else {})
+           for m in methods]
+    out += [Claim(f"ogmge_vs_{slug(m)}", f"OGM-GE beats {m}", runs["OGM-GE"], runs[m],
+                  paper=difference(TABLE2, "OGM-GE", m), short=f"OGM-GE beats {m}")
+            for m in methods if m != "OGM-GE"]
+    return out
+
+
+def table6_claims(runs: Runs) -> list[Claim]:
+    """Chapter 07: OGM-GE with SGD and with Adam; SGD against Adam."""
+    def claim(key, a, b, text):
+        return Claim(key, text, runs[a], runs[b], paper=difference(TABLE6, a, b), short=text)
+    return [claim("sgd_plus", "SGD+", "SGD", "SGD + OGM-GE beats SGD"),
+            claim("adam_plus", "Adam+", "Adam", "Adam + OGM-GE beats Adam"),
+            claim("sgd_adam", "SGD", "Adam", "SGD beats Adam"),
+            claim("sgd_plus_adam_plus", "SGD+", "Adam+", "SGD + OGM-GE beats Adam + OGM-GE")]
+
+
+def figure3_claims(runs: Runs, fraction: float = 0.1) -> list[Claim]:
+    """Chapter 09."""
+    return rho_claims(runs["Concatenation"], runs["Concatenation + OGM-GE"], fraction)
+
+
+#: chapter -> (title, its claims from its runs); Table 7 needs its grid too (`book_claims` passes it)
+TITLES = {"01_imbalance": "The imbalance (Figure 1)", "02_ogm": "OGM and alpha", "04_ge": "GE",
+          "05_table1": "Table 1: fusions", "06_table2": "Table 2: balancing methods",
+          "07_table6": "Table 6: optimisers", "08_table7": "Table 7: noise", "09_figure3": "Figure 3: ρᵃ"}
+CLAIMS = {"01_imbalance": imbalance_claims, "02_ogm": ogm_claims, "04_ge": ge_claims, "05_table1": table1_claims,
+          "06_table2": table2_claims, "07_table6": table6_claims, "09_figure3": figure3_claims}
+
+
+def book_claims(dataset="avdigits", profile="cpu", device="cpu", seeds=None, headline_seeds=None, workers=None,
+                results_dir=None) -> dict[str, tuple[list[Claim], dict[str, Verdict], dict[str, Verdict]]]:
+    """Every chapter's claims at its default parameters, judged per chapter under both protocols:
+    chapter -> (claims, verdicts at the best validation epoch, verdicts at the best test epoch)."""
+    from ..book import CHAPTERS, HEADLINE_SEEDS, SEEDS, table7_rows, train_seeds
+    seeds = SEEDS if seeds is None else seeds
+    headline_seeds = HEADLINE_SEEDS if headline_seeds is None else headline_seeds
+    out = {}
+    for chapter in TITLES:
+        if chapter == "08_table7":
+            settings, rows = table7_rows(dataset, profile, device)
+        else:
+            rows = CHAPTERS[chapter](dataset, profile, device)
+        runs = train_seeds(rows, seeds, workers, results_dir, headline_seeds)
+        claims = noise_claims(settings, runs) if chapter == "08_table7" else CLAIMS[chapter](runs)
+        out[chapter] = (claims, judge(claims, "val"), judge(claims, "test"))
+    return out

@@ -1,0 +1,90 @@
+"""Committed runs: the book's run list, the comparison of a retrained run with its file, the sample check,
+and the committed results themselves (they cover every run of the book, with provenance, compactly)."""
+import json
+from pathlib import Path
+
+import pytest
+
+from ogm_lib.book import book_runs, is_headline, row_seeds, seed_list, table1_rows
+from ogm_lib.config import make_config
+from ogm_lib.rerun import compare, verify_sample
+from ogm_lib.results import RunResult
+from ogm_lib.train import fit
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMITTED = ROOT / "results"
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    import torch
+    folder = tmp_path_factory.mktemp("committed")
+    config = make_config("smoke", dataset="synthetic", fusion="concat", method="ogm_ge", quiet=True, seed=3)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)      # as the book's runs: verify_sample retrains with the recorded thread count
+    try:
+        return folder, fit(config, folder)
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_result_file_is_compact_and_round_trips(smoke_run):
+    folder, r = smoke_run
+    path = folder / f"{r.key}.json"
+    on_disk = json.loads(path.read_text())
+    assert on_disk["steps_encoding"] == "float32-base64" and isinstance(on_disk["steps"]["rho_a"], str)
+    back = RunResult.load(path)
+    assert back.epochs == r.epochs and back.best_epoch == r.best_epoch
+    assert back.steps["rho_a"] == pytest.approx(r.steps["rho_a"], rel=1e-6)
+    prov = back.provenance
+    assert prov["torch"] and prov["cpu"] and prov["threads"] == 1 and prov["date"].endswith("Z")
+    assert compare(back, r) == []
+
+
+def test_compare_names_every_difference(smoke_run):
+    _, r = smoke_run
+    other = RunResult(**{**r.__dict__, "epochs": [dict(e) for e in r.epochs], "steps": dict(r.steps)})
+    other.epochs[0]["test_acc"] += 0.01
+    other.steps["rho_a"] = [x * 1.01 for x in r.steps["rho_a"]]
+    other.best_epoch = r.best_epoch + 1
+    diffs = compare(other, r)
+    assert any("epoch 0: test_acc" in d for d in diffs)
+    assert any(d.startswith("trace rho_a") for d in diffs) and any(d.startswith("best_epoch") for d in diffs)
+
+
+def test_verify_sample_retrains_and_catches_a_tampered_file(smoke_run):
+    folder, r = smoke_run
+    lines = []
+    assert verify_sample(folder, n=1, seed=0, out=lines.append) == 0
+    assert "draw seed 0" in lines[0] and lines[1].startswith("same")
+    path = folder / f"{r.key}.json"
+    d = json.loads(path.read_text())
+    d["epochs"][-1]["val_acc"] += 0.001
+    path.write_text(json.dumps(d))
+    lines.clear()
+    assert verify_sample(folder, n=1, seed=0, out=lines.append) == 1
+    assert lines[1].startswith("DIFFERS") and "val_acc" in lines[2]
+
+
+def test_book_run_list_and_seeds():
+    runs = book_runs()
+    assert len(runs) == len({c.key() for c in runs})
+    head = table1_rows()["Concatenation"]
+    assert is_headline(head) and not is_headline(table1_rows()["Summation"])
+    assert row_seeds(head) == list(range(10)) and row_seeds(table1_rows()["FiLM"]) == list(range(5))
+    per_row = {}
+    for c in runs:
+        per_row.setdefault(c.replace(seed=0).key(), []).append(c.seed)
+    assert min(map(len, per_row.values())) >= 5 and max(map(len, per_row.values())) == 10
+    assert seed_list("[0, 2]") == [0, 2] and seed_list(3) == [0, 1, 2]
+
+
+def test_committed_results_cover_the_book():
+    """Every run the book reads at its default parameters is committed, with provenance; at most 25 MB."""
+    missing = [c.key() for c in book_runs() if not (COMMITTED / f"{c.key()}.json").exists()]
+    assert not missing, f"{len(missing)} runs of the book are not in results/ (make retrain): {missing[:5]}"
+    files = sorted(COMMITTED.glob("*.json"))
+    assert sum(f.stat().st_size for f in files) <= 25e6
+    for f in files[:: max(1, len(files) // 10)]:
+        r = RunResult.load(f)
+        assert r.key == f.stem and r.provenance.get("commit") and r.provenance.get("torch")
