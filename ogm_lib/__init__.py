@@ -8,6 +8,11 @@
 - `train`       one training loop for every method; `fit(config) -> RunResult`, cached by config hash
 - `probe`       linear probes of frozen encoders (Figure 1)
 - `metrics`     accuracy and macro mAP
+- `results`     one JSON file per run (config, metrics, trace, provenance): the runs are data
+- `book`        the book's run recipe: every chapter's rows and seeds, the grid runner
+- `rerun`       committed runs checked by retraining them
+- `report`      the book's analysis of runs: statistics and verdicts, reductions, tables, plots, the paper's
+                numbers and the ledger of published re-runs (nothing in the training wing imports it)
 """
 from .config import PROFILES, RunConfig, make_config
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from .config import RunConfig, make_config
@@ -248,23 +249,26 @@ def run_grid(configs: Sequence[RunConfig], results_dir=None, workers: int | None
     an ETA over the runs."""
     from tqdm import tqdm
 
+    from .paths import default_results_dir
     from .train import fit
     configs = list(configs)
     workers = default_workers() if workers is None else workers
     cuda = any(str(c.device).startswith("cuda") for c in configs)
     unique = list({c.key(): c for c in configs}.values())   # identical configs are trained once
-    bar = tqdm(total=len(unique), desc="runs", unit="run", disable=not progress, smoothing=0.05)
-    if workers <= 1 or len(unique) <= 1 or cuda:    # one GPU: run one after another
-        done = []
-        for c in unique:
+    # finished runs are read here (as fit would); only the others start worker processes
+    folder = {c.key(): Path(results_dir or c.results_dir or default_results_dir()) for c in unique}
+    done = [fit(c, results_dir) for c in unique if (folder[c.key()] / f"{c.key()}.json").exists()]
+    todo = [c for c in unique if not (folder[c.key()] / f"{c.key()}.json").exists()]
+    bar = tqdm(total=len(unique), initial=len(done), desc="runs", unit="run", disable=not progress, smoothing=0.05)
+    if workers <= 1 or len(todo) <= 1 or cuda:    # one GPU: run one after another
+        for c in todo:
             done.append(fit(c, results_dir))
             bar.update()
     else:
         import torch.multiprocessing as mp
         ctx = mp.get_context("spawn")
-        with ctx.Pool(min(workers, len(unique))) as pool:
-            done = []
-            for r in pool.imap_unordered(_fit_one, [(c.replace(quiet=True), results_dir, 1) for c in unique]):
+        with ctx.Pool(min(workers, len(todo))) as pool:
+            for r in pool.imap_unordered(_fit_one, [(c.replace(quiet=True), results_dir, 1) for c in todo]):
                 done.append(r)
                 bar.update()
     bar.close()

@@ -9,6 +9,10 @@ Peng et al., CVPR 2022, Sec. 3. Each training step of a two-encoder model:
 3. **Coefficient** (Eq. 10). :math:`k^u = 1 - \tanh(\alpha \rho^u)` if :math:`\rho^u > 1`, else 1.
    Only the dominant modality is slowed. Note the jump at :math:`\rho = 1`: from 1 to at most
    :math:`1 - \tanh(\alpha)`.
+   At exactly :math:`\rho^a = \rho^v = 1` Eq. 10, which we follow, slows neither modality. The official
+   code tests only :math:`\rho^v > 1` and computes :math:`k^a = 1 - \tanh(\alpha \rho^a)` in its
+   else-branch, so at exactly :math:`\rho = 1` it still slows the audio encoder (to
+   :math:`1 - \tanh(\alpha)`). The two agree everywhere else.
 4. **OGM** (Eq. 11). The dominant encoder's gradient is multiplied by :math:`k^u` before the SGD step.
 5. **GE** (Eq. 13). Gaussian noise is added to the modulated gradient to give back the SGD noise that the
    scaling removed: scaling shrinks the gradient-noise covariance to :math:`k^2 \Sigma_{sgd}`, and adding

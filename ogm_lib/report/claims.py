@@ -97,9 +97,15 @@ class Verdict:
             return f"{self._num(self.effect)}{unit}, no interval"
         return f"{self._num(self.effect)}{unit}, 95% CI {self._num(lo)} to {self._num(hi)}"
 
+    def p_text(self) -> str:
+        """The adjusted p that decides the label: in the paper's direction, or in the opposite direction
+        for a contradicted claim."""
+        if self.label == "contradicted":
+            return f"adjusted p = {self.judgement.p_adjusted_opposite:.2g} in the opposite direction"
+        return f"adjusted p = {self.judgement.p_adjusted:.2g}"
+
     def __str__(self) -> str:
-        return (f"{self.label} ({self.interval_text()}, n = {self.n}, "
-                f"adjusted p = {self.judgement.p_adjusted:.3g})")
+        return f"{self.label} ({self.interval_text()}, n = {self.n}, {self.p_text()})"
 
 
 def judge(claims: Sequence[Claim], protocol: str = "val", alpha: float = stats.ALPHA) -> dict[str, Verdict]:
@@ -139,7 +145,8 @@ def verdict_table(claims: Sequence[Claim], verdicts: dict[str, Verdict],
     for c in claims:
         v = verdicts[c.key]
         row = {"ours: A − B, 95% CI": v.interval_text(), "seeds": v.n,
-               "adjusted p": f"{v.judgement.p_adjusted:.3g}", "verdict": v.label,
+               "adjusted p": f"{v.judgement.p_adjusted:.2g}",
+               "adjusted p, opposite": f"{v.judgement.p_adjusted_opposite:.2g}", "verdict": v.label,
                "paper: A − B": paper_text(c), "paper inside our CI": covers_text(v)}
         if with_ledger:
             row["re-runs: A − B"] = ledger_text(c)

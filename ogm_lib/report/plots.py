@@ -54,10 +54,12 @@ def color_of(label: str) -> str:
     return CONDITION_COLORS[condition_of(label)]
 
 
-def forest(ax, verdicts: Sequence[Verdict], title: str = "", xlabel: str | None = None) -> None:
+def forest(ax, verdicts: Sequence[Verdict], title: str = "", xlabel: str | None = None,
+           labels: Sequence[str] | None = None) -> None:
     """One row per claim, top to bottom: our mean paired difference A - B with its 95% interval (black),
-    the paper's difference(s) (hollow diamonds, one shape per paper column), published re-runs (grey
-    triangles), a line at zero, and the verdict at the right."""
+    the paper's difference(s) (hollow red markers, one shape per paper column), published re-runs (grey
+    triangles), a line at zero, and the verdict at the right. `labels`: the rows' names (default: each
+    claim's short name)."""
     n = len(verdicts)
     y = np.arange(n)[::-1]
     shapes = ["D", "s", "^", "o"]
@@ -70,16 +72,18 @@ def forest(ax, verdicts: Sequence[Verdict], title: str = "", xlabel: str | None 
         for col, val in v.claim.paper.items():
             marker = seen_paper.setdefault(col, shapes[len(seen_paper) % len(shapes)])
             ax.plot(val, yi, marker, mfc="none", mec="#d62728", ms=7, mew=1.4)
-        for j, val in enumerate(v.claim.ledger.values()):
-            ax.plot(val, yi, "v", color="#999999", ms=5, label="published re-runs" if (j == 0 and
-                    not any(u.claim.ledger for u in verdicts[:list(verdicts).index(v)])) else None)
+        for val in v.claim.ledger.values():
+            ax.plot(val, yi, "v", color="#999999", ms=5)
+    if any(v.claim.ledger for v in verdicts):
+        ax.plot([], [], "v", color="#999999", ms=5, label="published re-runs")
     for col, marker in seen_paper.items():
         ax.plot([], [], marker, mfc="none", mec="#d62728", ms=7, mew=1.4, label=f"paper: {col}")
     ax.axvline(0, color="grey", lw=0.8, ls="--")
-    ax.set_yticks(y, [v.claim.short or v.claim.text for v in verdicts], fontsize=8)
+    labels = [v.claim.short or v.claim.text for v in verdicts] if labels is None else list(labels)
+    ax.set_yticks(y, labels, fontsize=8 if n < 20 else 7)
     ax.set_ylim(-0.7, n - 0.3)
     right = ax.secondary_yaxis("right")
-    right.set_yticks(y, [v.label for v in verdicts], fontsize=8)
+    right.set_yticks(y, [v.label for v in verdicts], fontsize=8 if n < 20 else 7)
     right.tick_params(length=0)
     unit = verdicts[0].claim.unit if verdicts else "points"
     ax.set_xlabel(xlabel or ("A − B, points" if unit == "points" else f"A − B{', ' + unit if unit else ''}"))
