@@ -17,7 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runs from a checkout without installing
 
-from ogm_lib.data.prepare import base_parser, common_kwargs, prepare_ave, summarise  # noqa: E402
+from ogm_lib.data.prepare import (base_parser, common_kwargs, prepare_ave, run_cli,  # noqa: E402
+                                   summarise)
 
 
 def main(argv=None):
@@ -29,4 +30,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_cli(main))

@@ -18,7 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runs from a checkout without installing
 
-from ogm_lib.data.prepare import base_parser, common_kwargs, prepare_cremad, summarise  # noqa: E402
+from ogm_lib.data.prepare import (base_parser, common_kwargs, open_fraction, prepare_cremad,  # noqa: E402
+                                   run_cli, summarise)
 
 
 def main(argv=None):
@@ -26,7 +27,7 @@ def main(argv=None):
     p.add_argument("--split-dir", help="folder with the official train.csv and test.csv")
     p.add_argument("--speaker-independent", action="store_true",
                    help="hash split by actor: no actor in both train and test (ignored with --split-dir)")
-    p.add_argument("--test-fraction", type=float, default=0.1, help="test share of the hash split")
+    p.add_argument("--test-fraction", type=open_fraction, default=0.1, help="test share of the hash split")
     args = p.parse_args(argv)
     if args.split_dir and args.speaker_independent:
         p.error("--speaker-independent applies to the hash split only; drop it or --split-dir")
@@ -38,4 +39,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_cli(main))

@@ -18,7 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runs from a checkout without installing
 
-from ogm_lib.data.prepare import base_parser, common_kwargs, prepare_ksounds, summarise  # noqa: E402
+from ogm_lib.data.prepare import (base_parser, common_kwargs, prepare_ksounds, run_cli,  # noqa: E402
+                                   summarise)
 
 
 def main(argv=None):
@@ -33,4 +34,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_cli(main))

@@ -11,6 +11,7 @@
 - `results`     one JSON file per run (config, metrics, trace, provenance): the runs are data
 - `book`        the book's run recipe: every chapter's rows and seeds, the grid runner
 - `rerun`       committed runs checked by retraining them
+- `checks`      notebook parameters (papermill may pass them as text) checked before any run
 - `report`      the book's analysis of runs: statistics and verdicts, reductions, tables, plots, the paper's
                 numbers and the ledger of published re-runs (nothing in the training wing imports it)
 """

@@ -6,17 +6,20 @@ Every RunConfig field is an option of `train` (`--help` lists them with their pr
     python -m ogm_lib train --dataset avdigits --fusion concat --method ogm_ge --alpha 0.8
     python -m ogm_lib book retrain --results-dir results-retrain   # every run of the book, resumable
     python -m ogm_lib book verify --sample 3                         # retrain 3 committed runs, compare
+
+Errors are one line (`error: ...`, exit status 1); `--debug` shows the full traceback instead.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 from dataclasses import MISSING, fields
 
-from .config import (AMP_MODES, DATASETS, FUSIONS, METHODS, MODALITIES, MODULATE_PARAMS, OPTIMIZERS,
-                     PROFILES, RunConfig, make_config)
+from .config import (AMP_MODES, DATASET_DEFAULTS, DATASETS, FUSIONS, METHODS, MODALITIES, MODULATE_PARAMS,
+                     OPTIMIZERS, PROFILES, RunConfig, make_config)
 
 FIELD_HELP = {
     "dataset": "which data", "modalities": "'av' (joint model) or a unimodal model 'audio' / 'visual'",
@@ -29,7 +32,7 @@ FIELD_HELP = {
     "synthetic_size": "synthetic: clips in train+val",
     "fusion": "fusion module", "width": "ResNet-18 base width (64 = the paper's)",
     "method": "balancing method: normal, OGM, OGM-GE, GE alone, or a comparison method",
-    "alpha": "OGM strength alpha of k = 1 - tanh(alpha * rho) (paper Eq. 10)",
+    "alpha": "OGM strength alpha >= 0 of k = 1 - tanh(alpha * rho) (paper Eq. 10); 0 turns the scaling off",
     "modulation_start": "first modulated epoch (0-indexed, inclusive)",
     "modulation_end": "last modulated epoch (inclusive)",
     "modulate": "which encoder tensors OGM scales: 'conv' weights (official) or 'all'",
@@ -44,9 +47,9 @@ FIELD_HELP = {
     "amp": "autocast: 'none' (fp32) or 'bf16'", "channels_last": "NHWC memory format for the convs",
     "fused_optimizer": "fused optimiser step (fused=True)", "compile": "torch.compile the training forward",
     "world_size": "data-parallel processes: set by `torchrun -m ogm_lib.distributed`, leave at 1 here",
-    "profile": "named profile whose values are the defaults", "device": "torch device (cpu, cuda, cuda:1)",
+    "profile": "named profile whose values are the defaults", "device": "torch device (cpu, cuda, cuda:1, mps)",
     "num_workers": "DataLoader workers for prepared datasets", "quiet": "no progress bar",
-    "tensorboard_dir": "also log the per-step trace to TensorBoard here",
+    "tensorboard_dir": "also log the per-step trace to TensorBoard here (default: no TensorBoard log)",
     "results_dir": "where result JSONs and checkpoints go (default ./results or $OGM_RESULTS_DIR)",
 }
 CHOICES = {"dataset": DATASETS, "modalities": MODALITIES, "fusion": FUSIONS, "method": METHODS,
@@ -62,27 +65,60 @@ def _bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
 
 
+def _default_text(name: str, default) -> str:
+    """The default of option `name` as `--help` prints it (once): the profiles' values where they set it,
+    and the paper profile's per-dataset values."""
+    if name == "profile":
+        return "cpu"
+    per_profile = {p: values[name] for p, values in PROFILES.items() if name in values}
+    text = ", ".join(f"{v} at {p}" for p, v in per_profile.items())
+    if per_profile and len(per_profile) < len(PROFILES):
+        text += f", else {default}"
+    per_dataset = {d: values[name] for d, values in DATASET_DEFAULTS.items() if name in values}
+    if per_dataset:
+        text = (text or f"{default}") + "; at paper: " + ", ".join(f"{v} for {d}" for d, v in per_dataset.items())
+    return text or f"{default}"
+
+
+def _common() -> argparse.ArgumentParser:
+    """Options every subcommand takes (`--debug`), also accepted after the subcommand."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="on an error, show the full traceback instead of one line")
+    return common
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ogm_lib", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true", default=False,
+                        help="on an error, show the full traceback instead of one line")
     sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train one run (or read its cached result)",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    train = sub.add_parser("train", help="train one run (or read its cached result)", parents=[_common()],
+                           description="Train one run, or read its cached result. Options left out take "
+                                       "the profile's value (`--profile`, default cpu), else the built-in one.")
     for f in fields(RunConfig):
         default = f.default if f.default is not MISSING else None
         kind = {bool: _bool, int: int, float: float}.get(type(default), str)
-        if f.name == "profile":
-            default = "cpu"
-        train.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=None,
-                           choices=CHOICES.get(f.name), metavar=None if f.name in CHOICES else f.name.upper(),
-                           help=f"{FIELD_HELP[f.name]} (built-in default: {default})")
+        option = f"--{f.name.replace('_', '-')}"
+        text = FIELD_HELP[f.name]
+        if default is not None or f.name == "profile":    # a None default is described by the help text
+            text += f" (default: {_default_text(f.name, default)})"
+        if kind is _bool:   # a flag; `--quiet true` / `--quiet false` also work
+            train.add_argument(option, dest=f.name, type=_bool, nargs="?", const=True, default=None,
+                               metavar="true|false", help=text)
+        else:
+            train.add_argument(option, dest=f.name, type=kind, default=None, choices=CHOICES.get(f.name),
+                               metavar=None if f.name in CHOICES else f.name.upper(), help=text)
     train.add_argument("--retrain", action="store_true", help="ignore a cached result and train again")
     train.add_argument("--json", action="store_true", help="print the result's best-epoch metrics as JSON")
-    fetch = sub.add_parser("fetch", help="fetch and verify a default dataset (avdigits: FSDD recordings)")
+    fetch = sub.add_parser("fetch", help="fetch and verify a default dataset (avdigits: FSDD recordings)",
+                           parents=[_common()])
     fetch.add_argument("dataset", choices=["avdigits"])
     fetch.add_argument("--dest", default=None, help="destination folder (default ./data/avdigits)")
     fetch.add_argument("--mirror", default=None, help="a local copy of FSDD to copy from")
-    book = sub.add_parser("book", help="the book's runs: list them, retrain them all, or verify a sample")
+    book = sub.add_parser("book", help="the book's runs: list them, retrain them all, or verify a sample",
+                          parents=[_common()])
     book.add_argument("action", choices=["list", "retrain", "verify"],
                       help="list: the runs and whether each is in the results folder; retrain: train every "
                            "missing run (resumable; a progress bar with an ETA); verify: retrain a random "
@@ -135,7 +171,41 @@ def book_command(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line; an error is one line on stderr (exit status 1), or its traceback with `--debug`."""
     args = build_parser().parse_args(argv)
+    show = warnings.showwarning
+    if not args.debug:    # warnings (a damaged file set aside, ...) as one line too
+        warnings.showwarning = lambda message, category, *a, **k: print(f"warning: {message}", file=sys.stderr)
+    try:
+        return run_command(args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("interrupted; the same command resumes a training run from its last checkpoint", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if args.debug:
+            raise
+        print(f"error: {one_line(err)}", file=sys.stderr)
+        return 1
+    finally:
+        warnings.showwarning = show
+
+
+#: errors whose message says it all; any other exception is also named by its type
+_PLAIN_ERRORS = (ValueError, OSError, FloatingPointError)
+
+
+def one_line(err: BaseException) -> str:
+    """An exception as one line: its message (with its type unless it is an ordinary input error), and a
+    pointer to `--debug` for anything unexpected."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    if isinstance(err, _PLAIN_ERRORS):
+        return text
+    return f"{type(err).__name__}: {text} (run again with --debug for the traceback)"
+
+
+def run_command(args) -> int:
     if args.command == "fetch":
         from .data.fsdd import default_data_dir, fetch_fsdd
         report = fetch_fsdd(args.dest or default_data_dir("avdigits"), mirror=args.mirror)

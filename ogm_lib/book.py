@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+from . import checks
 from .config import RunConfig, make_config
 
 #: probes every n epochs, per profile
@@ -69,6 +70,7 @@ def imbalance_rows(dataset="avdigits", profile="cpu", device="cpu", alpha=ALPHA)
 def ogm_rows(dataset="avdigits", profile="cpu", device="cpu", alpha=ALPHA,
              alphas: Sequence[float] = (0.3, 0.8)) -> dict[str, RunConfig]:
     """Chapter 02: the joint model, and OGM-GE at each alpha of the sweep (and the main alpha)."""
+    alphas = checks.number_list(alphas, "alphas", float, low=0)
     rows = {"Joint": book_config(dataset, profile, device, fusion="concat")}
     rows.update({f"OGM-GE alpha={a:g}": book_config(dataset, profile, device, fusion="concat", method="ogm_ge",
                                                     alpha=a) for a in sorted(set(alphas) | {alpha})})
@@ -151,6 +153,8 @@ def noise_settings(base_lr: float, lr_factors: Sequence[float] = (0.1, 0.5, 1.0)
     same factor of the paper's lr (1e-3) and batch size, when the paper has one."""
     from .report.paper import TABLE7
     paper = TABLE7 if paper is None else paper
+    lr_factors = checks.number_list(lr_factors, "lr_factors", float, low=0, low_inclusive=False)
+    batch_sizes = checks.number_list(batch_sizes, "batch_sizes", int, low=1)
     b0 = int(batch_sizes[0])
 
     def prow(factor, b, suffix=""):
@@ -193,12 +197,10 @@ CHAPTERS: dict[str, Callable[..., dict[str, RunConfig]]] = {
 # Seeds and the grid
 
 
-def seed_list(seeds: int | Iterable[int]) -> list[int]:
-    """A count n -> [0, ..., n-1]; a list (or a papermill string such as '[0, 1]') -> its integers."""
-    if isinstance(seeds, str):
-        import ast
-        seeds = ast.literal_eval(seeds)
-    return list(range(int(seeds))) if isinstance(seeds, int) else [int(s) for s in seeds]
+def seed_list(seeds: int | Iterable[int], name: str = "seeds") -> list[int]:
+    """A count n >= 1 -> [0, ..., n-1]; a list of distinct integers >= 0 (or a papermill string such as
+    '[0, 1]') -> its integers; anything else is refused naming the parameter (`checks.seed_list`)."""
+    return checks.seed_list(seeds, name)
 
 
 def is_headline(config: RunConfig) -> bool:
@@ -214,7 +216,7 @@ def row_seeds(config: RunConfig, seeds: int | Iterable[int] = SEEDS,
     base = seed_list(seeds)
     if not is_headline(config):
         return base
-    return sorted(set(base) | set(seed_list(headline_seeds)))
+    return sorted(set(base) | set(seed_list(headline_seeds, "headline_seeds")))
 
 
 def book_runs(dataset: str = "avdigits", profile: str = "cpu", device: str = "cpu", seeds=SEEDS,

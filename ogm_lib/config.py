@@ -18,13 +18,21 @@ data-parallel processes, set by `distributed.fit_ddp`) do not change the method,
 numbers by float rounding (bf16 autocast more than that). They enter the key only when they differ from
 their default, so every plain fp32 single-process run keeps the key it always had.
 
-Unknown names (dataset, fusion, method, profile, ...) fail fast with the list of valid choices.
+Unknown names (dataset, fusion, method, profile, ...) fail fast with the list of valid choices, and every
+value is checked when the config is made (`RunConfig.__post_init__`, before any data is read): types,
+ranges (`RANGES`: each message names the field, the value and the valid range), a modulation window that
+modulates at least one epoch for a modulating method, and the synthetic data's split sizes. Whether the
+device exists is checked by `check_device`, when a run is about to train (`Trainer`) or from the command
+line: a config naming `cuda` may still be made on a CPU machine, to compute its key or read its result.
+The checks only refuse values; a config they accept has the key and the numbers it always had.
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
+import math
+import numbers
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -45,10 +53,125 @@ _KEY_UNLESS_DEFAULT = {"amp": "none", "channels_last": False, "fused_optimizer":
                        "world_size": 1}
 
 
+#: modulation methods that change the gradients, and so need a modulation window with at least one epoch
+MODULATING_METHODS = ("ogm", "ogm_ge", "ge")
+
+#: numeric fields: (kind, low, high, low inclusive, high inclusive, what the range means); None: unbounded.
+#: Float fields must also be finite (a result file holds strict JSON, and inf/nan are never meant).
+RANGES: dict[str, tuple] = {
+    "val_fraction": (float, 0, 1, False, False, "a share of the training split"),
+    "n_frames": (int, 1, None, True, True, ""),
+    "image_size": (int, 1, None, True, True, ""),
+    "audio_snr_db": (float, None, None, True, True, "use a large value such as 100 for nearly clean audio"),
+    "visual_noise": (float, 0, None, True, True, "a standard deviation"),
+    "audio_seconds": (float, 0, None, False, True, ""),
+    "synthetic_size": (int, 1, None, True, True, ""),
+    "width": (int, 1, None, True, True, ""),
+    "alpha": (float, 0, None, True, True,
+              "0 turns OGM's scaling off, k = 1 - tanh(0) = 1; a negative alpha would speed the dominant "
+              "modality up instead of slowing it down"),
+    "modulation_start": (int, 0, None, True, True, "epochs are 0-indexed"),
+    "modulation_end": (int, 0, None, True, True, "epochs are 0-indexed"),
+    "drop_prob": (float, 0, 1, True, True, "a probability"),
+    "opm_q_base": (float, 0, 1, True, True, "a probability"),
+    "opm_lambda": (float, 0, None, True, True, ""),
+    "opm_p_exe": (float, 0, 1, True, True, "a probability"),
+    "gb_super_epoch": (int, 1, None, True, True, ""),
+    "lr": (float, 0, None, False, True, "a learning rate of 0 trains nothing"),
+    "momentum": (float, 0, 1, True, False, ""),
+    "weight_decay": (float, 0, None, True, True, ""),
+    "lr_step": (int, 1, None, True, True, "epochs between learning-rate drops"),
+    "lr_gamma": (float, 0, None, False, True, "the factor of each learning-rate drop"),
+    "epochs": (int, 1, None, True, True, ""),
+    "batch_size": (int, 1, None, True, True, ""),
+    "seed": (int, 0, 2 ** 63, True, False, "numpy and torch generators take non-negative seeds"),
+    "probe_every": (int, 0, None, True, True, "0: never"),
+    "world_size": (int, 1, None, True, True, ""),
+    "num_workers": (int, 0, None, True, True, ""),
+}
+#: switches that must be booleans (a string such as "false" would be true)
+BOOLEANS = ("eval_train", "channels_last", "fused_optimizer", "compile", "quiet")
+#: fields that hold a path or nothing
+OPTIONAL_PATHS = ("data_dir", "tensorboard_dir", "results_dir")
+
+
 def check_choice(name: str, value: Any, choices: tuple) -> None:
     """Raise a ValueError naming the valid choices when `value` is not one of them."""
     if value not in choices:
         raise ValueError(f"unknown {name} {value!r}; valid choices: {', '.join(map(str, choices))}")
+
+
+def describe_range(name: str, low, high, low_inclusive: bool = True, high_inclusive: bool = True) -> str:
+    """`lr > 0`, `epochs >= 1`, `0 < val_fraction < 1`, ... for an error message."""
+    if low is not None and high is not None:
+        return f"{low} {'<=' if low_inclusive else '<'} {name} {'<=' if high_inclusive else '<'} {high}"
+    if low is not None:
+        return f"{name} {'>=' if low_inclusive else '>'} {low}"
+    if high is not None:
+        return f"{name} {'<=' if high_inclusive else '<'} {high}"
+    return f"{name} finite"
+
+
+def check_number(name: str, value: Any, kind: type = float, low=None, high=None, low_inclusive: bool = True,
+                 high_inclusive: bool = True, meaning: str = "") -> Any:
+    """Refuse a value of the wrong type, non-finite or out of range, naming the field, the value and the range.
+
+    `kind=int`: integers only (not bool, not 2.0); a numpy integer is returned as a Python int (its key
+    could not be computed otherwise). `kind=float`: any real number, returned unchanged (an int stays an
+    int: it is in the key as written)."""
+    def fail(problem: str):
+        rng = describe_range(name, low, high, low_inclusive, high_inclusive)
+        extra = f" ({meaning})" if meaning else ""
+        raise ValueError(f"{name} = {value!r} {problem}; valid: {rng}{extra}")
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        fail(f"is not {'an integer' if kind is int else 'a number'}")
+    if kind is int:
+        if not isinstance(value, numbers.Integral):
+            fail("is not an integer")
+        value = int(value)
+    elif not math.isfinite(value):
+        fail("is not finite")
+    if low is not None and (value < low or (value == low and not low_inclusive)):
+        fail("is out of range")
+    if high is not None and (value > high or (value == high and not high_inclusive)):
+        fail("is out of range")
+    return value
+
+
+def parse_device(device: Any):
+    """`torch.device(device)`, or a ValueError naming the valid forms (no check that it exists)."""
+    import torch
+    if not isinstance(device, (str, torch.device)):
+        raise ValueError(f"device = {device!r} is not a device name; valid: cpu, cuda, cuda:N, mps")
+    try:
+        return torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"unknown device {device!r}; valid: cpu, cuda, cuda:N (N a GPU index), mps") from None
+
+
+def check_device(device: Any) -> None:
+    """Refuse a device this machine does not have (`cuda` without a GPU, `cuda:3` with two, `mps` off a
+    Mac), with the devices it does have."""
+    import torch
+    dev = parse_device(device)
+    if dev.type == "cpu":
+        return
+    if dev.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0:
+            raise ValueError(f"device {str(device)!r}: this machine has no CUDA GPU that torch can use "
+                             f"(torch {torch.__version__}, built for CUDA {torch.version.cuda}); use --device cpu")
+        if dev.index is not None and dev.index >= n:
+            raise ValueError(f"device {str(device)!r}: this machine has {n} CUDA GPU(s), cuda:0 to cuda:{n - 1}")
+        return
+    if dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError(f"device {str(device)!r}: MPS (Apple silicon GPU) is not available on this machine; "
+                             "use --device cpu")
+        return
+    raise ValueError(f"device {str(device)!r}: this project runs on cpu, cuda or mps, not {dev.type}")
 
 
 @dataclass
@@ -106,6 +229,7 @@ class RunConfig:
     results_dir: str | None = None
 
     def __post_init__(self) -> None:
+        self._check_values()
         check_choice("dataset", self.dataset, DATASETS)
         check_choice("modalities", self.modalities, MODALITIES)
         check_choice("fusion", self.fusion, FUSIONS)
@@ -121,10 +245,42 @@ class RunConfig:
                 # CPU and hits the same bug
                 raise ValueError(f"{switch} is a CUDA switch (on CPU, oneDNN's channels_last conv "
                                  f"gradients are wrong in this torch); leave it off on device {self.device!r}")
-        if self.world_size < 1:
-            raise ValueError(f"world_size must be >= 1, got {self.world_size}")
         if self.modalities != "av" and self.method != "normal":
             raise ValueError(f"method {self.method!r} needs both modalities; a unimodal run uses 'normal'")
+        if self.method in MODULATING_METHODS:
+            start, end, last = self.modulation_start, self.modulation_end, self.epochs - 1
+            if end < start or start > last:
+                raise ValueError(
+                    f"method {self.method!r} would never modulate: modulation_start..modulation_end = "
+                    f"{start}..{end} (inclusive) holds no epoch of 0..{last} (epochs = {self.epochs}); valid: "
+                    f"modulation_start <= modulation_end and modulation_start <= {last}, or method 'normal'")
+        if self.dataset == "synthetic":
+            sizes = _synthetic_sizes(self.synthetic_size, self.val_fraction)
+            empty = [k for k, v in sizes.items() if v < 1]
+            if empty:
+                n = max(5, int(0.5 / self.val_fraction))
+                while min(_synthetic_sizes(n, self.val_fraction).values()) < 1:
+                    n += 1
+                raise ValueError(f"synthetic_size = {self.synthetic_size} with val_fraction = {self.val_fraction} "
+                                 f"leaves no {' and no '.join(empty)} clip (train {sizes['train']}, validation "
+                                 f"{sizes['validation']}, test = synthetic_size // 5 = {sizes['test']}); "
+                                 f"valid: synthetic_size >= {n} at this val_fraction")
+
+    def _check_values(self) -> None:
+        """Types and ranges of every value (`RANGES`, `BOOLEANS`, `OPTIONAL_PATHS`); names are checked after."""
+        for name, (kind, low, high, low_inc, high_inc, meaning) in RANGES.items():
+            value = check_number(name, getattr(self, name), kind, low, high, low_inc, high_inc, meaning)
+            if kind is int and type(getattr(self, name)) is not int:
+                setattr(self, name, value)      # a numpy integer -> int (its key could not be computed)
+        for name in BOOLEANS:
+            value = getattr(self, name)
+            if not isinstance(value, bool):
+                raise ValueError(f"{name} = {value!r} is not a boolean; valid: True or False")
+        for name in OPTIONAL_PATHS:
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"{name} = {value!r} is not a path string or None")
+        parse_device(self.device)
 
     def replace(self, **changes: Any) -> "RunConfig":
         return dataclasses.replace(self, **changes)
@@ -134,9 +290,20 @@ class RunConfig:
 
     def key(self) -> str:
         """Hash of every field that can change the result: names the run's result file."""
-        d = {k: v for k, v in self.to_dict().items() if k not in _NOT_IN_KEY
-             and not (k in _KEY_UNLESS_DEFAULT and v == _KEY_UNLESS_DEFAULT[k])}
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+        return config_key(self.to_dict())
+
+
+def _synthetic_sizes(n: int, val_fraction: float) -> dict[str, int]:
+    """Clips per split of the synthetic data (as `data.synthetic.make_synthetic` cuts them)."""
+    n_val = int(round(val_fraction * n))
+    return {"train": n - n_val, "validation": n_val, "test": n // 5}
+
+
+def config_key(config: dict) -> str:
+    """`RunConfig.key()` of a config as a dict (a result file's `config`), without re-checking its values."""
+    d = {k: v for k, v in config.items() if k not in _NOT_IN_KEY
+         and not (k in _KEY_UNLESS_DEFAULT and v == _KEY_UNLESS_DEFAULT[k])}
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
 #: each profile is a set of overrides of RunConfig's defaults

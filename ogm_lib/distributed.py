@@ -212,7 +212,7 @@ def fit_ddp(config: RunConfig, results_dir: str | Path | None = None, retrain: b
         (results_dir / "checkpoints" / f"{config.key()}.pt").unlink(missing_ok=True)
     ctx.barrier()                 # the stale checkpoint is gone before any rank looks for one
     if path.exists() and not retrain:
-        return RunResult.load(path)
+        return RunResult.load(path, expected_key=config.key())   # a damaged file: an error naming it
     result = Trainer(config, results_dir, dist=ctx).run(stop_after=stop_after)
     ctx.barrier()                 # rank 0 has written the result before anyone returns
     return result

@@ -49,6 +49,9 @@ def evaluate(model, batches, num_classes: int, aux_heads: bool = False) -> dict[
         if not chunks:
             continue
         z = torch.cat(chunks).float()
+        if not bool(torch.isfinite(z).all()):    # finite weights can still overflow the logits
+            raise FloatingPointError(f"non-finite {(suffix[1:] or 'fused')} logits in evaluation (the model's "
+                                     "outputs overflowed); lower the learning rate")
         metrics["acc" + suffix] = float((z.argmax(1) == labels).float().mean())
         metrics["map" + suffix] = macro_map(torch.softmax(z, 1).cpu().numpy(), labels.cpu().numpy(), num_classes)
         metrics["loss" + suffix] = float(F.cross_entropy(z, labels))

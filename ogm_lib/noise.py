@@ -35,10 +35,22 @@ from .modulation import ge_sigma, select_parameters
 def load_trained_model(config: RunConfig, num_classes: int, results_dir=None):
     """The model at the end of a finished run, from its checkpoint (`rerun.checkpoint_of`: retrained and
     checked against its committed result when the results folder has no checkpoint)."""
+    import warnings
+
+    from .fileio import set_aside
     from .rerun import checkpoint_of
     path = checkpoint_of(config, results_dir)
-    model = build_model(config, num_classes)
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=False)["model"])
+    try:
+        model = build_model(config, num_classes)
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=False)["model"])
+    except Exception as err:     # a damaged checkpoint: set aside, retrained (and checked) by checkpoint_of
+        aside = set_aside(path)
+        warnings.warn(f"damaged checkpoint {path}: unreadable ({type(err).__name__}: {str(err).splitlines()[0]}); "
+                      f"set aside as {aside.name}; retraining run {config.key()} for its weights",
+                      RuntimeWarning, stacklevel=2)
+        path = checkpoint_of(config, results_dir)
+        model = build_model(config, num_classes)
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=False)["model"])
     return model.eval()
 
 

@@ -9,13 +9,21 @@ instead of retrained.
 On disk the per-step trace is compact: each series is its float32 values, little-endian, base64-encoded
 (`"steps_encoding": "float32-base64"`), about a third of the size of JSON numbers. In memory, and in
 result files written before this encoding, `steps` are plain lists of floats; `load` accepts both.
+
+Files are strict JSON (no `NaN`/`Infinity`, which standard JSON readers refuse): a non-finite number
+outside the encoded trace (an epoch metric, say) is written as `null` and read back as NaN. `load` checks
+what it reads and raises `fileio.DamagedFileError` naming the file when it is truncated, empty, not a
+result, or holds another run (its stored key is not its file's name, or its config does not hash to it).
 """
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime
 import json
+import math
 import os
+import re
 import platform
 import subprocess
 from dataclasses import asdict, dataclass, field
@@ -24,10 +32,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .fileio import atomic_write_bytes
+from .config import config_key
+from .fileio import DamagedFileError, atomic_write_bytes
 from .paths import default_results_dir, repo_root
 
 STEPS_ENCODING = "float32-base64"
+#: a run key, as `RunConfig.key()` makes it (and as result files are named)
+KEY_PATTERN = re.compile(r"^[0-9a-f]{16}$")
+#: what to do about a damaged result file, quoted by `load`'s errors
+DAMAGED_RESULT_FIX = ("delete it (or move it away) and run again: the run is trained again and gives the same "
+                      "numbers; `fit` does this by itself, setting the file aside as <name>.damaged")
 
 
 @dataclass
@@ -57,16 +71,118 @@ class RunResult:
         return d
 
     def save(self, results_dir: Path) -> Path:
+        """Write `<results_dir>/<key>.json`, strict JSON (`strict_json`), atomically."""
         path = Path(results_dir) / f"{self.key}.json"
-        atomic_write_bytes(path, json.dumps(self.to_json(), indent=1, allow_nan=True).encode())
+        atomic_write_bytes(path, json.dumps(strict_json(self.to_json()), indent=1, allow_nan=False).encode())
         return path
 
     @classmethod
-    def load(cls, path: Path) -> "RunResult":
-        d = json.loads(Path(path).read_text())
-        if d.pop("steps_encoding", None) == STEPS_ENCODING:
-            d["steps"] = decode_steps(d["steps"])
-        return cls(**d)
+    def load(cls, path: Path, expected_key: str | None = None) -> "RunResult":
+        """Read a result file, checked (`check_result`); `expected_key`: the run it must hold (default: its
+        file name, when that is a run key). A damaged file raises `DamagedFileError` naming it."""
+        path = Path(path)
+        if expected_key is None and KEY_PATTERN.match(path.stem):
+            expected_key = path.stem
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise DamagedFileError(path, f"not UTF-8 text ({err.reason} at byte {err.start})",
+                                   DAMAGED_RESULT_FIX) from None
+        if not text.strip():
+            raise DamagedFileError(path, "empty file", DAMAGED_RESULT_FIX)
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise DamagedFileError(path, f"not valid JSON, truncated or edited ({err.msg} at line {err.lineno} "
+                                   f"column {err.colno})", DAMAGED_RESULT_FIX) from None
+        try:
+            return cls(**check_result(d, expected_key))
+        except ValueError as err:
+            raise DamagedFileError(path, str(err), DAMAGED_RESULT_FIX) from None
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def check_result(d, expected_key: str | None = None) -> dict:
+    """The keyword arguments of a `RunResult` from a result file's parsed JSON, the trace decoded and
+    `null` metrics as NaN; a ValueError says what is wrong (not an object, fields missing or of the wrong
+    type, another run's key, a config that does not hash to the key, a trace that does not decode)."""
+    if not isinstance(d, dict):
+        raise ValueError(f"holds a JSON {type(d).__name__}, not a result object")
+    d = dict(d)
+    encoding = d.pop("steps_encoding", None)
+    names = {"key", "config", "epochs", "steps", "best_epoch", "wall_time_s", "provenance"}
+    missing = sorted({"key", "config", "epochs", "steps", "best_epoch"} - set(d))
+    if missing:
+        raise ValueError(f"not a complete result: missing {', '.join(missing)}")
+    unknown = sorted(set(d) - names)
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join(unknown)}")
+    key, config = d["key"], d["config"]
+    if not isinstance(key, str) or not KEY_PATTERN.match(key):
+        raise ValueError(f"key {key!r} is not a run key (16 hex digits)")
+    if expected_key is not None and key != expected_key:
+        raise ValueError(f"holds run {key}, not run {expected_key} (the run its name or caller asks for)")
+    if not isinstance(config, dict):
+        raise ValueError("config is not an object")
+    try:
+        hashed = config_key(config)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"config cannot be hashed ({err})") from None
+    if hashed != key:
+        raise ValueError(f"its config hashes to {hashed}, not to its stored key {key} (edited, or another run's)")
+    epochs = d["epochs"]
+    if not isinstance(epochs, list) or not epochs or not all(isinstance(e, dict) for e in epochs):
+        raise ValueError("epochs is not a non-empty list of objects")
+    for i, e in enumerate(epochs):
+        bad = [k for k, v in e.items() if v is not None and not _is_number(v)]
+        if bad:
+            raise ValueError(f"epoch {i}: {', '.join(bad)} not a number")
+    d["epochs"] = [{k: (math.nan if v is None else v) for k, v in e.items()} for e in epochs]
+    best = d["best_epoch"]
+    if not isinstance(best, int) or isinstance(best, bool) or not 0 <= best < len(epochs):
+        raise ValueError(f"best_epoch {best!r} is not an epoch of the {len(epochs)} stored")
+    steps = d["steps"]
+    if not isinstance(steps, dict):
+        raise ValueError("steps is not an object")
+    if encoding == STEPS_ENCODING:
+        try:
+            steps = decode_steps(steps)
+        except (TypeError, ValueError, binascii.Error) as err:
+            raise ValueError(f"the per-step trace does not decode ({err})") from None
+    elif encoding is not None:
+        raise ValueError(f"unknown steps_encoding {encoding!r} (this version reads {STEPS_ENCODING!r})")
+    else:
+        for name, series in steps.items():
+            if not isinstance(series, list) or not all(v is None or _is_number(v) for v in series):
+                raise ValueError(f"trace {name} is not a list of numbers")
+        steps = {k: [math.nan if v is None else v for v in series] for k, series in steps.items()}
+    if len({len(v) for v in steps.values()}) > 1:
+        raise ValueError("the per-step trace's series have different lengths: " +
+                         ", ".join(f"{k} {len(v)}" for k, v in steps.items()))
+    d["steps"] = steps
+    if "wall_time_s" in d:
+        if d["wall_time_s"] is None:
+            d["wall_time_s"] = math.nan
+        elif not _is_number(d["wall_time_s"]):
+            raise ValueError("wall_time_s is not a number")
+    if "provenance" in d and not isinstance(d["provenance"], dict):
+        raise ValueError("provenance is not an object")
+    return d
+
+
+def strict_json(obj):
+    """`obj` with every non-finite float (NaN, inf) replaced by None, so that `json.dumps(allow_nan=False)`
+    writes it; finite values are untouched."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    return obj
 
 
 def encode_steps(steps: dict[str, list[float]]) -> dict[str, str]:
@@ -75,7 +191,16 @@ def encode_steps(steps: dict[str, list[float]]) -> dict[str, str]:
 
 
 def decode_steps(encoded: dict[str, str]) -> dict[str, list[float]]:
-    return {k: np.frombuffer(base64.b64decode(v), dtype="<f4").astype(float).tolist() for k, v in encoded.items()}
+    """Inverse of `encode_steps`; a ValueError for a series that is not base64 of whole float32 values."""
+    out = {}
+    for k, v in encoded.items():
+        if not isinstance(v, str):
+            raise ValueError(f"trace {k} is not a base64 string")
+        raw = base64.b64decode(v, validate=True)
+        if len(raw) % 4:
+            raise ValueError(f"trace {k} holds {len(raw)} bytes, not whole float32 values")
+        out[k] = np.frombuffer(raw, dtype="<f4").astype(float).tolist()
+    return out
 
 
 @lru_cache(maxsize=1)

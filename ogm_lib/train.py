@@ -30,11 +30,25 @@ the single-process mean over the global batch, even when the shards are unequal.
 Runs are cached by config hash (`results.py`): calling `fit` again with an identical config reads the
 result back. A run that stops (interrupted, killed) resumes from its last checkpoint, RNG states
 included, and ends with the same numbers.
+
+Damage and blow-ups (none of these checks changes what a healthy run computes):
+
+- before any data is read, the device must exist (`config.check_device`) and the results folder must be
+  writable (`fileio.check_writable`), so neither is found out after an epoch of training;
+- a damaged result file (truncated, empty, another run's) is named, set aside as `<name>.damaged` and the
+  run trained again; a damaged checkpoint (unreadable, another run's, not fitting the model) likewise,
+  and training starts from the beginning (same seed, same numbers);
+- non-finite values are caught once per epoch, before evaluation, without a host synchronisation inside
+  the steps: the epoch's loss sum (a NaN or inf at any step propagates into it) and every parameter and
+  buffer after the epoch's last optimiser step (a blow-up in that step leaves the loss finite). The error
+  names the likely cause from the config, and the last good checkpoint only if one exists.
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -42,8 +56,9 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from .config import RunConfig
+from .config import PROFILES, RunConfig, check_device
 from .data import AVTensorDataset, build_datasets
+from .fileio import DamagedFileError, check_writable, set_aside
 from .metrics import evaluate
 from .models import build_model
 from .modulation import MODULATION_METHODS, GradientModulator
@@ -142,6 +157,10 @@ class Trainer:
         self.key = config.key()
         self.result_path = self.results_dir / f"{self.key}.json"
         self.checkpoint_path = self.results_dir / "checkpoints" / f"{self.key}.pt"
+        check_device(config.device)                  # before any data is read: a clear error, not a CUDA one
+        if self.is_main:                             # ... and the folder the run will write to
+            check_writable(self.results_dir, "results folder")
+            check_writable(self.checkpoint_path.parent, "checkpoint folder")
         self.device = torch.device(config.device)
 
         torch.manual_seed(config.seed)               # same seed on every rank: same initial weights
@@ -175,6 +194,7 @@ class Trainer:
         self.result = RunResult(key=self.key, config=config.to_dict(),
                                 steps={k: [] for k in TRACE_KEYS})
         self.start_epoch = 0
+        self.last_checkpoint_epoch: int | None = None   # the epoch of the checkpoint on disk, if any
         self.elapsed = 0.0
         self.writer = None
         if config.tensorboard_dir and self.is_main:
@@ -297,27 +317,140 @@ class Trainer:
                  "scheduler": self.scheduler.state_dict(), "shuffle_gen": self.shuffle_gen.get_state(),
                  "noise_gen": self.noise_gen.get_state(), "strategy_gen": self.strategy.generator.get_state(),
                  "strategy": {k: v for k, v in vars(self.strategy).items() if k not in ("config", "generator")},
-                 "torch_rng": torch.get_rng_state(), "result": self.result.__dict__, "elapsed": self.elapsed}
+                 "torch_rng": torch.get_rng_state(), "result": self.result.__dict__, "elapsed": self.elapsed,
+                 "key": self.key}
         buf = io.BytesIO()
         torch.save(state, buf)
         atomic_write_bytes(self.checkpoint_path, buf.getvalue())
+        self.last_checkpoint_epoch = epoch
+
+    CHECKPOINT_FIELDS = ("epoch", "model", "optimizer", "scheduler", "shuffle_gen", "noise_gen", "strategy_gen",
+                         "strategy", "torch_rng", "result", "elapsed")
+
+    def _checkpoint_problem(self, state) -> str | None:
+        """What makes a loaded checkpoint unusable for this run, or None."""
+        if not isinstance(state, dict):
+            return f"holds a {type(state).__name__}, not a checkpoint"
+        missing = [k for k in self.CHECKPOINT_FIELDS if k not in state]
+        if missing:
+            return f"missing {', '.join(missing)}"
+        if state.get("key", self.key) != self.key:
+            return f"holds run {state['key']}, not run {self.key}"
+        epoch = state["epoch"]
+        if not isinstance(epoch, int) or not 0 <= epoch < self.config.epochs:
+            return f"epoch {epoch!r} is not an epoch of this run (0..{self.config.epochs - 1})"
+        result = state["result"]
+        if not isinstance(result, dict) or len(result.get("epochs", ())) != epoch + 1:
+            return f"its result does not hold the {epoch + 1} epochs it should"
+        return None
+
+    def _state_snapshot(self) -> dict:
+        """Everything `load_checkpoint` overwrites, to restore when a checkpoint turns out not to fit."""
+        return {"model": {k: v.clone() for k, v in self.model.state_dict().items()},
+                "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+                "scheduler": copy.deepcopy(self.scheduler.state_dict()),
+                "gens": [g.get_state() for g in (self.shuffle_gen, self.noise_gen, self.strategy.generator)],
+                "strategy": copy.deepcopy({k: v for k, v in vars(self.strategy).items()
+                                           if k not in ("config", "generator")}),
+                "torch_rng": torch.get_rng_state()}
+
+    def _restore_snapshot(self, snap: dict) -> None:
+        self.model.load_state_dict(snap["model"])
+        self.optimizer.load_state_dict(snap["optimizer"])
+        self.scheduler.load_state_dict(snap["scheduler"])
+        for g, st in zip((self.shuffle_gen, self.noise_gen, self.strategy.generator), snap["gens"]):
+            g.set_state(st)
+        vars(self.strategy).update(snap["strategy"])
+        torch.set_rng_state(snap["torch_rng"])
 
     def load_checkpoint(self) -> bool:
-        if not self.checkpoint_path.exists():
+        """Resume from the run's checkpoint if there is one. A damaged one (unreadable, truncated, another
+        run's, not fitting the model) is named in a warning, set aside as `<name>.damaged`, and the run
+        starts from the beginning (returns False), exactly as if there had been none."""
+        path = self.checkpoint_path
+        if not path.exists():
             return False
-        state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.shuffle_gen.set_state(state["shuffle_gen"])
-        self.noise_gen.set_state(state["noise_gen"])
-        self.strategy.generator.set_state(state["strategy_gen"])
-        vars(self.strategy).update(state["strategy"])
-        torch.set_rng_state(state["torch_rng"])
-        self.result = RunResult(**state["result"])
-        self.elapsed = state["elapsed"]
-        self.start_epoch = state["epoch"] + 1
-        return True
+        try:
+            state = torch.load(path, map_location=self.device, weights_only=False)
+            problem = self._checkpoint_problem(state)
+        except (MemoryError, PermissionError):
+            raise                           # says nothing about the file's content
+        except Exception as err:            # truncated zip, bad pickle, I/O error: all mean "do not trust it"
+            problem = f"unreadable ({type(err).__name__}: {(str(err).splitlines() or [''])[0]})"
+        if problem is None:
+            snapshot = self._state_snapshot()
+            try:
+                self.model.load_state_dict(state["model"])
+                self.optimizer.load_state_dict(state["optimizer"])
+                self.scheduler.load_state_dict(state["scheduler"])
+                self.shuffle_gen.set_state(state["shuffle_gen"])
+                self.noise_gen.set_state(state["noise_gen"])
+                self.strategy.generator.set_state(state["strategy_gen"])
+                vars(self.strategy).update(state["strategy"])
+                torch.set_rng_state(state["torch_rng"])
+                self.result = RunResult(**state["result"])
+                self.elapsed = state["elapsed"]
+                self.start_epoch = state["epoch"] + 1
+                self.last_checkpoint_epoch = state["epoch"]
+                return True
+            except Exception as err:
+                self._restore_snapshot(snapshot)
+                self.result = RunResult(key=self.key, config=self.config.to_dict(),
+                                        steps={k: [] for k in TRACE_KEYS})
+                self.elapsed, self.start_epoch, self.last_checkpoint_epoch = 0.0, 0, None
+                problem = f"does not fit this run ({type(err).__name__}: {str(err).splitlines()[0]})"
+        where = ""
+        if self.is_main:
+            try:
+                where = f"; set aside as {set_aside(path)}"
+            except OSError as err:
+                raise DamagedFileError(path, problem, f"it could not be set aside ({err}); delete it") from None
+        warnings.warn(f"damaged checkpoint {path}: {problem}{where}; training run {self.key} from the start",
+                      RuntimeWarning, stacklevel=2)
+        return False
+
+    # ----- non-finite values -----
+    def weights_finite(self) -> torch.Tensor:
+        """A device-side boolean: every parameter and floating buffer (BatchNorm statistics) is finite.
+        One reduction per tensor, no host synchronisation; `run` reads it once per epoch."""
+        tensors = [t for t in (*self.model.parameters(), *self.model.buffers()) if t.is_floating_point()]
+        return torch.stack([torch.isfinite(t).all() for t in tensors]).all()
+
+    def likely_cause(self, epoch: int) -> str:
+        """The config's most likely reason for a blow-up, for the error message."""
+        cfg = self.config
+        causes = []
+        lr_now = self.optimizer.param_groups[0]["lr"]
+        if cfg.lr_gamma > 1 and lr_now > cfg.lr:
+            causes.append(f"lr_gamma = {cfg.lr_gamma:g} > 1 has raised the learning rate to {lr_now:g}")
+        usual = PROFILES.get(cfg.profile, {}).get("lr", 1e-3) if cfg.optimizer == "sgd" else 1e-3
+        if cfg.lr > 10 * usual:
+            causes.append(f"the learning rate lr = {cfg.lr:g} is {cfg.lr / usual:g} times the usual {usual:g} "
+                          f"for {cfg.optimizer}" + (f" at profile {cfg.profile!r}" if cfg.optimizer == "sgd" else "")
+                          + "; try a lower lr")
+        if cfg.optimizer == "sgd" and cfg.momentum >= 0.99:
+            causes.append(f"momentum = {cfg.momentum:g} is close to 1")
+        if cfg.amp == "bf16":
+            causes.append("bf16 autocast (amp = 'bf16') may overflow; try amp = 'none'")
+        if cfg.method in ("ge", "ogm_ge") and not causes:
+            causes.append(f"the GE noise of method {cfg.method!r} added to a large gradient; try a lower lr "
+                          f"(lr = {cfg.lr:g}) or method 'ogm'")
+        if not causes:
+            causes.append(f"the learning rate lr = {cfg.lr:g} ({cfg.optimizer}) is the usual cause; try a lower one")
+        return "; ".join(causes)
+
+    def nonfinite_error(self, epoch: int, train_loss: torch.Tensor) -> FloatingPointError:
+        """The error for a blow-up detected after `epoch`: what, the likely cause, the checkpoint if any."""
+        what = ("training loss" if not torch.isfinite(train_loss) else
+                "weights after the epoch's last optimiser step (the losses were finite)")
+        msg = f"non-finite {what} in epoch {epoch} of run {self.key}; likely cause: {self.likely_cause(epoch)}"
+        if self.last_checkpoint_epoch is not None and self.checkpoint_path.exists():
+            msg += (f". The last good checkpoint (after epoch {self.last_checkpoint_epoch}) is kept at "
+                    f"{self.checkpoint_path}; the same config would resume from it and fail again, so change "
+                    "the config (that makes a new run)")
+        else:
+            msg += ". No checkpoint was written (nothing before this epoch to keep)"
+        return FloatingPointError(msg)
 
     # ----- the run -----
     def run(self, stop_after: int | None = None) -> RunResult | None:
@@ -330,10 +463,10 @@ class Trainer:
         for epoch in bar:
             t0 = time.perf_counter()
             train_loss = self.train_epoch(epoch)
-            if not torch.isfinite(train_loss):   # checked once per epoch: the last good checkpoint stays
-                raise FloatingPointError(
-                    f"non-finite training loss in epoch {epoch} of run {self.key}; the last good checkpoint "
-                    f"(epoch {epoch - 1}) is kept at {self.checkpoint_path}. Try a lower lr.")
+            # once per epoch, before evaluation: every step's loss (through the sum) and the weights after the
+            # last step; one host sync here, none in the steps. The last good checkpoint stays as it is.
+            if not bool(torch.isfinite(train_loss) & self.weights_finite()):
+                raise self.nonfinite_error(epoch, train_loss)
             self.scheduler.step()
             metrics = {"epoch": epoch, "train_loss": float(train_loss), "lr": self.optimizer.param_groups[0]["lr"]}
             evals = {"val": self.evaluate_split("val"), "test": self.evaluate_split("test")}
@@ -376,7 +509,16 @@ def fit(config: RunConfig, results_dir: str | Path | None = None, retrain: bool 
     results_dir = Path(results_dir or config.results_dir or default_results_dir())
     path = results_dir / f"{config.key()}.json"
     if path.exists() and not retrain:
-        return RunResult.load(path)
+        try:
+            return RunResult.load(path, expected_key=config.key())
+        except DamagedFileError as err:       # named, set aside, and the run trained again
+            try:
+                aside = set_aside(path)
+            except OSError as move:
+                raise DamagedFileError(path, err.problem, f"it could not be set aside ({move}); delete it "
+                                       "and run again, or pass retrain=True (--retrain)") from None
+            warnings.warn(f"damaged result file {path}: {err.problem}; set aside as {aside.name}; "
+                          f"training run {config.key()} again", RuntimeWarning, stacklevel=2)
     if retrain:
         (results_dir / "checkpoints" / f"{config.key()}.pt").unlink(missing_ok=True)
     return Trainer(config, results_dir).run(stop_after=stop_after)

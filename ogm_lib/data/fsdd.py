@@ -58,6 +58,10 @@ class FSDDChecksumError(RuntimeError):
     """Some recordings are missing or do not match their pinned SHA-256."""
 
 
+class FSDDDownloadError(ConnectionError):
+    """The public archive could not be downloaded (offline, no mirror) or is not the expected archive."""
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Names and the official split
 # ---------------------------------------------------------------------------------------------------------
@@ -248,10 +252,21 @@ def fetch_fsdd(dest: str | os.PathLike | None = None, mirror: str | os.PathLike 
         report.url = url
         say(f"downloading {url} for {len(todo)} recordings")
         with tempfile.TemporaryFile() as tmp:
-            with urllib.request.urlopen(url, timeout=60) as resp:
-                shutil.copyfileobj(resp, tmp)
+            try:
+                with urllib.request.urlopen(url, timeout=60) as resp:
+                    shutil.copyfileobj(resp, tmp)
+            except OSError as err:       # URLError, HTTPError, timeouts: offline or a wrong --url
+                reason = getattr(err, "reason", None) or err
+                mirror_note = (f"the mirror {src} lacked {len(todo)} of them" if src is not None else
+                               "no local mirror was found (pass --mirror /path/to/fsdd or set OGM_FSDD_MIRROR)")
+                raise FSDDDownloadError(f"could not download {url} ({reason}) for {len(todo)} FSDD recordings; "
+                                        f"{mirror_note}") from None
             tmp.seek(0)
-            with tarfile.open(fileobj=tmp, mode="r:*") as tar:
+            try:
+                tar = tarfile.open(fileobj=tmp, mode="r:*")
+            except tarfile.TarError as err:
+                raise FSDDDownloadError(f"{url} is not a tar archive ({err}); check --url") from None
+            with tar:
                 for member in tar:
                     parts = Path(member.name).parts
                     if not member.isfile() or len(parts) < 2 or parts[-2] != "recordings":

@@ -333,6 +333,28 @@ def _read_rows(path: Path, delimiter: str = ",") -> list[list[str]]:
         return [[c.strip() for c in row] for row in csv.reader(f, delimiter=delimiter) if any(c.strip() for c in row)]
 
 
+def raw_folder(raw: str | os.PathLike, dataset: str) -> Path:
+    """`--raw` as a Path, refused when it does not exist or is not a folder (not "the wrong layout")."""
+    path = Path(raw).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"--raw {raw}: no such folder (the {dataset} download, see the layout in --help)")
+    if not path.is_dir():
+        raise NotADirectoryError(f"--raw {raw} is a file, not the folder of the {dataset} download")
+    return path
+
+
+def _what_is_there(folder: Path, limit: int = 3) -> str:
+    """`3 files: a.txt, b.txt, ...` or `nothing`, to say what a folder holds instead of what was expected."""
+    try:
+        names = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+    except OSError:
+        return "nothing readable"
+    if not names:
+        return "nothing"
+    return f"{len(names)} entr{'y' if len(names) == 1 else 'ies'}: " + ", ".join(names[:limit]) + (
+        ", ..." if len(names) > limit else "")
+
+
 def _index_media(root: Path, exts: Sequence[str] = VIDEO_EXTS) -> dict[str, Path]:
     """Every media file under `root` by its stem (and by its relative path without extension)."""
     found: dict[str, Path] = {}
@@ -359,13 +381,17 @@ def cremad_jobs(raw: str | os.PathLike, split_dir: str | os.PathLike | None = No
     `speaker_independent` (no actor in both train and test). The group (used again when the loader carves
     the validation split from train) is the actor in the speaker-independent case, else the clip.
     """
-    raw = Path(raw)
+    raw = raw_folder(raw, "CREMA-D")
     audio_dir, video_dir = raw / "AudioWAV", raw / "VideoFlash"
     if not audio_dir.is_dir() and not video_dir.is_dir():
-        raise FileNotFoundError(f"{raw} has neither AudioWAV/ nor VideoFlash/: is it the CREMA-D download?")
+        raise FileNotFoundError(f"{raw} has neither AudioWAV/ nor VideoFlash/ (it holds {_what_is_there(raw)}): "
+                                "is it the CREMA-D download?")
     wavs = {p.stem: p for p in audio_dir.glob("*.wav")} if audio_dir.is_dir() else {}
     flvs = {p.stem: p for p in video_dir.glob("*.flv")} if video_dir.is_dir() else {}
     names = sorted(set(wavs) | set(flvs))
+    if not names:
+        held = "; ".join(f"{d.name}/ holds {_what_is_there(d)}" for d in (audio_dir, video_dir) if d.is_dir())
+        raise FileNotFoundError(f"{raw}: no CREMA-D clip, neither AudioWAV/*.wav nor VideoFlash/*.flv ({held})")
 
     def emotion(name: str) -> str:
         parts = name.split("_")
@@ -422,7 +448,11 @@ def _listed_jobs(entries: list[tuple[str, str, str, str]], media: dict[str, Path
         else:
             path = media.get(os.path.splitext(name)[0] if name.lower().endswith(VIDEO_EXTS) else name)
         if path is None:
-            missing[name] = f"missing {what(name)} under {root}"
+            if direct.is_file():
+                missing[name] = (f"{direct} is not a video file (expected one of {' '.join(VIDEO_EXTS)}, "
+                                 f"got {direct.suffix or 'no extension'})")
+            else:
+                missing[name] = f"missing {what(name)} under {root}"
         key = os.path.splitext(name)[0] if name.lower().endswith(VIDEO_EXTS) else name
         jobs.append(ClipJob(key, label, split, group, str(path) if path else None))
     return jobs, missing
@@ -439,7 +469,7 @@ def ksounds_jobs(raw: str | os.PathLike, train_list: str | os.PathLike | None = 
     header. To convert the official Kinetics-400 CSVs (`label,youtube_id,time_start,time_end,split`),
     keep the rows of the Kinetics-Sounds classes and write `<youtube_id>_<start:06d>_<end:06d>,<label>`.
     """
-    raw = Path(raw)
+    raw = raw_folder(raw, "Kinetics-Sounds")
     lists = {"train": Path(train_list) if train_list else raw / "train.csv",
              "test": Path(test_list) if test_list else raw / "test.csv"}
     entries = []
@@ -450,6 +480,9 @@ def ksounds_jobs(raw: str | os.PathLike, train_list: str | os.PathLike | None = 
             if len(row) < 2 or (row[0].lower() in ("clip", "path", "id") and row[1].lower() == "label"):
                 continue
             entries.append((row[0], row[1], split, os.path.splitext(row[0])[0]))
+    if not entries:
+        raise ValueError(f"the Kinetics-Sounds lists {lists['train']} and {lists['test']} hold no clip "
+                         "(expected lines `clip,label`)")
     jobs, missing = _listed_jobs(entries, _index_media(raw), raw, lambda n: f"clip {n}")
     return jobs, {"split_source": "official train/test lists", "val_group": "clip", "missing": missing,
                   "classes": sorted({j.label for j in jobs})}
@@ -460,7 +493,7 @@ def vggsound_jobs(raw: str | os.PathLike, csv_path: str | os.PathLike | None = N
     quoted where they hold commas, split `train` or `test`) and clips named `<youtube_id>_<start:06d>.mp4`
     anywhere under `raw` (default csv: `<raw>/vggsound.csv`). The group is the YouTube id, so the
     validation split never separates two segments of one video."""
-    raw = Path(raw)
+    raw = raw_folder(raw, "VGGSound")
     path = Path(csv_path) if csv_path else raw / "vggsound.csv"
     if not path.exists():
         raise FileNotFoundError(f"VGGSound list {path} not found (the official vggsound.csv)")
@@ -468,10 +501,17 @@ def vggsound_jobs(raw: str | os.PathLike, csv_path: str | os.PathLike | None = N
     for row in _read_rows(path):
         if len(row) < 4 or row[0] == "youtube_id":
             continue
-        ytid, start, label, split = row[0], int(float(row[1])), row[2], row[3].lower()
+        try:
+            start = int(float(row[1]))
+        except ValueError:
+            raise ValueError(f"{path}: start_seconds {row[1]!r} of clip {row[0]!r} is not a number "
+                             "(expected lines `youtube_id,start_seconds,label,split`)") from None
+        ytid, label, split = row[0], row[2], row[3].lower()
         if split not in ("train", "test"):
             raise ValueError(f"{path}: split {row[3]!r} is neither train nor test")
         entries.append((f"{ytid}_{start:06d}", label, split, ytid))
+    if not entries:
+        raise ValueError(f"{path} lists no clip (expected lines `youtube_id,start_seconds,label,split`)")
     jobs, missing = _listed_jobs(entries, _index_media(raw), raw, lambda n: f"{n}.mp4")
     return jobs, {"split_source": f"official split column of {path.name}", "val_group": "youtube_id",
                   "missing": missing, "classes": sorted({j.label for j in jobs})}
@@ -483,7 +523,7 @@ def ave_jobs(raw: str | os.PathLike) -> tuple[list[ClipJob], dict]:
     `<VideoID>.mp4` anywhere under `raw` (normally `AVE/`). The whole 10 s video is one sample labelled
     with its category (the event boundaries are not used for classification). The official validation
     split is kept, so `val_fraction` does not apply to AVE."""
-    raw = Path(raw)
+    raw = raw_folder(raw, "AVE")
     entries = []
     for split in SPLITS:
         path = raw / f"{split}Set.txt"
@@ -493,6 +533,9 @@ def ave_jobs(raw: str | os.PathLike) -> tuple[list[ClipJob], dict]:
             if len(row) < 2 or row[0] == "Category":
                 continue
             entries.append((row[1], row[0], split, row[1]))
+    if not entries:
+        raise ValueError(f"{raw}: trainSet.txt, valSet.txt and testSet.txt list no clip "
+                         "(expected lines `Category&VideoID&Quality&StartTime&EndTime`)")
     jobs, missing = _listed_jobs(entries, _index_media(raw), raw, lambda n: f"{n}.mp4")
     return jobs, {"split_source": "official trainSet/valSet/testSet", "val_group": "video",
                   "missing": missing, "classes": sorted({j.label for j in jobs})}
@@ -570,11 +613,21 @@ STORE_FILES = ("frames.npy", "nframes.npy", "spec.npy", "classes.txt", "train.cs
 
 
 def read_manifest(out_dir: str | os.PathLike) -> dict | None:
+    """The store's manifest, None when there is none; a `DamagedFileError` naming it when it is not a JSON
+    object (truncated, edited)."""
+    from ..fileio import DamagedFileError
     path = Path(out_dir) / "manifest.json"
     if not path.exists():
         return None
-    with open(path) as f:
-        return json.load(f)
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise DamagedFileError(path, f"not valid JSON ({err})",
+                               "run the dataset's prepare script again: it rebuilds the store") from None
+    if not isinstance(manifest, dict):
+        raise DamagedFileError(path, f"holds a JSON {type(manifest).__name__}, not a manifest",
+                               "run the dataset's prepare script again: it rebuilds the store")
+    return manifest
 
 
 def prepare(jobs: list[ClipJob], info: dict, out_dir: str | os.PathLike, spec: DatasetSpec, *,
@@ -583,6 +636,8 @@ def prepare(jobs: list[ClipJob], info: dict, out_dir: str | os.PathLike, spec: D
     """Extract every job's clip (resumably, `workers` processes), then pack the store (see module doc)."""
     from tqdm.auto import tqdm
 
+    if not jobs:
+        raise ValueError(f"no clip of {spec.name} is listed: nothing to prepare")
     start = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -598,7 +653,12 @@ def prepare(jobs: list[ClipJob], info: dict, out_dir: str | os.PathLike, spec: D
     report = PrepareReport(out_dir=str(out), listed=len(jobs))
 
     # Which clips are done: an .npz, a packed row of an up-to-date store, or an unchanged failure.
-    manifest = read_manifest(out)
+    try:
+        manifest = read_manifest(out)
+    except ValueError as err:       # a damaged manifest: the store is rebuilt from the per-clip files
+        import warnings
+        warnings.warn(f"{err}; rebuilding the store", RuntimeWarning, stacklevel=2)
+        manifest = None
     same_params = manifest is not None and manifest.get("params_hash") == params_hash
     store_ok = (same_params and manifest.get("fingerprint") == fingerprint
                 and all((out / f).exists() for f in STORE_FILES))
@@ -664,8 +724,10 @@ def prepare(jobs: list[ClipJob], info: dict, out_dir: str | os.PathLike, spec: D
         record = known_failure(job) or {"reason": "not extracted", "source_stat": None}
         failed[job.name] = {"name": job.name, "reason": record["reason"], "source_stat": record.get("source_stat")}
     if not done:
-        raise RuntimeError(f"no clip of {spec.name} could be prepared; first failures: "
-                           + "; ".join(f"{k}: {v['reason']}" for k, v in list(failed.items())[:5]))
+        shown = list(failed.items())[:5]
+        raise RuntimeError(f"none of the {len(jobs)} listed clips of {spec.name} could be prepared; "
+                           f"{'first ' if len(failed) > 5 else ''}{len(shown)} of {len(failed)} failures: "
+                           + "; ".join(f"{k}: {v['reason']}" for k, v in shown))
     order = {s: i for i, s in enumerate(SPLITS)}
     done.sort(key=lambda j: (order[j.split], j.name))
     # the manifest marks a complete store: drop it while the arrays change, write it again last
@@ -799,19 +861,69 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
     pass
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def open_fraction(text: str) -> float:
+    """argparse type: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected 0 < x < 1, got {value}")
+    return value
+
+
 def base_parser(dataset: str, description: str) -> argparse.ArgumentParser:
     """Options every prepare script shares."""
     p = argparse.ArgumentParser(description=description, formatter_class=_HelpFormatter)
     p.add_argument("--raw", required=True, help="the raw download (see the layout above)")
     p.add_argument("--out", default=str(default_out_dir(dataset)), help="prepared store to write")
-    p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1), help="decoding processes")
-    p.add_argument("--frame-size", type=int, default=256, help="stored frame side (square); >= image_size")
-    p.add_argument("--max-frames", type=int, default=SPECS[dataset].max_frames, help="1-fps frames kept per clip")
+    p.add_argument("--workers", type=positive_int, default=max(1, (os.cpu_count() or 2) - 1),
+                   help="decoding processes")
+    p.add_argument("--frame-size", type=positive_int, default=256, help="stored frame side (square); >= image_size")
+    p.add_argument("--max-frames", type=positive_int, default=SPECS[dataset].max_frames,
+                   help="1-fps frames kept per clip")
     p.add_argument("--retry-failed", action="store_true", help="try clips that failed before again")
     p.add_argument("--remove-clips", action="store_true",
                    help="delete the per-clip files after packing (reruns then rely on the packed store)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--debug", action="store_true", help="on an error, show the full traceback instead of one line")
     return p
+
+
+def run_cli(main: Callable[[list[str] | None], object], argv: list[str] | None = None) -> int:
+    """Run a data script's `main(argv)` as a command: an error is one line on stderr (`error: ...`, exit
+    status 1), or its full traceback with `--debug`. Argument errors stay argparse's (exit status 2)."""
+    import sys
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        main(argv)
+    except KeyboardInterrupt:
+        if "--debug" in argv:
+            raise
+        print("interrupted; the same command resumes where it stopped", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if "--debug" in argv:
+            raise
+        text = " ".join(str(err).split()) or type(err).__name__
+        if isinstance(err, ImportError) and err.name == "av":
+            text = "PyAV is not installed: the data scripts decode media with it (pip install -e '.[data]')"
+        elif not isinstance(err, (OSError, ValueError, RuntimeError)):
+            text = f"{type(err).__name__}: {text} (run again with --debug for the traceback)"
+        print(f"error: {text}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def common_kwargs(args: argparse.Namespace) -> dict:
