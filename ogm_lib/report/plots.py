@@ -62,7 +62,7 @@ def forest(ax, verdicts: Sequence[Verdict], title: str = "", xlabel: str | None 
     claim's short name)."""
     n = len(verdicts)
     y = np.arange(n)[::-1]
-    shapes = ["D", "s", "^", "o"]
+    shapes = ["D", "s", "^", "o", "P", "X", "h", "*"]
     seen_paper: dict[str, str] = {}
     for yi, v in zip(y, verdicts):
         lo, hi = v.ci
