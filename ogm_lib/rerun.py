@@ -4,7 +4,8 @@ The book's runs are data committed under `results/` (one JSON per run, `results.
 whether a file is what its config computes: `verify_sample` picks runs at random (the seed of the draw is
 printed, so a failure can be repeated), retrains each into a scratch folder with the thread count recorded
 in its provenance, and `compare` holds every per-epoch metric, the chosen epoch and the per-step trace
-against the committed file. CI does this on every push (`scripts/run_tests.sh`).
+against the committed file (and the final weights against `results/weights/<key>.pt`, for the runs whose
+weights are committed: `save_weights`). CI does this on every push (`scripts/run_tests.sh`).
 
 Tolerance: the runs are deterministic on one kind of machine (the same seed gives the same bits), so the
 only slack needed is the float32 storage of the trace (`results.STEPS_ENCODING`); metrics must agree to
@@ -104,6 +105,12 @@ def verify_sample(results_dir: str | Path, n: int = 3, seed: int | None = None, 
             old = RunResult.load(path)
             new = retrain(old, scratch)
             diffs = compare(new, old)
+            committed_weights = weights_path(old.key, Path(results_dir))
+            if committed_weights.exists():
+                import torch
+                load = lambda p: torch.load(p, map_location="cpu", weights_only=False)["model"]  # noqa: E731
+                if not same_weights(load(Path(scratch) / "checkpoints" / f"{old.key}.pt"), load(committed_weights)):
+                    diffs.append(f"final weights differ from {committed_weights}")
             cfg = old.config
             what = f"{path.name} ({cfg['modalities']}, {cfg['fusion']}, {cfg['method']}, seed {cfg['seed']})"
             if diffs:
@@ -117,11 +124,38 @@ def verify_sample(results_dir: str | Path, n: int = 3, seed: int | None = None, 
     return failed
 
 
+def weights_path(key: str, results_dir: str | Path) -> Path:
+    """Where a run's committed final weights live: `<results_dir>/weights/<key>.pt` (model state only)."""
+    return Path(results_dir) / "weights" / f"{key}.pt"
+
+
+def save_weights(checkpoint: str | Path, key: str, results_dir: str | Path) -> Path:
+    """Keep a finished run's final model weights (not its optimiser state) from its checkpoint, to commit
+    beside its result: a chapter that needs the trained model (chapter 03) then does not retrain it."""
+    import io
+
+    import torch
+
+    from .fileio import atomic_write_bytes
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    buf = io.BytesIO()
+    torch.save({"key": key, "model": state["model"]}, buf)
+    path = weights_path(key, results_dir)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def same_weights(a: dict, b: dict) -> bool:
+    """Whether two state dicts hold the same tensors, bit for bit."""
+    import torch
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
 def checkpoint_of(config: RunConfig, results_dir: str | Path | None = None) -> Path:
-    """The final checkpoint (weights) of a finished run. Result files are committed, checkpoints are not:
-    when `<results_dir>/checkpoints/<key>.pt` is missing, the run is retrained in a scratch folder (`retrain`,
-    same threads, same bits), checked against its committed result (`compare`; a difference is an error),
-    and its checkpoint kept in the results folder for next time."""
+    """A file holding the final weights (`["model"]`) of a finished run: its checkpoint in
+    `<results_dir>/checkpoints/`, else its committed weights (`weights_path`). When neither exists, the run is
+    retrained in a scratch folder (`retrain`, same threads, same bits), checked against its committed result
+    (`compare`; a difference is an error), and its checkpoint kept in the results folder for next time."""
     import shutil
 
     from .paths import default_results_dir
@@ -129,6 +163,8 @@ def checkpoint_of(config: RunConfig, results_dir: str | Path | None = None) -> P
     path = results_dir / "checkpoints" / f"{config.key()}.pt"
     if path.exists():
         return path
+    if weights_path(config.key(), results_dir).exists():
+        return weights_path(config.key(), results_dir)
     committed = results_dir / f"{config.key()}.json"
     if not committed.exists():
         raise FileNotFoundError(f"no result for run {config.key()} in {results_dir}; train it first with fit()")

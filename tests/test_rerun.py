@@ -7,7 +7,7 @@ import pytest
 
 from ogm_lib.book import book_runs, is_headline, row_seeds, seed_list, table1_rows
 from ogm_lib.config import make_config
-from ogm_lib.rerun import compare, verify_sample
+from ogm_lib.rerun import compare, save_weights, verify_sample, weights_path
 from ogm_lib.results import RunResult
 from ogm_lib.train import fit
 
@@ -53,10 +53,20 @@ def test_compare_names_every_difference(smoke_run):
 
 
 def test_verify_sample_retrains_and_catches_a_tampered_file(smoke_run):
+    import torch
     folder, r = smoke_run
+    weights = save_weights(folder / "checkpoints" / f"{r.key}.pt", r.key, folder)
     lines = []
     assert verify_sample(folder, n=1, seed=0, out=lines.append) == 0
     assert "draw seed 0" in lines[0] and lines[1].startswith("same")
+    state = torch.load(weights, weights_only=False)
+    name = next(iter(state["model"]))
+    state["model"][name] = state["model"][name] + 1e-3
+    torch.save(state, weights)
+    lines.clear()
+    assert verify_sample(folder, n=1, seed=0, out=lines.append) == 1
+    assert any("final weights differ" in line for line in lines)
+    weights.unlink()
     path = folder / f"{r.key}.json"
     d = json.loads(path.read_text())
     d["epochs"][-1]["val_acc"] += 0.001
@@ -84,7 +94,23 @@ def test_committed_results_cover_the_book():
     missing = [c.key() for c in book_runs() if not (COMMITTED / f"{c.key()}.json").exists()]
     assert not missing, f"{len(missing)} runs of the book are not in results/ (make retrain): {missing[:5]}"
     files = sorted(COMMITTED.glob("*.json"))
-    assert sum(f.stat().st_size for f in files) <= 25e6
+    committed = [f for f in COMMITTED.rglob("*") if f.is_file() and "checkpoints" not in f.parts]
+    assert sum(f.stat().st_size for f in committed) <= 25e6
     for f in files[:: max(1, len(files) // 10)]:
         r = RunResult.load(f)
         assert r.key == f.stem and r.provenance.get("commit") and r.provenance.get("torch")
+
+
+def test_committed_weights_are_the_chapter_03_model():
+    """Chapter 03 measures the trained joint model of seed 0: its final weights are committed, so the book does
+    not retrain it; CI's sample check compares them with a retrained run when it draws that run."""
+    import torch
+
+    from ogm_lib.book import book_config
+    from ogm_lib.models import build_model
+    config = book_config(fusion="concat", seed=0)
+    path = weights_path(config.key(), COMMITTED)
+    assert path.exists() and path.stat().st_size < 3e6
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    assert state["key"] == config.key()
+    build_model(config, 10).load_state_dict(state["model"])
