@@ -258,9 +258,10 @@ def run_grid(configs: Sequence[RunConfig], results_dir=None, workers: int | None
     cuda = any(str(c.device).startswith("cuda") for c in configs)
     unique = list({c.key(): c for c in configs}.values())   # identical configs are trained once
     # finished runs are read here (as fit would); only the others start worker processes
-    folder = {c.key(): Path(results_dir or c.results_dir or default_results_dir()) for c in unique}
-    done = [fit(c, results_dir) for c in unique if (folder[c.key()] / f"{c.key()}.json").exists()]
-    todo = [c for c in unique if not (folder[c.key()] / f"{c.key()}.json").exists()]
+    finished = {c.key() for c in unique
+                if (Path(results_dir or c.results_dir or default_results_dir()) / f"{c.key()}.json").exists()}
+    done = [fit(c, results_dir) for c in unique if c.key() in finished]
+    todo = [c for c in unique if c.key() not in finished]
     bar = tqdm(total=len(unique), initial=len(done), desc="runs", unit="run", disable=not progress, smoothing=0.05)
     if workers <= 1 or len(todo) <= 1 or cuda:    # one GPU: run one after another
         for c in todo:
