@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from . import checks
@@ -251,15 +250,14 @@ def run_grid(configs: Sequence[RunConfig], results_dir=None, workers: int | None
     an ETA over the runs."""
     from tqdm import tqdm
 
-    from .paths import default_results_dir
+    from .results import result_path
     from .train import fit
     configs = list(configs)
     workers = default_workers() if workers is None else workers
     cuda = any(str(c.device).startswith("cuda") for c in configs)
     unique = list({c.key(): c for c in configs}.values())   # identical configs are trained once
     # finished runs are read here (as fit would); only the others start worker processes
-    finished = {c.key() for c in unique
-                if (Path(results_dir or c.results_dir or default_results_dir()) / f"{c.key()}.json").exists()}
+    finished = {c.key() for c in unique if result_path(c, results_dir).exists()}
     done = [fit(c, results_dir) for c in unique if c.key() in finished]
     todo = [c for c in unique if c.key() not in finished]
     bar = tqdm(total=len(unique), initial=len(done), desc="runs", unit="run", disable=not progress, smoothing=0.05)

@@ -51,7 +51,7 @@ import torch.distributed as dist
 from torch import nn
 
 from .config import RunConfig, make_config
-from .results import RunResult, default_results_dir
+from .results import RunResult, results_folder
 
 __all__ = ["DistContext", "SyncBatchNormCPU", "convert_batchnorm", "init_from_env", "fit_ddp", "run_local",
            "main"]
@@ -206,7 +206,7 @@ def fit_ddp(config: RunConfig, results_dir: str | Path | None = None, retrain: b
     if config.batch_size < ctx.world_size:
         raise ValueError(f"batch_size {config.batch_size} (global) is smaller than world_size {ctx.world_size}")
     config = config.replace(world_size=ctx.world_size, device=str(ctx.device))
-    results_dir = Path(results_dir or config.results_dir or default_results_dir())
+    results_dir = results_folder(config, results_dir)
     path = results_dir / f"{config.key()}.json"
     if retrain and ctx.rank == 0:
         (results_dir / "checkpoints" / f"{config.key()}.pt").unlink(missing_ok=True)

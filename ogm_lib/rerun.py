@@ -158,8 +158,8 @@ def checkpoint_of(config: RunConfig, results_dir: str | Path | None = None) -> P
     (`compare`; a difference is an error), and its checkpoint kept in the results folder for next time."""
     import shutil
 
-    from .paths import default_results_dir
-    results_dir = Path(results_dir or default_results_dir())
+    from .results import results_folder
+    results_dir = results_folder(config, results_dir)
     path = results_dir / "checkpoints" / f"{config.key()}.pt"
     if path.exists():
         return path

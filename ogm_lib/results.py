@@ -185,6 +185,17 @@ def strict_json(obj):
     return obj
 
 
+def results_folder(config, results_dir: str | os.PathLike | None = None) -> Path:
+    """The folder a run's result and checkpoint go to: `results_dir` if given, else the config's own
+    `results_dir`, else the project's default (`paths.default_results_dir`)."""
+    return Path(results_dir or config.results_dir or default_results_dir())
+
+
+def result_path(config, results_dir: str | os.PathLike | None = None) -> Path:
+    """`<results_folder>/<key>.json`: where `fit` looks for a run's result before training it."""
+    return results_folder(config, results_dir) / f"{config.key()}.json"
+
+
 def encode_steps(steps: dict[str, list[float]]) -> dict[str, str]:
     """Each series as base64 of its float32 little-endian bytes."""
     return {k: base64.b64encode(np.asarray(v, dtype="<f4").tobytes()).decode("ascii") for k, v in steps.items()}

@@ -63,7 +63,7 @@ from .metrics import evaluate
 from .models import build_model
 from .modulation import MODULATION_METHODS, GradientModulator
 from .probe import probe_encoder
-from .results import RunResult, atomic_write_bytes, default_results_dir, provenance
+from .results import RunResult, atomic_write_bytes, provenance, results_folder
 from .strategies import make_strategy
 
 TRACE_KEYS = ("loss", "rho_a", "rho_v", "k_a", "k_v")
@@ -153,7 +153,7 @@ class Trainer:
         self.dist = dist
         self.rank, self.world_size = (dist.rank, dist.world_size) if dist is not None else (0, 1)
         self.is_main = self.rank == 0             # only rank 0 writes results and checkpoints
-        self.results_dir = Path(results_dir or config.results_dir or default_results_dir())
+        self.results_dir = results_folder(config, results_dir)
         self.key = config.key()
         self.result_path = self.results_dir / f"{self.key}.json"
         self.checkpoint_path = self.results_dir / "checkpoints" / f"{self.key}.pt"
@@ -506,7 +506,7 @@ def fit(config: RunConfig, results_dir: str | Path | None = None, retrain: bool 
         stop_after: int | None = None) -> RunResult | None:
     """Train `config` (or read its cached result). `stop_after`: stop after that many epochs of this
     call, as an interruption would, leaving a checkpoint that a later call resumes from."""
-    results_dir = Path(results_dir or config.results_dir or default_results_dir())
+    results_dir = results_folder(config, results_dir)
     path = results_dir / f"{config.key()}.json"
     if path.exists() and not retrain:
         try:

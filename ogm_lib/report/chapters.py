@@ -11,7 +11,8 @@ from ..results import RunResult
 from .claims import Claim, Verdict, judge
 from .figure3 import rho_claims
 from .paper import TABLE1, TABLE2, TABLE6, TABLE7, difference, figure1_difference
-from .reduce import by_seed, final_metric, metric
+from .reduce import by_seed, final_metric
+from .reduce import gap as reduce_gap
 from .table7 import noise_claims
 from .tables import slug
 
@@ -37,8 +38,8 @@ def probe(runs: list[RunResult], modality: str) -> dict[int, float]:
 
 
 def gap(runs: list[RunResult]):
-    """The generalisation gap, train minus test accuracy at the protocol's epoch: a side of a claim."""
-    return lambda protocol: by_seed(runs, lambda r: metric(r, "train_acc", protocol) - metric(r, "test_acc", protocol))
+    """The generalisation gap (`reduce.gap`) per seed, at the protocol's epoch: a side of a claim."""
+    return lambda protocol: by_seed(runs, lambda r: reduce_gap(r, protocol))
 
 
 def imbalance_claims(runs: Runs) -> list[Claim]:

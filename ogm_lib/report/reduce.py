@@ -38,6 +38,11 @@ def metric(result: RunResult, name: str = "test_acc", protocol: str = "val") -> 
     return float(result.epochs[chosen_epoch(result, protocol)][name])
 
 
+def gap(result: RunResult, protocol: str = "val") -> float:
+    """The generalisation gap: training-subset accuracy minus test accuracy, at the protocol's epoch."""
+    return metric(result, "train_acc", protocol) - metric(result, "test_acc", protocol)
+
+
 def values(runs: Sequence[RunResult], name: str = "test_acc", protocol: str = "val") -> list[float]:
     return [metric(r, name, protocol) for r in runs]
 
