@@ -30,7 +30,7 @@ from . import checks
 from .config import RunConfig, make_config
 
 #: probes every n epochs, per profile
-PROBE_EVERY = {"paper": 10, "cpu": 6, "smoke": 1}
+PROBE_EVERY = {"paper": 10, "cpu": 6, "converged": 2, "smoke": 1}
 #: seeds per row, and for the headline rows (concatenation with and without OGM-GE)
 SEEDS = 5
 HEADLINE_SEEDS = 10

@@ -1,0 +1,47 @@
+"""The calibration rule of the paper-like regime (`ogm_lib/regimes.py`)."""
+import pytest
+
+from ogm_lib import regimes
+from ogm_lib.config import make_config
+
+
+def test_choose_picks_the_closest_mean_and_flags_the_tolerance():
+    c = regimes.choose("audio", {-6.0: [70, 72], -9.0: [60, 58], -12.0: [53, 51], -15.0: [40, 44]})
+    assert (c.value, c.mean, c.within) == (-12.0, 52.0, True)
+    far = regimes.choose("visual", {0.8: [60, 62], 1.0: [50, 50]})
+    assert far.value == 1.0 and not far.within            # 50 is 8.1 points from 41.9
+
+
+def test_choose_breaks_ties_toward_the_easier_grid_value():
+    c = regimes.choose("audio", {-9.0: [55.5], -12.0: [49.5]})
+    assert c.value == -9.0
+
+
+def test_choose_refuses_no_runs():
+    with pytest.raises(ValueError):
+        regimes.choose("audio", {})
+
+
+def test_late_epoch_is_the_last_15_percent():
+    assert [regimes.late_epoch(b, 20) for b in (15, 16, 17, 19)] == [False, False, True, True]
+    assert regimes.converged_share([3, 16, 17, 19], 20) == 0.5
+
+
+def test_the_converged_profile_has_the_papers_steps_and_proportions():
+    c = make_config("converged")
+    steps_per_epoch = -(-2430 // c.batch_size)                     # 2,700 train clips less 10 % validation
+    assert 100 <= steps_per_epoch <= 110                            # paper: 6,698 / 64 = 105
+    assert (c.modulation_end - c.modulation_start + 1) * steps_per_epoch >= 1000
+    assert c.modulation_end + 1 == c.epochs // 2 and c.lr_step == round(0.7 * c.epochs)
+
+
+def test_calibration_rows_are_unimodal_only():
+    rows = regimes.calibration_rows()
+    assert len(rows) == len(regimes.AUDIO_SNR_GRID) + len(regimes.VISUAL_NOISE_GRID)
+    assert all(c.modalities in ("audio", "visual") and c.method == "normal" for c in rows.values())
+
+
+def test_choose_alpha_takes_the_best_mean_and_the_smaller_alpha_on_ties():
+    best, table = regimes.choose_alpha({0.1: [61, 63], 0.4: [63, 61], 0.8: [50, 52]})
+    assert best == 0.1 and table[0.4] == 62.0
+    assert regimes.choose_alpha({0.2: [70.0], 1.0: [71.0]})[0] == 1.0
