@@ -19,8 +19,12 @@ def macro_map(probs: np.ndarray, labels: np.ndarray, num_classes: int) -> float:
 
 
 @torch.no_grad()
-def evaluate(model, batches, num_classes: int, aux_heads: bool = False) -> dict[str, float]:
+def evaluate(model, batches, num_classes: int, aux_heads: bool = False,
+             keep: dict | None = None) -> dict[str, float]:
     """Metrics of `model` over `batches` (an iterable of (audio, visual, labels) on the model's device).
+
+    `keep`: a dict that receives the fused softmax scores (`keep["probs"]`, n x C numpy) and the labels
+    (`keep["labels"]`), for per-clip analyses (the results' `predictions`).
 
     Keys: acc, map, loss (fused); acc_audio, map_audio, acc_visual, map_visual (per-modality logits); and,
     with aux_heads, loss_aux_audio / loss_aux_visual (gradient blending's auxiliary heads).
@@ -53,7 +57,10 @@ def evaluate(model, batches, num_classes: int, aux_heads: bool = False) -> dict[
             raise FloatingPointError(f"non-finite {(suffix[1:] or 'fused')} logits in evaluation (the model's "
                                      "outputs overflowed); lower the learning rate")
         metrics["acc" + suffix] = float((z.argmax(1) == labels).float().mean())
-        metrics["map" + suffix] = macro_map(torch.softmax(z, 1).cpu().numpy(), labels.cpu().numpy(), num_classes)
+        probs = torch.softmax(z, 1).cpu().numpy()
+        metrics["map" + suffix] = macro_map(probs, labels.cpu().numpy(), num_classes)
+        if keep is not None and suffix == "":
+            keep["probs"], keep["labels"] = probs, labels.cpu().numpy()
         metrics["loss" + suffix] = float(F.cross_entropy(z, labels))
     if aux_heads:
         metrics["loss_aux_audio"] = float(aux_losses["audio"]) / n

@@ -53,6 +53,9 @@ class RunResult:
     best_epoch: int = -1                                  # chosen on validation fused accuracy
     wall_time_s: float = 0.0
     provenance: dict = field(default_factory=dict)       # where and with what the run was made
+    #: the test split's per-clip predictions at the epoch chosen on validation (`encode_predictions`):
+    #: {"epoch", "labels", "probs" (float32 base64 of n x C softmax scores), "shape"}; {} in older files
+    predictions: dict = field(default_factory=dict)
 
     @property
     def best(self) -> dict:
@@ -113,7 +116,7 @@ def check_result(d, expected_key: str | None = None) -> dict:
         raise ValueError(f"holds a JSON {type(d).__name__}, not a result object")
     d = dict(d)
     encoding = d.pop("steps_encoding", None)
-    names = {"key", "config", "epochs", "steps", "best_epoch", "wall_time_s", "provenance"}
+    names = {"key", "config", "epochs", "steps", "best_epoch", "wall_time_s", "provenance", "predictions"}
     missing = sorted({"key", "config", "epochs", "steps", "best_epoch"} - set(d))
     if missing:
         raise ValueError(f"not a complete result: missing {', '.join(missing)}")
@@ -170,7 +173,32 @@ def check_result(d, expected_key: str | None = None) -> dict:
             raise ValueError("wall_time_s is not a number")
     if "provenance" in d and not isinstance(d["provenance"], dict):
         raise ValueError("provenance is not an object")
+    if d.get("predictions"):
+        try:
+            decode_predictions(d["predictions"])
+        except (KeyError, TypeError, ValueError, binascii.Error) as err:
+            raise ValueError(f"predictions do not decode ({err})") from None
     return d
+
+
+def encode_predictions(epoch: int, labels, probs) -> dict:
+    """A split's per-clip predictions as stored in a result: the labels (ints) and the n x C softmax scores
+    as base64 of float32 little-endian bytes, with their shape and the epoch they come from."""
+    probs = np.asarray(probs, dtype="<f4")
+    return {"epoch": int(epoch), "labels": [int(y) for y in labels], "shape": list(probs.shape),
+            "probs": base64.b64encode(probs.tobytes()).decode("ascii")}
+
+
+def decode_predictions(predictions: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, probs) of stored predictions (`encode_predictions`); a ValueError if they do not fit."""
+    n, c = (int(x) for x in predictions["shape"])
+    raw = base64.b64decode(predictions["probs"], validate=True)
+    if len(raw) != 4 * n * c:
+        raise ValueError(f"{len(raw)} bytes of scores for shape {n} x {c}")
+    labels = np.asarray(predictions["labels"], dtype=int)
+    if labels.shape != (n,):
+        raise ValueError(f"{labels.shape[0]} labels for {n} clips")
+    return labels, np.frombuffer(raw, dtype="<f4").reshape(n, c).astype(float)
 
 
 def strict_json(obj):

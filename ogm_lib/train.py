@@ -63,7 +63,7 @@ from .metrics import evaluate
 from .models import build_model
 from .modulation import MODULATION_METHODS, GradientModulator
 from .probe import probe_encoder
-from .results import RunResult, atomic_write_bytes, provenance, results_folder
+from .results import RunResult, encode_predictions, atomic_write_bytes, provenance, results_folder
 from .strategies import make_strategy
 
 TRACE_KEYS = ("loss", "rho_a", "rho_v", "k_a", "k_v")
@@ -284,7 +284,7 @@ class Trainer:
             return AVTensorDataset(*train.batch(idx), train.class_names)
         return torch.utils.data.Subset(train, idx.tolist())
 
-    def evaluate_split(self, name: str) -> dict:
+    def evaluate_split(self, name: str, keep: dict | None = None) -> dict:
         if name == "train":
             if not hasattr(self, "_train_eval"):
                 self._train_eval = self.train_eval_split()
@@ -295,7 +295,7 @@ class Trainer:
                                   num_workers=self.config.num_workers)
         with self.autocast():
             return evaluate(self.model, batches, self.num_classes,
-                            aux_heads=self.config.method == "grad_blend")
+                            aux_heads=self.config.method == "grad_blend", keep=keep)
 
     def probe(self) -> dict:
         out = {}
@@ -469,7 +469,11 @@ class Trainer:
                 raise self.nonfinite_error(epoch, train_loss)
             self.scheduler.step()
             metrics = {"epoch": epoch, "train_loss": float(train_loss), "lr": self.optimizer.param_groups[0]["lr"]}
-            evals = {"val": self.evaluate_split("val"), "test": self.evaluate_split("test")}
+            test_out: dict = {}
+            evals = {"val": self.evaluate_split("val"), "test": self.evaluate_split("test", keep=test_out)}
+            # the test split's per-clip scores at the epoch chosen on validation (the first best, as below)
+            if all(evals["val"]["acc"] > m["val_acc"] for m in self.result.epochs):
+                self.result.predictions = encode_predictions(epoch, test_out["labels"], test_out["probs"])
             if cfg.eval_train or cfg.method == "grad_blend":
                 evals["train"] = self.evaluate_split("train")
             for split, m in evals.items():
