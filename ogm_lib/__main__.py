@@ -1,5 +1,6 @@
 """Command line: `python -m ogm_lib train ...` trains one run; `python -m ogm_lib fetch avdigits` gets data;
-`python -m ogm_lib book list|retrain|verify` handles the book's runs (`book.py`, `rerun.py`).
+`python -m ogm_lib book list|retrain|verify` handles the book's runs (`book.py`, `rerun.py`);
+`python -m ogm_lib data check` checks a dataset and its splits (`data/check.py`).
 
 Every RunConfig field is an option of `train` (`--help` lists them with their profile defaults). Examples:
 
@@ -19,11 +20,15 @@ from pathlib import Path
 from dataclasses import MISSING, fields
 
 from .config import (AMP_MODES, DATASET_DEFAULTS, DATASETS, FUSIONS, METHODS, MODALITIES, MODULATE_PARAMS,
-                     OPTIMIZERS, PROFILES, RunConfig, make_config)
+                     OPTIMIZERS, PROFILES, SPLIT_RULES, RunConfig, make_config)
 
 FIELD_HELP = {
     "dataset": "which data", "modalities": "'av' (joint model) or a unimodal model 'audio' / 'visual'",
-    "data_dir": "prepared data folder (default ./data/<dataset>, root overridable by $OGM_DATA_DIR)",
+    "data_dir": "prepared data folder (default <repository>/data/<dataset>, or $OGM_DATA_DIR/<dataset>)",
+    "split": "'official' (the dataset's own split, the paper's protocol) or 'speaker' (train, validation "
+             "and test speakers disjoint; avdigits and cremad)",
+    "data_fingerprint": "the data's fingerprint; filled in from the data (a prepared store's manifest), "
+                        "leave it out",
     "val_fraction": "share of train held out for model selection",
     "n_frames": "visual frames per clip (T)", "image_size": "visual frame side in pixels",
     "audio_snr_db": "avdigits/synthetic: SNR of the white noise added to the audio, in dB",
@@ -52,7 +57,7 @@ FIELD_HELP = {
     "tensorboard_dir": "also log the per-step trace to TensorBoard here (default: no TensorBoard log)",
     "results_dir": "where result JSONs and checkpoints go (default ./results or $OGM_RESULTS_DIR)",
 }
-CHOICES = {"dataset": DATASETS, "modalities": MODALITIES, "fusion": FUSIONS, "method": METHODS,
+CHOICES = {"dataset": DATASETS, "split": SPLIT_RULES, "modalities": MODALITIES, "fusion": FUSIONS, "method": METHODS,
            "modulate": MODULATE_PARAMS, "optimizer": OPTIMIZERS, "profile": tuple(PROFILES),
            "amp": AMP_MODES}
 
@@ -117,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("dataset", choices=["avdigits"])
     fetch.add_argument("--dest", default=None, help="destination folder (default ./data/avdigits)")
     fetch.add_argument("--mirror", default=None, help="a local copy of FSDD to copy from")
+    from .data.check import add_parser as add_data_parser
+    add_data_parser(sub, _common())
     book = sub.add_parser("book", help="the book's runs: list them, retrain them all, or verify a sample",
                           parents=[_common()])
     book.add_argument("action", choices=["list", "retrain", "verify"],
@@ -213,6 +220,9 @@ def run_command(args) -> int:
         return 0
     if args.command == "book":
         return book_command(args)
+    if args.command == "data":
+        from .data.check import data_command
+        return data_command(args)
     from .train import fit
     overrides = {f.name: getattr(args, f.name) for f in fields(RunConfig)
                  if f.name != "profile" and getattr(args, f.name) is not None}

@@ -499,6 +499,7 @@ class Trainer:
         self.result.best_epoch = max(range(len(accs)), key=lambda i: (accs[i], -i))  # first best on val
         self.result.wall_time_s = self.elapsed
         self.result.provenance = provenance(cfg.device)
+        self.result.provenance["split_hash"] = getattr(self.data, "split_hash", None)   # data/splits.py
         if self.is_main:
             self.result.save(self.results_dir)
         if self.writer is not None:

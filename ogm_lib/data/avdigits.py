@@ -18,6 +18,9 @@ dominant modality, so a jointly trained model under-trains its visual encoder: t
 
 - FSDD's official split: take index 0-4 is **test** (300 clips), 5-49 is train (2,700 clips).
 - **Validation** is `val_fraction` of train, stratified by digit (27 clips per digit at 0.1).
+- `RunConfig.split = "speaker"` holds speakers out instead (`splits.py`): of FSDD's six speakers, one is
+  the test speaker and one the validation speaker (500 clips each), the other four train; every take of a
+  speaker goes with it. The default (`official`, above) keeps the book's runs, their cache and their keys.
 - The **image pool** is split disjointly too, per digit, in the same proportions as the clips
   (10 % test, `val_fraction` x 90 % validation, the rest train), so test images are never seen in training.
 - Each clip is paired with an image of its digit from its own split's pool; images are dealt round-robin
@@ -127,12 +130,15 @@ def load_avdigits(config: RunConfig, *, data_seed: int | None = None, use_cache:
 
 def _knobs(config: RunConfig, data_seed: int) -> dict:
     """Everything that changes the tensors: the cache key."""
-    return dict(version=PREPROCESS_VERSION, data_seed=int(data_seed), test_seed=TEST_SEED,
-                val_fraction=float(config.val_fraction), n_frames=int(config.n_frames),
-                image_size=int(config.image_size), audio_snr_db=float(config.audio_snr_db),
-                visual_noise=float(config.visual_noise), audio_seconds=float(config.audio_seconds),
-                n_fft=N_FFT, hop=HOP, jitter=JITTER,
-                checksums=hashlib.sha256(CHECKSUM_FILE.read_bytes()).hexdigest()[:16])
+    knobs = dict(version=PREPROCESS_VERSION, data_seed=int(data_seed), test_seed=TEST_SEED,
+                 val_fraction=float(config.val_fraction), n_frames=int(config.n_frames),
+                 image_size=int(config.image_size), audio_snr_db=float(config.audio_snr_db),
+                 visual_noise=float(config.visual_noise), audio_seconds=float(config.audio_seconds),
+                 n_fft=N_FFT, hop=HOP, jitter=JITTER,
+                 checksums=hashlib.sha256(CHECKSUM_FILE.read_bytes()).hexdigest()[:16])
+    if config.split != "official":     # only then: the official split's caches keep their names
+        knobs["split"] = config.split
+    return knobs
 
 
 def _hash(knobs: dict) -> str:
@@ -143,10 +149,14 @@ def _hash(knobs: dict) -> str:
 # Splits and pairing
 # ---------------------------------------------------------------------------------------------------------
 
-def split_clips(names: list[str], val_fraction: float, data_seed: int) -> np.ndarray:
+def split_clips(names: list[str], val_fraction: float, data_seed: int, rule: str = "official") -> np.ndarray:
     """Split name per clip: official test (takes 0-4, fixed), and validation carved from train per digit
-    (drawn from `data_seed`)."""
+    (drawn from `data_seed`); with `rule = "speaker"`, test and validation speakers held out instead
+    (`splits.speaker_split`, the same for every seed)."""
     parsed = [parse_fsdd_name(n) for n in names]
+    if rule == "speaker":
+        from .splits import speaker_split
+        return np.array(speaker_split([p[1] for p in parsed], val_fraction), dtype=object)
     digits = np.array([p[0] for p in parsed])
     split = np.where(np.array([p[2] for p in parsed]) < TEST_TAKES, "test", "train").astype(object)
     rng = np.random.default_rng([data_seed, 1])
@@ -238,7 +248,7 @@ def build_avdigits(root: str | os.PathLike, knobs: dict) -> dict:
     names = list(expected_checksums())
     parsed = [parse_fsdd_name(n) for n in names]
     clip_digits = np.array([p[0] for p in parsed])
-    clip_split = split_clips(names, knobs["val_fraction"], seed)
+    clip_split = split_clips(names, knobs["val_fraction"], seed, knobs.get("split", "official"))
 
     digits = load_digits()
     img_labels = digits.target.astype(np.int64)

@@ -48,3 +48,10 @@ class AVSplits:
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def split_hash(self) -> str:
+        """The hash of the split manifest (`splits.split_manifest`): which clips train, select and test a
+        run, and their speakers. `python -m ogm_lib data check` prints the same hash."""
+        from .splits import split_manifest
+        return split_manifest(self)["hash"]

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..fileio import atomic_write_bytes
-from ..paths import project_dir, repo_root
+from ..paths import dataset_dir, repo_root
 
 #: the pinned public source: a tag, so the bytes cannot drift
 FSDD_TAG = "v1.0.10"
@@ -98,10 +98,9 @@ def expected_checksums() -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------------------
 
 def default_data_dir(name: str) -> Path:
-    """Default home of dataset `name`: `$OGM_DATA_DIR/<name>` if set, else `<repo root or cwd>/data/<name>`."""
-    env = os.environ.get("OGM_DATA_DIR")
-    base = Path(env).expanduser() if env else project_dir() / "data"
-    return base / name
+    """Default home of dataset `name`: `$OGM_DATA_DIR/<name>` if set, else `<repo root or cwd>/data/<name>`
+    (`paths.dataset_dir`, the resolver every data folder goes through)."""
+    return dataset_dir(name)
 
 
 def find_mirror(mirror: str | os.PathLike | None = None) -> Path | None:

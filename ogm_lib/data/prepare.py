@@ -17,8 +17,10 @@ an STFT with librosa and decode JPEGs on every sample access. Here preparation h
 3. **Packing** into memory-mapped `.npy` arrays: `frames.npy` uint8 `(N, max_frames, S, S, 3)`,
    `nframes.npy` (frames really present per clip), `spec.npy` float16 `(N, F, T)`, plus `train.csv`,
    `test.csv` (and `val.csv` where the dataset has an official one: AVE) with `row,name,label,group`,
-   `classes.txt` and `manifest.json` (parameters, counts, the failed clips with reasons). The manifest is
-   written last, so its presence means the store is complete.
+   `classes.txt` and `manifest.json` (parameters, counts, the failed clips with reasons, and every file's
+   size and SHA-256, with each array's shape and dtype). The manifest is written last, so its presence
+   means the store was complete; `store.py` checks on every open that it still is, naming a wrong file,
+   and a rerun of `prepare` repairs a damaged store instead of calling it done.
 
 The loader (`prepared.py`) crops, flips and normalises frames and picks the audio window at read time.
 
@@ -64,6 +66,9 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from ..fileio import atomic_write
+from ..paths import dataset_dir
+from . import store
+from .store import STORE_FILES
 
 FORMAT_VERSION = 1
 SPLITS = ("train", "val", "test")
@@ -557,6 +562,7 @@ class PrepareReport:
     prepared: int = 0         # clips in the store
     failed: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    repaired: list[str] = field(default_factory=list)   # "file: problem" of a damaged store this run rebuilt
 
     @property
     def clips_per_second(self) -> float:
@@ -609,7 +615,6 @@ def _digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
 
 
-STORE_FILES = ("frames.npy", "nframes.npy", "spec.npy", "classes.txt", "train.csv", "test.csv")
 
 
 def read_manifest(out_dir: str | os.PathLike) -> dict | None:
@@ -632,8 +637,13 @@ def read_manifest(out_dir: str | os.PathLike) -> dict | None:
 
 def prepare(jobs: list[ClipJob], info: dict, out_dir: str | os.PathLike, spec: DatasetSpec, *,
             workers: int = 1, frame_size: int = 256, max_frames: int | None = None,
-            retry_failed: bool = False, remove_clips: bool = False, quiet: bool = False) -> PrepareReport:
-    """Extract every job's clip (resumably, `workers` processes), then pack the store (see module doc)."""
+            retry_failed: bool = False, remove_clips: bool = False, quiet: bool = False,
+            verify: bool = False) -> PrepareReport:
+    """Extract every job's clip (resumably, `workers` processes), then pack the store (see module doc).
+
+    A store is done only when it passes `store.problems` (sizes, shapes, split lists; with `verify`, the
+    SHA-256 of the large arrays too): a damaged or incomplete store is repacked, from the per-clip files or
+    the old arrays where those are still good, and a clip found in neither is decoded again."""
     from tqdm.auto import tqdm
 
     if not jobs:
@@ -660,9 +670,13 @@ def prepare(jobs: list[ClipJob], info: dict, out_dir: str | os.PathLike, spec: D
         warnings.warn(f"{err}; rebuilding the store", RuntimeWarning, stacklevel=2)
         manifest = None
     same_params = manifest is not None and manifest.get("params_hash") == params_hash
-    store_ok = (same_params and manifest.get("fingerprint") == fingerprint
-                and all((out / f).exists() for f in STORE_FILES))
-    packed_names = set(manifest.get("names", [])) if store_ok else set()
+    same_jobs = same_params and manifest.get("fingerprint") == fingerprint
+    report.repaired = [f"{n}: {p}" for n, p in store.problems(out, manifest, deep=verify)] if same_jobs else []
+    store_ok = same_jobs and not report.repaired
+    # the old arrays are a source of rows only while they are good (a truncated frames.npy is not)
+    arrays = ("frames.npy", "nframes.npy", "spec.npy")
+    arrays_ok = same_params and not store.problems(out, manifest, deep=verify, only=arrays)
+    packed_names = set(manifest.get("names", [])) if same_jobs and arrays_ok else set()
     # earlier failures: the per-clip markers, else the manifest's list (all that is left after --remove-clips)
     old_failures = {f["name"]: f for f in manifest.get("failed", [])} if same_params else {}
 
@@ -715,7 +729,7 @@ def prepare(jobs: list[ClipJob], info: dict, out_dir: str | os.PathLike, spec: D
         return report
 
     failed = {name: {"name": name, "reason": reason, "source_stat": None} for name, reason in missing.items()}
-    old = _OldStore(out, manifest, params_hash)
+    old = _OldStore(out, manifest if arrays_ok else None, params_hash)
     done = []
     for job in present:
         if (clip_dir / f"{job.key}.npz").exists() or old.has(job.name):
@@ -757,6 +771,9 @@ def prepare(jobs: list[ClipJob], info: dict, out_dir: str | os.PathLike, spec: D
                    "spec": [len(done), *spec.spec_shape]},
         "clips_dir": clip_dir.name, "failed": failed_list, "names": [j.name for j in done],
     }
+    # every file's size and SHA-256 (shape and dtype for arrays), and the store's identity (store.py)
+    manifest["files"] = store.describe(out)
+    manifest["store_fingerprint"] = store.store_fingerprint(params_hash, manifest["files"])
     _write_json(out / "manifest.json", manifest)
     if remove_clips:
         shutil.rmtree(clip_dir, ignore_errors=True)
@@ -851,10 +868,10 @@ def prepare_ave(raw, out, **kw) -> PrepareReport:
 
 
 def default_out_dir(dataset: str) -> Path:
-    """Where `load_prepared` looks when `RunConfig.data_dir` is None.
-
-    `$OGM_DATA_DIR/<dataset>` when the variable is set, else `./data/<dataset>`."""
-    return Path(os.environ.get("OGM_DATA_DIR", "data")) / dataset
+    """Where `load_prepared` looks when `RunConfig.data_dir` is None, and where the prepare scripts write
+    without `--out`: `$OGM_DATA_DIR/<dataset>` when the variable is set, else `<repository root>/data/<dataset>`
+    whatever the working directory (`paths.dataset_dir`)."""
+    return dataset_dir(dataset)
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -896,6 +913,8 @@ def base_parser(dataset: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--retry-failed", action="store_true", help="try clips that failed before again")
     p.add_argument("--remove-clips", action="store_true",
                    help="delete the per-clip files after packing (reruns then rely on the packed store)")
+    p.add_argument("--verify", action="store_true",
+                   help="also check the SHA-256 of the large arrays of an existing store (one full read)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--debug", action="store_true", help="on an error, show the full traceback instead of one line")
     return p
@@ -928,7 +947,8 @@ def run_cli(main: Callable[[list[str] | None], object], argv: list[str] | None =
 
 def common_kwargs(args: argparse.Namespace) -> dict:
     return dict(workers=args.workers, frame_size=args.frame_size, max_frames=args.max_frames,
-                retry_failed=args.retry_failed, remove_clips=args.remove_clips, quiet=args.quiet)
+                retry_failed=args.retry_failed, remove_clips=args.remove_clips, quiet=args.quiet,
+                verify=args.verify)
 
 
 def summarise(report: PrepareReport) -> str:
@@ -939,6 +959,9 @@ def summarise(report: PrepareReport) -> str:
         head = (f"{report.out_dir}: {report.prepared} clips in the store; this run decoded {report.extracted}, "
                 f"failed {report.failed_now}, skipped {report.skipped} in {report.seconds:.1f} s")
     lines = [head]
+    if report.repaired:
+        lines.append(f"repaired a damaged store ({len(report.repaired)} problem(s) found):")
+        lines += [f"  {r}" for r in report.repaired]
     if report.failed:
         lines.append(f"{len(report.failed)} clip(s) left out (listed in manifest.json):")
         lines += [f"  {f['name']}: {f['reason']}" for f in report.failed[:20]]

@@ -20,7 +20,14 @@ random frame index and then ignores it, so every epoch shows the same first fram
 **Validation split.** Carved from train for model selection (the paper's 9:1), deterministically: the
 `val_fraction` of train *groups* (clip, actor for speaker-independent CREMA-D, or YouTube video) whose
 salted SHA-1 sorts first (`prepare.pick_fraction`). It does not depend on the seed, so every seed selects
-its model on the same clips. AVE ships an official validation list, which is used as is.
+its model on the same clips. AVE ships an official validation list, which is used as is. With
+`RunConfig.split = "speaker"` (CREMA-D) every clip of the store is split again by actor instead, train,
+validation and test actors disjoint (`splits.py`).
+
+**Checks on open.** The store is checked against its manifest first (`store.check_store`: sizes, array
+shapes and dtypes, the split lists' checksums), so a truncated array or an edited split list is named
+before any epoch; and its fingerprint must be the one the config was made with (the config's cache key
+holds it), so a result is never filed under another store's key.
 
 Randomness comes from torch's generator, so DataLoader workers (seeded by torch) draw different crops.
 """
@@ -36,6 +43,8 @@ from torch.utils.data import Dataset
 
 from .common import AVSplits
 from .prepare import default_out_dir, pick_fraction, read_manifest
+from .splits import speaker_of, speaker_split
+from .store import check_store
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -49,7 +58,7 @@ PREPARE_HINTS = {
 
 
 def prepared_dir(config) -> Path:
-    """`config.data_dir`, else `$OGM_DATA_DIR/<dataset>`, else `./data/<dataset>`."""
+    """`config.data_dir`, else `$OGM_DATA_DIR/<dataset>`, else `<repository root>/data/<dataset>`."""
     return Path(config.data_dir) if config.data_dir else default_out_dir(config.dataset)
 
 
@@ -124,8 +133,9 @@ class PreparedAVDataset(Dataset):
         return audio, visual, self.labels[i]
 
 
-def _read_split(path: Path, class_index: dict[str, int]) -> tuple[list[int], list[int], list[str]]:
-    rows, labels, groups = [], [], []
+def _read_split(path: Path, class_index: dict[str, int]) -> tuple[list[int], list[int], list[str], list[str]]:
+    """`rows, labels, groups, names` of one split list."""
+    rows, labels, groups, names = [], [], [], []
     with open(path, newline="", encoding="utf-8") as f:
         for rec in csv.DictReader(f):
             if rec["label"] not in class_index:
@@ -133,7 +143,21 @@ def _read_split(path: Path, class_index: dict[str, int]) -> tuple[list[int], lis
             rows.append(int(rec["row"]))
             labels.append(class_index[rec["label"]])
             groups.append(rec["group"])
-    return rows, labels, groups
+            names.append(rec["name"])
+    return rows, labels, groups, names
+
+
+def _check_fingerprint(config, root: Path, manifest: dict) -> None:
+    """The store must be the one the config was fingerprinted on (its key holds the fingerprint)."""
+    have = manifest.get("store_fingerprint")
+    if config.data_fingerprint == have:
+        return
+    if config.data_fingerprint is None:
+        raise ValueError(f"this {config.dataset} config was made before the store at {root} existed, so its "
+                         "cache key holds no data fingerprint; make the config again (make_config) to run it")
+    raise ValueError(f"the store at {root} has fingerprint {have}, but this config was made for data "
+                     f"{config.data_fingerprint} (the store was prepared again or replaced since); make the "
+                     "config again (make_config) so that its cache key names the data it reads")
 
 
 def load_prepared(config) -> AVSplits:
@@ -151,11 +175,16 @@ def load_prepared(config) -> AVSplits:
             f"or point RunConfig.data_dir (or $OGM_DATA_DIR) at an existing store.")
     if manifest.get("dataset") != config.dataset:
         raise ValueError(f"{root} holds prepared {manifest.get('dataset')!r} data, not {config.dataset!r}")
+    check_store(root, manifest)
+    _check_fingerprint(config, root, manifest)
     classes = (root / "classes.txt").read_text(encoding="utf-8").splitlines()
     class_index = {c: i for i, c in enumerate(classes)}
     train = _read_split(root / "train.csv", class_index)
     test = _read_split(root / "test.csv", class_index)
-    if (root / "val.csv").exists():
+    if config.split == "speaker":
+        train, val, test = _speaker_splits(config, [train, test] + (
+            [_read_split(root / "val.csv", class_index)] if (root / "val.csv").exists() else []))
+    elif (root / "val.csv").exists():
         val = _read_split(root / "val.csv", class_index)
     else:
         chosen = pick_fraction(train[2], config.val_fraction, "val")
@@ -164,9 +193,18 @@ def load_prepared(config) -> AVSplits:
         train = tuple([x for x, k in zip(col, keep) if k] for col in train)
     kw = dict(n_frames=config.n_frames, image_size=config.image_size,
               crop_frames=int(manifest["params"]["crop_frames"]))
-    return AVSplits(
-        train=PreparedAVDataset(root, train[0], train[1], classes, train=True, **kw),
-        val=PreparedAVDataset(root, val[0], val[1], classes, train=False, **kw),
-        test=PreparedAVDataset(root, test[0], test[1], classes, train=False, **kw),
-        class_names=classes,
-    )
+    out = {}
+    for name, part in (("train", train), ("val", val), ("test", test)):
+        ds = PreparedAVDataset(root, part[0], part[1], classes, train=name == "train", **kw)
+        ds.names = list(part[3])
+        ds.speakers = [speaker_of(config.dataset, n) for n in part[3]]
+        out[name] = ds
+    return AVSplits(**out, class_names=classes)
+
+
+def _speaker_splits(config, lists: list[tuple]) -> tuple[tuple, tuple, tuple]:
+    """Every clip of the store's lists, split again with train/val/test speakers disjoint (`splits.py`)."""
+    pooled = tuple([x for part in lists for x in part[i]] for i in range(4))
+    speakers = [speaker_of(config.dataset, n) for n in pooled[3]]
+    where = speaker_split(speakers, config.val_fraction)
+    return tuple(tuple([x for x, w in zip(col, where) if w == s] for col in pooled) for s in ("train", "val", "test"))

@@ -1,0 +1,170 @@
+"""A prepared store's files, recorded in its manifest and checked whenever the store is opened.
+
+`prepare.py` writes the store; this module says what a good store is. The manifest's `files` section
+records, for every file the loader reads (`frames.npy`, `nframes.npy`, `spec.npy`, `classes.txt`,
+`train.csv`, `test.csv` and, for AVE, `val.csv`), its size in bytes and its SHA-256, and for the `.npy`
+arrays their shape and dtype. `store_fingerprint` hashes those records (and the preparation parameters):
+two stores with the same fingerprint hold the same bytes, so it is the store's part of a run's cache key
+(`fingerprint.py`).
+
+Two levels of checking, both naming the file that is wrong:
+
+- **quick** (`check_store`, on every open by `prepared.load_prepared`, and by `prepare` before it calls a
+  store done): every file is there with its recorded size, each array's header has its recorded shape
+  and dtype, and the small files (the split lists, the class names, `nframes.npy`: read whole anyway)
+  match their SHA-256. A truncated `frames.npy` is named here, instead of failing in the first epoch with
+  numpy's "mmap length is greater than file size"; a `train.csv` cut to 2 rows is an error, not a run
+  on 2 clips.
+- **deep** (`deep=True`: `python -m ogm_lib data check --deep`, `prepare_<dataset>.py --verify`): also
+  the SHA-256 of the two large memory-mapped arrays (`frames.npy`, `spec.npy`), which costs one read of
+  the store (seconds for CREMA-D, minutes for VGGSound), too slow for every open.
+
+A manifest written before the files were recorded (no `files` section) is reported as such; running the
+prepare script again repacks the store (from the per-clip files or the old arrays; nothing is decoded
+again) and records them.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+#: the arrays the loader memory-maps: their checksum is checked only with deep=True
+LARGE_ARRAYS = ("frames.npy", "spec.npy")
+#: every file of a store, in the order they are checked (val.csv only where the dataset ships one)
+STORE_FILES = ("frames.npy", "nframes.npy", "spec.npy", "classes.txt", "train.csv", "test.csv")
+OPTIONAL_FILES = ("val.csv",)
+#: what to do about a damaged store, quoted by every error
+REPAIR_HINT = ("run the dataset's prepare script again with the same --raw and --out: it rebuilds the damaged "
+               "files (python data_scripts/prepare_{dataset}.py --raw <download> --out {root})")
+
+
+def sha256_of(path: str | os.PathLike, chunk: int = 1 << 24) -> str:
+    """SHA-256 of a file, read in 16 MB chunks (constant memory for a 400 GB array)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def npy_header(path: str | os.PathLike) -> tuple[list[int], str]:
+    """Shape and dtype of a `.npy` file from its header alone (no data read, no memory map)."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        shape, _, dtype = read.get(version, np.lib.format.read_array_header_2_0)(f)
+    return list(shape), str(dtype)
+
+
+def store_files(root: str | os.PathLike) -> list[str]:
+    """The files of the store at `root` that the manifest records (`val.csv` when present)."""
+    return [*STORE_FILES, *(f for f in OPTIONAL_FILES if (Path(root) / f).exists())]
+
+
+def describe(root: str | os.PathLike, names: list[str] | None = None) -> dict[str, dict]:
+    """`{file: {"bytes", "sha256"[, "shape", "dtype"]}}`: the records `prepare` writes into the manifest."""
+    root = Path(root)
+    out = {}
+    for name in names or store_files(root):
+        path = root / name
+        record = {"bytes": path.stat().st_size, "sha256": sha256_of(path)}
+        if name.endswith(".npy"):
+            record["shape"], record["dtype"] = npy_header(path)
+        out[name] = record
+    return out
+
+
+def store_fingerprint(params_hash: str, files: dict[str, dict]) -> str:
+    """16 hex digits over the preparation parameters and every file's record: the store's identity."""
+    content = {"params_hash": params_hash, "files": {k: files[k]["sha256"] for k in sorted(files)}}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _split_rows(path: Path) -> int | None:
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            return max(0, sum(1 for _ in csv.reader(f)) - 1)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+
+
+def problems(root: str | os.PathLike, manifest: dict, deep: bool = False,
+             only: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
+    """`[(file, what is wrong)]` for the store at `root` against its manifest; empty: the store is good.
+
+    `only`: check just these files (`prepare` asks whether the old arrays can still be copied from)."""
+    root = Path(root)
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        if only is not None:     # a store from before the records: its arrays are trusted if they open
+            return [(n, err) for n in only if (err := _opens(root / n))]
+        return [("manifest.json", "records no file sizes or checksums (a store prepared before stores "
+                 "were checked)")]
+    found = []
+    if only is None:
+        expected = store_fingerprint(manifest.get("params_hash", ""), files)
+        if manifest.get("store_fingerprint") != expected:
+            found.append(("manifest.json", f"store_fingerprint {manifest.get('store_fingerprint')!r} does not "
+                          f"match its file records ({expected}): the manifest was edited"))
+        for name in STORE_FILES:
+            if name not in files:
+                found.append(("manifest.json", f"records no {name}"))
+        extra = [n for n in OPTIONAL_FILES if (root / n).exists() and n not in files]
+        found += [(n, "is not in the manifest (a split list the store was not prepared with)") for n in extra]
+    for name, record in files.items():
+        if only is not None and name not in only:
+            continue
+        path = root / name
+        if not path.is_file():
+            found.append((name, "is missing"))
+            continue
+        size = path.stat().st_size
+        if size != record.get("bytes"):
+            what = "truncated" if size < record.get("bytes", 0) else "longer than recorded"
+            found.append((name, f"{size:,} bytes, the manifest records {record.get('bytes', 0):,} ({what})"))
+            continue
+        if name.endswith(".npy"):
+            try:
+                shape, dtype = npy_header(path)
+            except (ValueError, OSError) as err:
+                found.append((name, f"not a .npy array ({err})"))
+                continue
+            if shape != record.get("shape") or dtype != record.get("dtype"):
+                found.append((name, f"shape {shape} {dtype}, the manifest records {record.get('shape')} "
+                              f"{record.get('dtype')}"))
+                continue
+        if (deep or name not in LARGE_ARRAYS) and sha256_of(path) != record.get("sha256"):
+            problem = "content differs from the manifest's SHA-256"
+            if name.endswith(".csv"):
+                rows = _split_rows(path)
+                listed = manifest.get("counts", {}).get(name[:-4])
+                if rows is not None and listed is not None and rows != listed:
+                    problem = f"lists {rows} clips, the manifest says {listed}"
+                else:
+                    problem = "split list differs from the one the store was prepared with"
+            found.append((name, problem))
+    return found
+
+
+def _opens(path: Path) -> str | None:
+    try:
+        np.load(path, mmap_mode="r")
+    except (ValueError, OSError) as err:
+        return f"cannot be opened ({err})"
+    return None
+
+
+def check_store(root: str | os.PathLike, manifest: dict, deep: bool = False) -> None:
+    """Raise `DamagedFileError` naming the first wrong file of the store at `root` (see `problems`)."""
+    from ..fileio import DamagedFileError
+    found = problems(root, manifest, deep)
+    if found:
+        name, problem = found[0]
+        more = f" (and {len(found) - 1} more: {', '.join(n for n, _ in found[1:])})" if len(found) > 1 else ""
+        hint = REPAIR_HINT.format(dataset=manifest.get("dataset", "<dataset>"), root=root)
+        raise DamagedFileError(Path(root) / name, problem + more, hint)
