@@ -14,11 +14,13 @@ involves OGM-GE, from unimodal runs only (they cannot be tuned toward OGM-GE's r
    std of `VISUAL_NOISE_GRID`, `CALIBRATION_SEEDS` seeds each, on the schedule above.
 3. **Choice** (`choose`): for each modality, the grid value whose mean VALIDATION accuracy (at each run's
    best validation epoch) is closest to the paper's CREMA-D unimodal accuracy (`PAPER_UNIMODAL`); the choice
-   is accepted when it lies within `TOLERANCE` points of it. The test split plays no part.
+   is accepted when it lies within `TOLERANCE` points of it. If no grid value does, the grid is refined
+   (`refine`): `REFINE_STEPS - 1` values evenly between the two neighbouring grid values whose means bracket
+   the target, the same seeds, and the rule is applied to the union. The test split plays no part.
 4. **Alpha** (`choose_alpha`), per regime and after its knobs are fixed: concatenation + OGM-GE at each
    alpha of `ALPHA_GRID`, `ALPHA_SEEDS` seeds each; the alpha with the highest mean validation fused
    accuracy (at each run's best validation epoch; ties: the smaller alpha). The test split plays no part.
-5. **Checks, after the choice** (`check_regime`): audio must stay the faster learner in joint training
+5. **Checks, after the choice** (`report/explain.py`, `converged_share` here): audio must stay the faster learner in joint training
    (the plain concatenation model's mean rho^a over its first epoch above 1, in every seed), and the schedule
    must converge (the best validation epoch before the last 15 % of epochs in at least 80 % of the regime's
    runs). The book reports both, whichever way they fall.
@@ -42,6 +44,8 @@ TOLERANCE = 3.0
 AUDIO_SNR_GRID = (-6.0, -9.0, -12.0, -15.0)
 VISUAL_NOISE_GRID = (0.8, 1.0, 1.2, 1.4)
 CALIBRATION_SEEDS = (0, 1)
+#: a refinement splits the bracketing interval into this many equal steps
+REFINE_STEPS = 4
 #: the profile the regimes are calibrated and run on
 PROFILE = "converged"
 #: the convergence rule: best validation epoch before the last `LATE_SHARE` of epochs in >= `CONVERGED_SHARE` of runs
@@ -63,7 +67,8 @@ KNOB = {"audio": "audio_snr_db", "visual": "visual_noise"}
 GRID = {"audio": AUDIO_SNR_GRID, "visual": VISUAL_NOISE_GRID}
 
 
-def calibration_rows(profile: str = PROFILE, device: str = "cpu") -> dict[str, "RunConfig"]:  # noqa: F821
+def calibration_rows(dataset: str = "avdigits", profile: str = PROFILE,
+                     device: str = "cpu") -> dict[str, "RunConfig"]:  # noqa: F821
     """The calibration grid: `"audio, audio_snr_db=-9"` -> the audio-only config at that SNR, and so on.
     Unimodal runs only: nothing here trains OGM-GE."""
     from .book import book_config
@@ -71,8 +76,18 @@ def calibration_rows(profile: str = PROFILE, device: str = "cpu") -> dict[str, "
     for modality in ("audio", "visual"):
         for value in GRID[modality]:
             rows[f"{modality}, {KNOB[modality]}={value:g}"] = book_config(
-                "avdigits", profile, device, modalities=modality, **{KNOB[modality]: value})
+                dataset, profile, device, modalities=modality, **{KNOB[modality]: value})
     return rows
+
+
+def calibration_values(runs: dict[str, list]) -> dict[str, dict[float, list[float]]]:
+    """modality -> {grid value: the seeds' best validation accuracies (%)}, from `calibration_rows`' runs."""
+    out: dict[str, dict[float, list[float]]] = {"audio": {}, "visual": {}}
+    for label, rs in runs.items():
+        modality, setting = label.split(", ")
+        value = float(setting.split("=")[1])
+        out[modality][value] = [100 * r.best["val_acc"] for r in rs]
+    return out
 
 
 @dataclass
@@ -101,6 +116,21 @@ def choose(modality: str, val_acc: Mapping[float, Sequence[float]], target: floa
                   table)
 
 
+def refine(modality: str, val_acc: Mapping[float, Sequence[float]], target: float | None = None,
+           steps: int = REFINE_STEPS) -> list[float]:
+    """New knob values when no grid value is within the tolerance: evenly spaced strictly between the two
+    neighbouring values (in knob order) whose mean validation accuracies lie on either side of the target;
+    [] when the choice is within the tolerance or no neighbouring pair brackets the target."""
+    target = PAPER_UNIMODAL[modality] if target is None else target
+    if choose(modality, val_acc, target).within:
+        return []
+    means = sorted((float(v), float(np.mean(a))) for v, a in val_acc.items())
+    for (v0, m0), (v1, m1) in zip(means, means[1:]):
+        if (m0 - target) * (m1 - target) < 0:
+            return [round(v0 + (v1 - v0) * i / steps, 6) for i in range(1, steps)]
+    return []
+
+
 def late_epoch(best_epoch: int, epochs: int, late_share: float = LATE_SHARE) -> bool:
     """Whether a run's best validation epoch (0-indexed) falls in the last `late_share` of its epochs."""
     return best_epoch >= epochs - int(np.ceil(late_share * epochs))
@@ -122,3 +152,38 @@ def choose_alpha(val_acc: Mapping[float, Sequence[float]]) -> tuple[float, dict]
     table = {float(a): float(np.mean(v)) for a, v in sorted(val_acc.items())}
     best = max(table, key=lambda a: (table[a], -a))
     return best, table
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The runs of each regime
+
+
+def regime_config(regime: str, dataset: str = "avdigits", profile: str = PROFILE, device: str = "cpu",
+                  **changes) -> "RunConfig":  # noqa: F821
+    """A book row with `regime`'s data knobs (`REGIMES`), on `profile`."""
+    from .book import book_config
+    from .config import check_choice
+    check_choice("regime", regime, tuple(REGIMES))
+    return book_config(dataset, profile, device, **{**REGIMES[regime], **changes})
+
+
+def alpha_rows(regime: str, dataset: str = "avdigits", profile: str = PROFILE, device: str = "cpu",
+               alphas: Sequence[float] = ALPHA_GRID) -> dict[str, "RunConfig"]:  # noqa: F821
+    """The alpha sweep of a regime: concatenation + OGM-GE at each alpha, `"alpha=0.4"` -> config."""
+    return {f"alpha={a:g}": regime_config(regime, dataset, profile, device, fusion="concat", method="ogm_ge",
+                                          alpha=a) for a in alphas}
+
+
+def alpha_values(runs: dict[str, list]) -> dict[float, list[float]]:
+    """{alpha: the seeds' best validation fused accuracies (%)}, from `alpha_rows`' runs."""
+    return {float(label.split("=")[1]): [100 * r.best["val_acc"] for r in rs] for label, rs in runs.items()}
+
+
+def regime_rows(regime: str, alpha: float, dataset: str = "avdigits", profile: str = PROFILE,
+                device: str = "cpu") -> dict[str, "RunConfig"]:  # noqa: F821
+    """A regime's four rows: the unimodal models, concatenation, and concatenation + OGM-GE at `alpha`."""
+    def row(**c):
+        return regime_config(regime, dataset, profile, device, **c)
+    return {"Audio-only": row(modalities="audio"), "Visual-only": row(modalities="visual"),
+            "Concatenation": row(fusion="concat"),
+            "Concatenation + OGM-GE": row(fusion="concat", method="ogm_ge", alpha=alpha)}

@@ -45,3 +45,10 @@ def test_choose_alpha_takes_the_best_mean_and_the_smaller_alpha_on_ties():
     best, table = regimes.choose_alpha({0.1: [61, 63], 0.4: [63, 61], 0.8: [50, 52]})
     assert best == 0.1 and table[0.4] == 62.0
     assert regimes.choose_alpha({0.2: [70.0], 1.0: [71.0]})[0] == 1.0
+
+
+def test_refine_splits_the_bracketing_interval_only_when_needed():
+    far = {0.8: [53.0, 55.0], 1.0: [36.0, 38.0], 1.2: [28.0, 30.0]}
+    assert regimes.refine("visual", far) == [0.85, 0.9, 0.95]
+    assert regimes.refine("visual", {0.8: [43.0], 1.0: [36.0]}) == []        # 43 is within 3 of 41.9
+    assert regimes.refine("audio", {-6.0: [70.0], -9.0: [60.0]}) == []       # nothing brackets 52.5
