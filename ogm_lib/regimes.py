@@ -61,7 +61,12 @@ REGIME_SEEDS = 10
 #: each regime's data knobs (`RunConfig` fields)
 REGIMES: dict[str, dict[str, float]] = {
     "easy audio": dict(audio_snr_db=0.0, visual_noise=0.8),
+    "paper-like": dict(audio_snr_db=-9.0, visual_noise=0.85),
 }
+#: the values a refinement added to each modality's grid (`refine`, applied to the committed first grid)
+REFINED: dict[str, tuple[float, ...]] = {"visual": (0.85, 0.9, 0.95)}
+#: each regime's alpha, chosen by `choose_alpha` on its committed sweep
+ALPHA: dict[str, float] = {}
 #: the knob each modality's calibration moves
 KNOB = {"audio": "audio_snr_db", "visual": "visual_noise"}
 GRID = {"audio": AUDIO_SNR_GRID, "visual": VISUAL_NOISE_GRID}
@@ -187,3 +192,61 @@ def regime_rows(regime: str, alpha: float, dataset: str = "avdigits", profile: s
     return {"Audio-only": row(modalities="audio"), "Visual-only": row(modalities="visual"),
             "Concatenation": row(fusion="concat"),
             "Concatenation + OGM-GE": row(fusion="concat", method="ogm_ge", alpha=alpha)}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Applying the rules (these train what is missing, through the results cache)
+
+
+def _train(rows: dict, seeds: Sequence[int], workers, results_dir) -> dict[str, list]:
+    from .book import run_grid
+    per = {k: [c.replace(seed=s) for s in seeds] for k, c in rows.items()}
+    it = iter(run_grid([c for cs in per.values() for c in cs], results_dir=results_dir, workers=workers))
+    return {k: [next(it) for _ in cs] for k, cs in per.items()}
+
+
+def calibrate(dataset: str = "avdigits", profile: str = PROFILE, device: str = "cpu",
+              seeds: Sequence[int] = CALIBRATION_SEEDS, workers=None, results_dir=None):
+    """The calibration rule end to end: the grid's unimodal runs, a refinement where no value is within the
+    tolerance, and the choice. Returns (runs by label, values by modality, {modality: Choice})."""
+    from .book import book_config
+    runs = _train(calibration_rows(dataset, profile, device), seeds, workers, results_dir)
+    values = calibration_values(runs)
+    choices = {}
+    for m in ("audio", "visual"):
+        extra = refine(m, values[m])
+        if extra:
+            rows = {f"{m}, {KNOB[m]}={v:g}": book_config(dataset, profile, device, modalities=m, **{KNOB[m]: v})
+                    for v in extra}
+            more = _train(rows, seeds, workers, results_dir)
+            runs.update(more)
+            values[m].update(calibration_values(more)[m])
+        choices[m] = choose(m, values[m])
+    return runs, values, choices
+
+
+def sweep_alpha(regime: str, dataset: str = "avdigits", profile: str = PROFILE, device: str = "cpu",
+                seeds: Sequence[int] = ALPHA_SEEDS, workers=None, results_dir=None):
+    """The alpha rule for one regime: the sweep's runs, then `choose_alpha`. Returns (runs, alpha, table)."""
+    runs = _train(alpha_rows(regime, dataset, profile, device), seeds, workers, results_dir)
+    alpha, table = choose_alpha(alpha_values(runs))
+    return runs, alpha, table
+
+
+def book_runs(device: str = "cpu") -> list:
+    """Every run of the regime chapters (11 and 12) at their default parameters, from the constants the
+    rules produced (`REGIMES`, `REFINED`, `ALPHA`; `tests/test_regimes.py` checks them against the rules
+    applied to the committed runs): what `python -m ogm_lib book retrain` trains for them."""
+    from .book import book_config
+    out = [c.replace(seed=s) for c in calibration_rows("avdigits", PROFILE, device).values()
+           for s in CALIBRATION_SEEDS]
+    for m, extra in REFINED.items():
+        out += [book_config("avdigits", PROFILE, device, modalities=m, **{KNOB[m]: v}).replace(seed=s)
+                for v in extra for s in CALIBRATION_SEEDS]
+    for regime in REGIMES:
+        out += [c.replace(seed=s) for c in alpha_rows(regime, "avdigits", PROFILE, device).values()
+                for s in ALPHA_SEEDS]
+        if regime in ALPHA:
+            out += [c.replace(seed=s) for c in regime_rows(regime, ALPHA[regime], "avdigits", PROFILE, device).values()
+                    for s in range(REGIME_SEEDS)]
+    return out
