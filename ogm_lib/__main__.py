@@ -19,8 +19,8 @@ import warnings
 from pathlib import Path
 from dataclasses import MISSING, fields
 
-from .config import (AMP_MODES, DATASET_DEFAULTS, DATASETS, FUSIONS, METHODS, MODALITIES, MODULATE_PARAMS,
-                     OPTIMIZERS, PROFILES, SPLIT_RULES, RunConfig, make_config)
+from .config import (AMP_MODES, DATASET_DEFAULTS, DATASETS, FUSIONS, GE_NOISES, METHODS, MODALITIES,
+                     MODULATE_PARAMS, OPTIMIZERS, PROFILES, SPLIT_RULES, RunConfig, make_config)
 
 FIELD_HELP = {
     "dataset": "which data", "modalities": "'av' (joint model) or a unimodal model 'audio' / 'visual'",
@@ -41,6 +41,10 @@ FIELD_HELP = {
     "modulation_start": "first modulated epoch (0-indexed, inclusive)",
     "modulation_end": "last modulated epoch (inclusive)",
     "modulate": "which encoder tensors OGM scales: 'conv' weights (official) or 'all'",
+    "ge_noise": "GE's noise (methods ogm_ge, ge): 'official' (isotropic, std of the unscaled gradient), "
+                "'sgd' (the paper's: mini-batch noise covariance, from the batch's two halves; one extra "
+                "backward pass), 'sgd_k' (that noise times k), 'sgd_restore' (times sqrt(k(1-k)): SGD's "
+                "temperature per unit of effective learning rate)",
     "drop_prob": "modality-dropout probability", "opm_q_base": "OPM base drop probability",
     "opm_lambda": "OPM lambda", "opm_p_exe": "OPM probability of modulating a step",
     "gb_super_epoch": "gradient blending: epochs between weight estimates",
@@ -58,7 +62,7 @@ FIELD_HELP = {
     "results_dir": "where result JSONs and checkpoints go (default ./results or $OGM_RESULTS_DIR)",
 }
 CHOICES = {"dataset": DATASETS, "split": SPLIT_RULES, "modalities": MODALITIES, "fusion": FUSIONS, "method": METHODS,
-           "modulate": MODULATE_PARAMS, "optimizer": OPTIMIZERS, "profile": tuple(PROFILES),
+           "modulate": MODULATE_PARAMS, "ge_noise": GE_NOISES, "optimizer": OPTIMIZERS, "profile": tuple(PROFILES),
            "amp": AMP_MODES}
 
 

@@ -19,7 +19,9 @@ Profiles bundle the sizes and schedule of a setting:
 Speed switches (`amp`, `channels_last`, `fused_optimizer`, `compile`) and `world_size` (the number of
 data-parallel processes, set by `distributed.fit_ddp`) do not change the method, but they can change the
 numbers by float rounding (bf16 autocast more than that). They enter the key only when they differ from
-their default, so every plain fp32 single-process run keeps the key it always had.
+their default, so every plain fp32 single-process run keeps the key it always had. The same holds for
+`ge_noise` (GE's noise, added after the book's runs were made): at its default, the official code's
+isotropic noise, it is left out of the key.
 
 Unknown names (dataset, fusion, method, profile, ...) fail fast with the list of valid choices, and every
 value is checked when the config is made (`RunConfig.__post_init__`, before any data is read): types,
@@ -51,6 +53,10 @@ FUSIONS = ("concat", "sum", "film", "gated")
 #: modulation methods (modulation.py) and the comparison methods (strategies.py)
 METHODS = ("normal", "ogm", "ogm_ge", "ge", "mdrop_audio", "mdrop_visual", "grad_blend", "opm")
 MODULATE_PARAMS = ("conv", "all")
+#: GE noise (modulation.py): "official" (isotropic, std of the unscaled gradient; the default), "sgd" (the
+#: paper's: covariance Sigma_sgd of mini-batch noise, from the two halves of the batch), "sgd_k" (that noise
+#: times k), "sgd_restore" (times sqrt(k (1 - k)): the SGD temperature per unit of effective learning rate)
+GE_NOISES = ("official", "sgd", "sgd_k", "sgd_restore")
 OPTIMIZERS = ("sgd", "adam")
 #: autocast modes: "none" (plain fp32) or "bf16" (torch.autocast to bfloat16; no loss scaling needed)
 AMP_MODES = ("none", "bf16")
@@ -59,7 +65,9 @@ AMP_MODES = ("none", "bf16")
 _NOT_IN_KEY = ("profile", "device", "num_workers", "data_dir", "quiet", "tensorboard_dir", "results_dir")
 #: fields that only change the numbers by rounding: in the key only when not at this default value
 _KEY_UNLESS_DEFAULT = {"amp": "none", "channels_last": False, "fused_optimizer": False, "compile": False,
-                       "world_size": 1, "split": "official"}
+                       "world_size": 1, "split": "official",
+                       # a method option added later: every run made before it keeps its key
+                       "ge_noise": "official"}
 
 #: the data fingerprint (`data/fingerprint.py`) of each dataset's inputs when runs were first keyed without
 #: one: left out of the key at this value, so those runs keep their keys; any other fingerprint is in it
@@ -212,6 +220,7 @@ class RunConfig:
     modulation_start: int = 0         # first modulated epoch (0-indexed, inclusive, as official)
     modulation_end: int = 50          # last modulated epoch (inclusive, as official)
     modulate: str = "conv"            # "conv": 4-D conv weights only (official); "all": every encoder tensor
+    ge_noise: str = "official"        # GE's noise (ogm_ge, ge): "official", "sgd", "sgd_k", "sgd_restore"
     drop_prob: float = 0.5            # modality dropout probability (mdrop_audio / mdrop_visual)
     opm_q_base: float = 0.5           # OPM (journal extension): q = q_base * (1 + lam * tanh(rho - 1))
     opm_lambda: float = 0.5
@@ -258,6 +267,7 @@ class RunConfig:
         check_choice("fusion", self.fusion, FUSIONS)
         check_choice("method", self.method, METHODS)
         check_choice("modulate", self.modulate, MODULATE_PARAMS)
+        check_choice("ge_noise", self.ge_noise, GE_NOISES)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("amp", self.amp, AMP_MODES)
         for switch in ("channels_last", "compile"):
@@ -270,6 +280,7 @@ class RunConfig:
                                  f"gradients are wrong in this torch); leave it off on device {self.device!r}")
         if self.modalities != "av" and self.method != "normal":
             raise ValueError(f"method {self.method!r} needs both modalities; a unimodal run uses 'normal'")
+        self._check_ge_noise()
         if self.method in MODULATING_METHODS:
             start, end, last = self.modulation_start, self.modulation_end, self.epochs - 1
             if end < start or start > last:
@@ -288,6 +299,21 @@ class RunConfig:
                                  f"leaves no {' and no '.join(empty)} clip (train {sizes['train']}, validation "
                                  f"{sizes['validation']}, test = synthetic_size // 5 = {sizes['test']}); "
                                  f"valid: synthetic_size >= {n} at this val_fraction")
+
+    def _check_ge_noise(self) -> None:
+        """A non-default GE noise only where it changes the run (so no two keys name one computation)."""
+        if self.ge_noise == "official":
+            return
+        if self.method not in ("ogm_ge", "ge"):
+            raise ValueError(f"ge_noise = {self.ge_noise!r} is GE's noise: it needs method 'ogm_ge' or 'ge', "
+                             f"not {self.method!r} (leave ge_noise at 'official')")
+        if self.method == "ge" and self.ge_noise != "sgd":
+            what = "is 'sgd'" if self.ge_noise == "sgd_k" else "adds no noise"
+            raise ValueError(f"ge_noise = {self.ge_noise!r} with method 'ge' (k = 1) {what}; valid with 'ge': "
+                             "'official' or 'sgd'")
+        if self.world_size != 1:
+            raise ValueError(f"ge_noise = {self.ge_noise!r} is single-process only (its half-batch gradient "
+                             f"is not reduced across ranks); world_size = {self.world_size}")
 
     def _check_values(self) -> None:
         """Types and ranges of every value (`RANGES`, `BOOLEANS`, `OPTIONAL_PATHS`); names are checked after."""

@@ -61,7 +61,7 @@ from .data import AVTensorDataset, build_datasets
 from .fileio import DamagedFileError, check_writable, set_aside
 from .metrics import evaluate
 from .models import build_model
-from .modulation import MODULATION_METHODS, GradientModulator
+from .modulation import MODULATION_METHODS, GradientModulator, HalfBatch, half_size
 from .probe import probe_encoder
 from .results import RunResult, encode_predictions, atomic_write_bytes, provenance, results_folder
 from .strategies import make_strategy
@@ -190,7 +190,7 @@ class Trainer:
                 # data parallel: sum the scores over ranks before the ratio, so every rank applies the same
                 # k; the noise generator has the same seed everywhere, so the GE noise is identical too
                 reduce_scores=dist.all_reduce_sum if dist is not None else None,
-                generator=self.noise_gen)
+                generator=self.noise_gen, ge_noise=config.ge_noise)
         self.result = RunResult(key=self.key, config=config.to_dict(),
                                 steps={k: [] for k in TRACE_KEYS})
         self.start_epoch = 0
@@ -232,12 +232,20 @@ class Trainer:
             # DDP averages gradients over ranks; weighting by the shard's share makes that average the
             # gradient of the mean loss over the global batch, also for unequal shards
             total = total * (n * self.world_size / n_global)
+        # GE with the paper's noise (ge_noise "sgd*") needs the fused loss's gradient on the batch's first
+        # part, through this graph: keep it for that one extra backward (modulation.sgd_noise)
+        half = None
+        if self.multimodal and self.modulator.needs_half_batch(epoch):
+            m = half_size(n)
+            with self.autocast():
+                half_loss = F.cross_entropy(out.logits[:m], labels[:m]) if m else None
+            half = HalfBatch(lambda params: torch.autograd.grad(half_loss, params), m, n)
         self.optimizer.zero_grad(set_to_none=True)
-        total.backward()
+        total.backward(retain_graph=half is not None and half.size > 0)
         if self.multimodal:
             # scores from at least fp32 logits (a no-op without autocast): rho is a ratio of sums over the batch
             state = self.modulator.compute(_at_least_fp32(out.logits_a), _at_least_fp32(out.logits_v), labels)
-            self.modulator.apply(state, epoch)
+            self.modulator.apply(state, epoch, half)
             self.strategy.observe(state)
             row = torch.stack([_at_least_fp32(loss.detach()), state.rho_a, state.rho_v, state.k_a, state.k_v])
         else:
