@@ -1,0 +1,172 @@
+"""The calibration page's tables and figures: the knob grid, the alpha sweeps, the schedule, the checks.
+
+The rules themselves live in `regimes.py` (written before the runs); this file only shows what they chose.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from .. import regimes
+from ..results import RunResult
+from .explain import first_epoch_mean
+from .reduce import steps_per_epoch
+
+Runs = dict[str, list[RunResult]]
+
+
+def knob_table(choice: "regimes.Choice", values: dict[float, list[float]]):
+    """One modality's grid: value -> each seed's validation accuracy, their mean, the distance to the paper's
+    unimodal accuracy, and which value the rule chose."""
+    import pandas as pd
+    rows = {}
+    for v in sorted(values, reverse=choice.modality == "audio"):
+        accs = values[v]
+        rows[f"{choice.knob} = {v:g}"] = {
+            "validation accuracy per seed (%)": ", ".join(f"{a:.1f}" for a in accs),
+            "mean (%)": round(float(np.mean(accs)), 1),
+            "distance to the paper (points)": round(float(np.mean(accs)) - choice.target, 1),
+            "chosen": "←" if v == choice.value else ""}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.columns.name = f"{choice.modality}-only (paper: {choice.target})"
+    return table
+
+
+def knob_figure(choices: Sequence["regimes.Choice"], values: dict[str, dict[float, list[float]]]):
+    """Validation accuracy against each knob, with the paper's unimodal accuracy ± the tolerance."""
+    import matplotlib.pyplot as plt
+
+    from .plots import WIDTH
+    fig, axes = plt.subplots(1, len(choices), figsize=(WIDTH, 2.8))
+    for ax, c in zip(np.atleast_1d(axes), choices):
+        v = sorted(values[c.modality])
+        for s in range(max(len(values[c.modality][x]) for x in v)):
+            ax.plot(v, [values[c.modality][x][s] if s < len(values[c.modality][x]) else math.nan for x in v],
+                    "o", color="0.6", ms=3, label="a seed" if s == 0 else None)
+        ax.plot(v, [np.mean(values[c.modality][x]) for x in v], "-o", color="black", ms=4, label="mean")
+        ax.axhspan(c.target - regimes.TOLERANCE, c.target + regimes.TOLERANCE, color="tab:green", alpha=0.15,
+                   label=f"paper ± {regimes.TOLERANCE:g}")
+        ax.axhline(c.target, color="tab:green", lw=1)
+        ax.axvline(c.value, color="tab:red", ls="--", lw=1, label="chosen")
+        ax.set_xlabel(c.knob)
+        ax.set_ylabel("validation accuracy (%)")
+        ax.set_title(f"{c.modality}-only", fontsize=10)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def alpha_table(sweeps: dict[str, dict[float, list[float]]], chosen: dict[str, float]):
+    """alpha -> mean validation fused accuracy (%) per regime, the chosen alpha marked."""
+    import pandas as pd
+    data = {}
+    for regime, values in sweeps.items():
+        data[regime] = {f"{a:g}": f"{np.mean(v):.1f}" + (" ←" if a == chosen[regime] else "")
+                        for a, v in sorted(values.items())}
+    table = pd.DataFrame(data)
+    table.index.name = "alpha"
+    table.columns.name = "mean validation accuracy (%)"
+    return table
+
+
+def schedule_facts(run: RunResult) -> dict[str, float]:
+    """The schedule of a run as the paper would count it: steps per epoch, modulated steps, lr drop."""
+    cfg = run.config
+    per = steps_per_epoch(run, "loss")
+    modulated = (min(cfg["modulation_end"], cfg["epochs"] - 1) - cfg["modulation_start"] + 1) * per
+    return {"epochs": cfg["epochs"], "batch size": cfg["batch_size"], "steps per epoch": per,
+            "modulated epochs": f"{cfg['modulation_start']}..{cfg['modulation_end']}",
+            "modulated steps": int(round(modulated)), "learning-rate drop at epoch": cfg["lr_step"],
+            "learning rate": cfg["lr"]}
+
+
+def schedule_table(run: RunResult, paper_steps_per_epoch: int = 105):
+    import pandas as pd
+    facts = schedule_facts(run)
+    paper = {"epochs": 100, "batch size": 64, "steps per epoch": paper_steps_per_epoch,
+             "modulated epochs": "0..50", "modulated steps": 51 * paper_steps_per_epoch,
+             "learning-rate drop at epoch": 70, "learning rate": 1e-3}
+    return pd.DataFrame({"ours": {k: f"{v:g}" if isinstance(v, float) else v for k, v in facts.items()},
+                         "paper (CREMA-D)": paper})
+
+
+def convergence(runs: Runs) -> dict:
+    """Share of runs whose best validation epoch is not in the last `regimes.LATE_SHARE` of epochs."""
+    all_runs = [r for rs in runs.values() for r in rs]
+    epochs = int(all_runs[0].config["epochs"])
+    best = [r.best_epoch for r in all_runs]
+    share = regimes.converged_share(best, epochs)
+    return {"runs": len(best), "share": share, "passes": share >= regimes.CONVERGED_SHARE,
+            "late from epoch": epochs - math.ceil(regimes.LATE_SHARE * epochs) + 1,
+            "best epochs": best, "epochs": epochs}
+
+
+def checks_table(regime_runs: dict[str, Runs]):
+    """Per regime: does audio lead in joint training from the start (rho^a over the first epoch, every seed),
+    and does the schedule converge (the rule of `regimes.py`)."""
+    import pandas as pd
+    rows = {}
+    for regime, runs in regime_runs.items():
+        rho = [first_epoch_mean(r) for r in runs["Concatenation"]]
+        conv = convergence(runs)
+        rows[regime] = {
+            "joint rho^a, first epoch (min .. max over seeds)": f"{min(rho):.2f} .. {max(rho):.2f}",
+            "audio leads in every seed": "yes" if min(rho) > 1 else "no",
+            f"best epoch before epoch {conv['late from epoch']} of {conv['epochs']}":
+                f"{round(100 * conv['share'])} % of {conv['runs']} runs",
+            f"converged (>= {round(100 * regimes.CONVERGED_SHARE)} %)": "yes" if conv["passes"] else "no"}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def rule_text() -> str:
+    """The calibration and alpha rules in one paragraph, from `regimes.py`'s constants."""
+    r = regimes
+    grid = lambda g: ", ".join(f"{v:g}" for v in g)
+    return (f"train audio-only models at audio SNR {grid(r.AUDIO_SNR_GRID)} dB and visual-only models at pixel-noise "
+            f"std {grid(r.VISUAL_NOISE_GRID)}, {len(r.CALIBRATION_SEEDS)} seeds each, on the `{r.PROFILE}` schedule; "
+            f"for each modality choose the value whose mean validation accuracy is closest to the paper's CREMA-D "
+            f"unimodal accuracy (audio {r.PAPER_UNIMODAL['audio']} %, visual {r.PAPER_UNIMODAL['visual']} %), "
+            f"accepted within {r.TOLERANCE:g} points; if no value is, split the interval between the two values "
+            f"that bracket the target into {r.REFINE_STEPS} steps, train the new values on the same seeds and choose "
+            f"again. Then, in each regime, train concatenation + OGM-GE at alpha {grid(r.ALPHA_GRID)} "
+            f"({len(r.ALPHA_SEEDS)} seeds each) and keep the alpha with the highest mean validation accuracy.")
+
+
+def choice_text(choices: dict) -> str:
+    parts = []
+    for m, c in choices.items():
+        verdict = "within" if c.within else "NOT within"
+        parts.append(f"{c.knob} = {c.value:g}: {m}-only validation accuracy {c.mean:.1f} % against the paper's "
+                     f"{c.target} % ({verdict} {regimes.TOLERANCE:g} points)")
+        # a sentence for each outcome: the rule's own acceptance
+    return "; ".join(parts) + "."
+
+
+def constant_text(choices: dict, dataset: str, profile: str) -> str:
+    """Whether the book's paper-like constants (`regimes.REGIMES`) are this rule's output."""
+    chosen = {c.knob: c.value for c in choices.values()}
+    if dataset != "avdigits" or profile != regimes.PROFILE:
+        return (f"(At dataset {dataset!r}, profile {profile!r}, this choice only illustrates the rule; the "
+                f"paper-like regime's knobs are those chosen on avdigits at the {regimes.PROFILE!r} profile: "
+                f"{regimes.REGIMES.get('paper-like')}.)")
+    book = regimes.REGIMES.get("paper-like", {})
+    if all(abs(book.get(k, float("nan")) - v) < 1e-9 for k, v in chosen.items()):
+        return f"The book's paper-like regime (`regimes.REGIMES`) holds exactly these values: {book}."
+    return (f"The book's paper-like regime (`regimes.REGIMES`, {book}) DIFFERS from this choice ({chosen}): "
+            "the runs changed since the constants were set; update them and rerun the regime chapters.")
+
+
+def alpha_text(alphas: dict[str, float]) -> str:
+    return "The rule chooses " + "; ".join(f"alpha = {a:g} in the {r} regime" for r, a in alphas.items()) + "."
+
+
+def facts_table(regime_runs: dict[str, Runs]):
+    """Each regime's four rows: test accuracy (%) at the validation-chosen epoch, mean over seeds, and the
+    audio-visual gap."""
+    import pandas as pd
+
+    from .explain import regime_facts
+    return pd.DataFrame({r: {k: round(v, 2) for k, v in regime_facts(runs).items()}
+                         for r, runs in regime_runs.items()})
