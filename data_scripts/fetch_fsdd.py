@@ -6,7 +6,7 @@ Makes `<dest>/recordings/*.wav` complete, every file checked against the SHA-256
 `dest`; a local mirror (`--mirror`, else $OGM_FSDD_MIRROR, else `../shared/data/fsdd` next to the repository
 or the working directory); the public GitHub archive of tag v1.0.10.
 
-    python data_scripts/fetch_fsdd.py                    # into ./data/avdigits (or $OGM_DATA_DIR/avdigits)
+    python data_scripts/fetch_fsdd.py                    # into <repository>/data/avdigits (or $OGM_DATA_DIR/avdigits)
     python data_scripts/fetch_fsdd.py --dest /data/fsdd --mirror /mnt/share/fsdd
     python data_scripts/fetch_fsdd.py --no-download      # only a local mirror, never the network
 """

@@ -9,9 +9,16 @@ Names are <actor>_<sentence>_<emotion>_<level>; the label is the emotion (NEU HA
 Split: --split-dir with the OGM-GE train.csv / test.csv (lines `name,label`) when you have them;
 otherwise a deterministic 90/10 split by hash of the clip name, or of the actor with
 --speaker-independent. The validation split is carved from train when loading (RunConfig.val_fraction).
+Whatever the lists, a run with RunConfig.split = "speaker" splits the store's clips again with train,
+validation and test actors disjoint; `python -m ogm_lib data check --dataset cremad [--split speaker]`
+shows the actors of each split and those two splits share.
+
+The store goes to <repository>/data/cremad (or $OGM_DATA_DIR/cremad) unless --out says otherwise: where
+runs look for it, whatever their working directory. A rerun repairs a damaged store (--verify: also
+re-read the large arrays' checksums).
 
 Example:
-  python data_scripts/prepare_cremad.py --raw ~/CREMA-D --split-dir ~/OGM-GE/data/CREMAD --out data/cremad
+  python data_scripts/prepare_cremad.py --raw ~/CREMA-D --split-dir ~/OGM-GE/data/CREMAD
 """
 import sys
 from pathlib import Path

@@ -14,12 +14,24 @@ Profiles bundle the sizes and schedule of a setting:
 - `converged`: the `cpu` model and data with the paper's steps per epoch and a schedule that converges
            (`regimes.py`): batch 24 (102 steps per epoch on 2,430 training clips; the paper's CREMA-D runs
            take 105), 20 epochs, modulation in epochs 0..9 (1,020 modulated steps), StepLR at epoch 14 (70 %).
+- `gpu`:   the paper's model and schedule (as `paper`: width 64, 100 epochs, batch 64, SGD lr 1e-3,
+           StepLR(70, 0.1), modulation in epochs 0..50) on the default data, so a GPU shows the paper's
+           regime without the paper's datasets. The data keeps the book's sizes (16-pixel frames, one frame
+           per clip): avdigits' difficulty is set at that size, and 224-pixel frames, 28 output pixels per
+           pixel of an 8x8 digit, would average the pixel noise away and change which modality dominates.
 - `smoke`: seconds, for tests and for checking that a notebook runs end to end.
 
 Speed switches (`amp`, `channels_last`, `fused_optimizer`, `compile`) and `world_size` (the number of
 data-parallel processes, set by `distributed.fit_ddp`) do not change the method, but they can change the
 numbers by float rounding (bf16 autocast more than that). They enter the key only when they differ from
-their default, so every plain fp32 single-process run keeps the key it always had. The same holds for
+their default, so every plain fp32 single-process run keeps the key it always had.
+
+The data is in the key too: `data_fingerprint`, filled in when the config is made (`data/fingerprint.py`),
+is a prepared store's fingerprint (a hash of its files' checksums), so a completed or replaced store gives
+a new key; for `avdigits` it hashes the pinned inputs, and is left out of the key at today's value
+(`PINNED_FINGERPRINTS`). The split rule `split` ("official", or "speaker": speakers disjoint,
+`data/splits.py`) enters the key only when it is not "official". `data_dir` stays out: the same data may
+live anywhere (`paths.dataset_dir` resolves the default folder). The same holds for
 `ge_noise` (GE's noise, added after the book's runs were made): at its default, the official code's
 isotropic noise, it is left out of the key.
 
