@@ -66,7 +66,7 @@ REGIMES: dict[str, dict[str, float]] = {
 #: the values a refinement added to each modality's grid (`refine`, applied to the committed first grid)
 REFINED: dict[str, tuple[float, ...]] = {"visual": (0.85, 0.9, 0.95)}
 #: each regime's alpha, chosen by `choose_alpha` on its committed sweep
-ALPHA: dict[str, float] = {}
+ALPHA: dict[str, float] = {"paper-like": 0.6}
 #: the knob each modality's calibration moves
 KNOB = {"audio": "audio_snr_db", "visual": "visual_noise"}
 GRID = {"audio": AUDIO_SNR_GRID, "visual": VISUAL_NOISE_GRID}
@@ -250,3 +250,9 @@ def book_runs(device: str = "cpu") -> list:
             out += [c.replace(seed=s) for c in regime_rows(regime, ALPHA[regime], "avdigits", PROFILE, device).values()
                     for s in range(REGIME_SEEDS)]
     return out
+
+
+def profile_for(book_profile: str) -> str:
+    """The profile a regime chapter runs at when the book runs at `book_profile`: the book's `cpu` build
+    runs the regimes on their own schedule (`PROFILE`); any other profile (smoke, paper, gpu) as given."""
+    return PROFILE if book_profile == "cpu" else book_profile

@@ -69,4 +69,4 @@ def test_calibration_tables(runs):
     facts = cal.schedule_facts(runs["Concatenation"][0])
     assert facts["modulated steps"] > 0
     checks = cal.checks_table({"paper-like": runs})
-    assert checks.shape == (1, 4)
+    assert checks.shape == (1, 6)

@@ -12,7 +12,7 @@ import numpy as np
 from .. import regimes
 from ..results import RunResult
 from .explain import first_epoch_mean
-from .reduce import steps_per_epoch
+from .reduce import modulation_window_mean, steps_per_epoch
 
 Runs = dict[str, list[RunResult]]
 
@@ -103,6 +103,22 @@ def convergence(runs: Runs) -> dict:
             "best epochs": best, "epochs": epochs}
 
 
+def late_gain(runs: Runs) -> tuple[float, float, float, int]:
+    """Is validation accuracy still rising at the end? Per run: mean validation accuracy over the last
+    `regimes.LATE_SHARE` of epochs minus the mean over as many epochs just before; returns (mean, 95 %
+    interval low, high, runs) in points. Not the rule of `regimes.py` (which counts best epochs, and so also
+    counts which epoch of a flat plateau noise happens to pick): a reading of the same runs that a flat
+    plateau does not fail."""
+    from .stats import paired_test
+    diffs = []
+    for r in (r for rs in runs.values() for r in rs):
+        acc = [e["val_acc"] for e in r.epochs]
+        n = math.ceil(regimes.LATE_SHARE * len(acc))
+        diffs.append(100 * (np.mean(acc[-n:]) - np.mean(acc[-2 * n:-n])))
+    t = paired_test(diffs, [0.0] * len(diffs))
+    return float(np.mean(diffs)), t.ci_low, t.ci_high, len(diffs)
+
+
 def checks_table(regime_runs: dict[str, Runs]):
     """Per regime: does audio lead in joint training from the start (rho^a over the first epoch, every seed),
     and does the schedule converge (the rule of `regimes.py`)."""
@@ -114,9 +130,13 @@ def checks_table(regime_runs: dict[str, Runs]):
         rows[regime] = {
             "joint rho^a, first epoch (min .. max over seeds)": f"{min(rho):.2f} .. {max(rho):.2f}",
             "audio leads in every seed": "yes" if min(rho) > 1 else "no",
+            "joint rho^a, modulated epochs (mean over seeds)":
+                f"{np.mean([modulation_window_mean(r, 'rho_a') for r in runs['Concatenation']]):.2f}",
             f"best epoch before epoch {conv['late from epoch']} of {conv['epochs']}":
                 f"{round(100 * conv['share'])} % of {conv['runs']} runs",
-            f"converged (>= {round(100 * regimes.CONVERGED_SHARE)} %)": "yes" if conv["passes"] else "no"}
+            f"converged (>= {round(100 * regimes.CONVERGED_SHARE)} %)": "yes" if conv["passes"] else "no",
+            "validation accuracy, last 15 % minus the 15 % before (points, 95 % CI)":
+                "{:+.1f} ({:+.1f} to {:+.1f}), {} runs".format(*late_gain(runs))}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
@@ -170,3 +190,24 @@ def facts_table(regime_runs: dict[str, Runs]):
     from .explain import regime_facts
     return pd.DataFrame({r: {k: round(v, 2) for k, v in regime_facts(runs).items()}
                          for r, runs in regime_runs.items()})
+
+
+def checks_text(regime_runs: dict[str, Runs]) -> str:
+    """The checks in words, one sentence per regime, true for every outcome."""
+    out = []
+    for regime, runs in regime_runs.items():
+        rho = [first_epoch_mean(r) for r in runs["Concatenation"]]
+        conv = convergence(runs)
+        gain, lo, hi, n = late_gain(runs)
+        lead = ("audio leads from the first epoch in every seed" if min(rho) > 1 else
+                f"audio does not lead in the first epoch of every seed (joint rho^a {min(rho):.2f} to {max(rho):.2f}; "
+                f"over the modulated epochs it averages "
+                f"{np.mean([modulation_window_mean(r, 'rho_a') for r in runs['Concatenation']]):.2f})")
+        still = ("still rising" if lo > 0 else "falling" if hi < 0 else "not measurably changing")
+        sched = (f"the schedule passes the convergence rule ({round(100 * conv['share'])} % of {conv['runs']} runs "
+                 f"peak before the last 15 % of epochs)" if conv["passes"] else
+                 f"the schedule FAILS the convergence rule: only {round(100 * conv['share'])} % of {conv['runs']} runs "
+                 f"peak before the last 15 % of epochs (the rule asks for {round(100 * regimes.CONVERGED_SHARE)} %)")
+        out.append(f"In the {regime} regime {lead}; {sched}; over its last 15 % of epochs validation accuracy is "
+                   f"{still} ({gain:+.1f} points, 95 % CI {lo:+.1f} to {hi:+.1f}, {n} runs).")
+    return " ".join(out)

@@ -174,11 +174,11 @@ def regime_facts(runs: Runs, protocol: str = "val") -> dict[str, float]:
 # The chapter's tables, figure and sentences
 
 
-def _k_mean(run: RunResult) -> float:
+def _k_mean(run: RunResult, key: str = "k_a") -> float:
     if run.config["modalities"] != "av":
         raise KeyError("k is defined for the joint models only")
     from .reduce import modulation_window_mean
-    return modulation_window_mean(run, "k_a")
+    return modulation_window_mean(run, key)
 
 
 def regime_table(runs: Runs, name: str = ""):
@@ -187,15 +187,40 @@ def regime_table(runs: Runs, name: str = ""):
     from .tables import at, last, summary
     cols = {"fused acc": at("test_acc"), "fused acc, best test epoch": at("test_acc", "test"),
             "train acc, last epoch": last("train_acc"), "audio probe": last("probe_audio"),
-            "visual probe": last("probe_visual"), "mean k^a, modulated steps": _k_mean}
+            "visual probe": last("probe_visual"), "mean k^a, modulated steps": _k_mean,
+            "mean k^v, modulated steps": lambda r: _k_mean(r, "k_v")}
     table = summary(runs, cols, name=name)
     table.loc["Product of audio-only and visual-only"] = {c: "—" for c in cols}
     table.loc["Product of audio-only and visual-only", "fused acc"] = fmt_pm(
         list(ceiling(runs["Audio-only"], runs["Visual-only"]).values()))
     # k is a fraction, not a percentage: undo summary's x100 for that column
     for label in ("Concatenation", "Concatenation + OGM-GE"):
-        table.loc[label, "mean k^a, modulated steps"] = fmt_pm([_k_mean(r) for r in runs[label]], 1.0, 2)
+        for key in ("k_a", "k_v"):
+            table.loc[label, f"mean k^{key[-1]}, modulated steps"] = fmt_pm([_k_mean(r, key) for r in runs[label]],
+                                                                            1.0, 2)
     return table
+
+
+def k_texts(runs: dict[str, Runs]) -> dict[str, str]:
+    """'ex_pl_k' / 'ex_ea_k': how hard OGM-GE held each encoder back during modulation, in numbers."""
+    from .reduce import modulation_window_mean
+    tags = {"paper-like": "pl", "easy audio": "ea"}
+    out = {}
+    for regime, rs in runs.items():
+        ogm = rs["Concatenation + OGM-GE"]
+        ka, kv = (float(np.mean([modulation_window_mean(r, k) for r in ogm])) for k in ("k_a", "k_v"))
+        slowed = [f"{m} {100 * np.mean([np.mean(np.asarray(r.steps[k][slice(*_window(r))]) < 1) for r in ogm]):.0f} %"
+                  for m, k in (("audio", "k_a"), ("visual", "k_v"))]
+        out[f"ex_{tags.get(regime, regime)}_k"] = (
+            f"over the modulated steps OGM-GE multiplied the audio encoder's gradient by k^a = {ka:.2f} and the visual "
+            f"encoder's by k^v = {kv:.2f} on average; the share of modulated steps that slowed each encoder: "
+            + ", ".join(slowed))
+    return out
+
+
+def _window(run: RunResult) -> tuple[int, int]:
+    from .reduce import modulation_window_steps
+    return modulation_window_steps(run, "k_a")
 
 
 def per_class_table(runs: Runs, name: str = ""):
