@@ -124,6 +124,10 @@ def problems(root: str | os.PathLike, manifest: dict, deep: bool = False,
             found.append((name, "is missing"))
             continue
         size = path.stat().st_size
+        if name.endswith(".csv"):
+            if size != record.get("bytes") or sha256_of(path) != record.get("sha256"):
+                found.append((name, _split_list_problem(path, manifest.get("counts", {}).get(name[:-4]))))
+            continue
         if size != record.get("bytes"):
             what = "truncated" if size < record.get("bytes", 0) else "longer than recorded"
             found.append((name, f"{size:,} bytes, the manifest records {record.get('bytes', 0):,} ({what})"))
@@ -139,16 +143,16 @@ def problems(root: str | os.PathLike, manifest: dict, deep: bool = False,
                               f"{record.get('dtype')}"))
                 continue
         if (deep or name not in LARGE_ARRAYS) and sha256_of(path) != record.get("sha256"):
-            problem = "content differs from the manifest's SHA-256"
-            if name.endswith(".csv"):
-                rows = _split_rows(path)
-                listed = manifest.get("counts", {}).get(name[:-4])
-                if rows is not None and listed is not None and rows != listed:
-                    problem = f"lists {rows} clips, the manifest says {listed}"
-                else:
-                    problem = "split list differs from the one the store was prepared with"
-            found.append((name, problem))
+            found.append((name, "content differs from the manifest's SHA-256"))
     return found
+
+
+def _split_list_problem(path: Path, listed: int | None) -> str:
+    """What is wrong with a split list that is not the one the store was prepared with."""
+    rows = _split_rows(path)
+    if rows is not None and listed is not None and rows != listed:
+        return f"lists {rows} clips, the manifest says {listed}"
+    return "split list differs from the one the store was prepared with (same number of clips)"
 
 
 def _opens(path: Path) -> str | None:
