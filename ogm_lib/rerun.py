@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import RunConfig
-from .results import RunResult, decode_steps, encode_steps
+from .results import RunResult, decode_predictions, decode_steps, encode_steps
 
 METRIC_ATOL = 1e-6
 TRACE_RTOL = 1e-5
@@ -48,8 +48,8 @@ def _close(a, b, atol: float, rtol: float = 0.0) -> bool:
 def compare(new: RunResult, old: RunResult, atol: float = METRIC_ATOL, rtol: float = TRACE_RTOL) -> list[str]:
     """The differences between a retrained result and a committed one (empty: they agree).
 
-    Compared: the key, the chosen epoch, every per-epoch metric, and every per-step trace (both sides
-    rounded to float32, as stored)."""
+    Compared: the key, the chosen epoch, every per-epoch metric, every per-step trace (both sides
+    rounded to float32, as stored), and the stored test predictions when both results have them."""
     diffs = []
     if new.key != old.key:
         diffs.append(f"key {new.key} != {old.key}")
@@ -71,6 +71,12 @@ def compare(new: RunResult, old: RunResult, atol: float = METRIC_ATOL, rtol: flo
         elif not np.allclose(a, b, rtol=rtol, atol=0.0, equal_nan=True):
             worst = int(np.nanargmax(np.abs(a - b)))
             diffs.append(f"trace {name}: step {worst} {a[worst]!r} != {b[worst]!r}")
+    if new.predictions and old.predictions:     # files from before predictions were kept have none
+        (ya, pa), (yb, pb) = decode_predictions(new.predictions), decode_predictions(old.predictions)
+        if new.predictions["epoch"] != old.predictions["epoch"] or not np.array_equal(ya, yb):
+            diffs.append("stored test predictions: another epoch or other clips")
+        elif pa.shape != pb.shape or not np.allclose(pa, pb, rtol=rtol, atol=atol):
+            diffs.append("stored test predictions differ")
     return diffs
 
 
