@@ -219,14 +219,20 @@ def row_seeds(config: RunConfig, seeds: int | Iterable[int] = SEEDS,
 
 
 def book_runs(dataset: str = "avdigits", profile: str = "cpu", device: str = "cpu", seeds=SEEDS,
-              headline_seeds=HEADLINE_SEEDS) -> list[RunConfig]:
-    """Every run of the book's chapters at their default parameters, each once, in chapter order."""
+              headline_seeds=HEADLINE_SEEDS, include_regimes: bool = True) -> list[RunConfig]:
+    """Every run of the book's chapters at their default parameters, each once, in chapter order; with
+    `include_regimes` (and the default data at the `cpu` profile), also the runs of the regime chapters
+    (`regimes.book_runs`: calibration, alpha sweeps, each regime's rows, on their own profile)."""
     out: dict[str, RunConfig] = {}
     for rows_of in CHAPTERS.values():
         for config in rows_of(dataset, profile, device).values():
             for s in row_seeds(config, seeds, headline_seeds):
                 c = config.replace(seed=s)
                 out.setdefault(c.key(), c)
+    if include_regimes and dataset == "avdigits" and profile == "cpu":
+        from . import regimes
+        for c in regimes.book_runs(device):
+            out.setdefault(c.key(), c)
     return list(out.values())
 
 

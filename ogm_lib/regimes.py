@@ -66,7 +66,7 @@ REGIMES: dict[str, dict[str, float]] = {
 #: the values a refinement added to each modality's grid (`refine`, applied to the committed first grid)
 REFINED: dict[str, tuple[float, ...]] = {"visual": (0.85, 0.9, 0.95)}
 #: each regime's alpha, chosen by `choose_alpha` on its committed sweep
-ALPHA: dict[str, float] = {"paper-like": 0.6}
+ALPHA: dict[str, float] = {"paper-like": 0.6, "easy audio": 0.1}
 #: the knob each modality's calibration moves
 KNOB = {"audio": "audio_snr_db", "visual": "visual_noise"}
 GRID = {"audio": AUDIO_SNR_GRID, "visual": VISUAL_NOISE_GRID}

@@ -52,3 +52,29 @@ def test_refine_splits_the_bracketing_interval_only_when_needed():
     assert regimes.refine("visual", far) == [0.85, 0.9, 0.95]
     assert regimes.refine("visual", {0.8: [43.0], 1.0: [36.0]}) == []        # 43 is within 3 of 41.9
     assert regimes.refine("audio", {-6.0: [70.0], -9.0: [60.0]}) == []       # nothing brackets 52.5
+
+
+def _committed(configs):
+    from ogm_lib.paths import repo_root
+    from ogm_lib.results import RunResult, result_path
+    return [RunResult.load(result_path(c, repo_root() / "results")) for c in configs]
+
+
+def _committed_rows(rows, seeds):
+    return {label: _committed([c.replace(seed=s) for s in seeds]) for label, c in rows.items()}
+
+
+def test_the_paper_like_constants_are_the_rules_output_on_the_committed_runs():
+    """REGIMES["paper-like"], REFINED and ALPHA are what the rules give on the committed runs (read, not trained)."""
+    from ogm_lib.book import book_config
+    values = regimes.calibration_values(_committed_rows(regimes.calibration_rows(), regimes.CALIBRATION_SEEDS))
+    for m in ("audio", "visual"):
+        assert tuple(regimes.refine(m, values[m])) == tuple(regimes.REFINED.get(m, ()))
+        rows = {f"{m}, {regimes.KNOB[m]}={v:g}": book_config("avdigits", regimes.PROFILE, modalities=m,
+                                                            **{regimes.KNOB[m]: v}) for v in regimes.REFINED.get(m, ())}
+        values[m].update(regimes.calibration_values(_committed_rows(rows, regimes.CALIBRATION_SEEDS))[m])
+        choice = regimes.choose(m, values[m])
+        assert regimes.REGIMES["paper-like"][choice.knob] == choice.value
+    for regime in regimes.REGIMES:
+        sweep = _committed_rows(regimes.alpha_rows(regime), regimes.ALPHA_SEEDS)
+        assert regimes.choose_alpha(regimes.alpha_values(sweep))[0] == regimes.ALPHA[regime]
