@@ -346,9 +346,9 @@ def test_blow_up_in_the_last_step_is_caught_before_evaluation(tmp_path, monkeypa
     evaluated_after = []                      # how many epochs were done when evaluation ran
     evaluate = Trainer.evaluate_split
 
-    def spy(self, name):
+    def spy(self, name, **kwargs):
         evaluated_after.append(len(self.result.epochs))
-        return evaluate(self, name)
+        return evaluate(self, name, **kwargs)
     monkeypatch.setattr(Trainer, "evaluate_split", spy)
     cfg = smoke(epochs=3, method="normal")
     with pytest.raises(FloatingPointError) as err:
