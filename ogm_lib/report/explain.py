@@ -29,6 +29,8 @@ from .reduce import by_seed, epoch_curve, final_metric, metric, seed_of
 
 Runs = dict[str, list[RunResult]]
 
+#: a regime's short name in glue keys
+TAGS = {"paper-like": "pl", "easy audio": "ea"}
 #: the paper's Figure 1 (VGGSound, 100 epochs): the epoch range where OGM-GE's fused curve overtakes the joint one
 PAPER_CROSSOVER = (40, 45, 100)
 
@@ -127,16 +129,12 @@ def train_acc(runs: Sequence[RunResult]) -> dict[int, float]:
     return by_seed(runs, lambda r: final_metric(r, "train_acc"))
 
 
-def probe(runs: Sequence[RunResult], modality: str) -> dict[int, float]:
-    return by_seed(runs, lambda r: final_metric(r, f"probe_{modality}"))
-
-
 def explain_claims(runs: Runs, tag: str = "") -> list[Claim]:
     """One regime's claims: OGM-GE's gain and its mechanism (encoders, fit), and the ceiling check.
     The direction of each is the paper's, or (for the mechanism) the reading that would explain a loss."""
     head, ogm = runs["Concatenation"], runs["Concatenation + OGM-GE"]
     sfx = f" ({tag})" if tag else ""
-    from .chapters import rerun_gains
+    from .chapters import probe, rerun_gains
     return [
         Claim("gain", f"OGM-GE beats concatenation{sfx}", ogm, head,
               paper=difference(TABLE1, "Concatenation+", "Concatenation", ["CREMA-D Acc", "VGGSound Acc"]),
@@ -204,14 +202,13 @@ def regime_table(runs: Runs, name: str = ""):
 def k_texts(runs: dict[str, Runs]) -> dict[str, str]:
     """'ex_pl_k' / 'ex_ea_k': how hard OGM-GE held each encoder back during modulation, in numbers."""
     from .reduce import modulation_window_mean
-    tags = {"paper-like": "pl", "easy audio": "ea"}
     out = {}
     for regime, rs in runs.items():
         ogm = rs["Concatenation + OGM-GE"]
         ka, kv = (float(np.mean([modulation_window_mean(r, k) for r in ogm])) for k in ("k_a", "k_v"))
         slowed = [f"{m} {100 * np.mean([np.mean(np.asarray(r.steps[k][slice(*_window(r))]) < 1) for r in ogm]):.0f} %"
                   for m, k in (("audio", "k_a"), ("visual", "k_v"))]
-        out[f"ex_{tags.get(regime, regime)}_k"] = (
+        out[f"ex_{TAGS.get(regime, regime)}_k"] = (
             f"over the modulated steps OGM-GE multiplied the audio encoder's gradient by k^a = {ka:.2f} and the visual "
             f"encoder's by k^v = {kv:.2f} on average; the share of modulated steps that slowed each encoder: "
             + ", ".join(slowed))
@@ -260,31 +257,32 @@ def through_training_figure(runs: dict[str, Runs], alphas: dict[str, float]):
     return fig
 
 
+#: each claim's sentence per label (reproduced, inconclusive, contradicted), in reading order
+READINGS = {
+    "gain": ("OGM-GE raises the fused accuracy, as the paper reports.",
+             "We cannot tell whether OGM-GE changes the fused accuracy.",
+             "OGM-GE lowers the fused accuracy: the opposite of the paper."),
+    "imbalance": ("The joint model under-trains its visual encoder, so there is an imbalance to correct;",
+                  "We cannot tell whether the joint model under-trains its visual encoder;",
+                  "The joint model's visual encoder is better than the one trained alone, so there is no such "
+                  "imbalance to correct;"),
+    "visual": ("OGM-GE does improve the visual encoder,", "OGM-GE does not measurably improve the visual encoder,",
+               "OGM-GE makes the visual encoder worse,"),
+    "audio": ("it costs the audio encoder accuracy,", "its cost to the audio encoder is not measurable,",
+              "and the audio encoder is better with it than without,"),
+    "underfit": ("and the model fits its training data less well.",
+                 "and we cannot tell whether it fits its training data less well.",
+                 "and the model fits its training data better."),
+    "ceiling": ("Two separately trained models, multiplied, beat the joint model: the joint model leaves accuracy "
+                "unused that a balancing method could in principle recover.",
+                "We cannot tell whether two separately trained models, multiplied, beat the joint model.",
+                "The joint model beats the product of two separately trained models: little unused accuracy is left "
+                "for a balancing method to recover."),
+}
+
+
 def reading_texts(verdicts: dict[str, dict]) -> dict[str, str]:
     """'ex_reading_pl' / 'ex_reading_ea': a paragraph per regime, each sentence chosen by a verdict's label."""
     from .claims import by_label
-    tags = {"paper-like": "pl", "easy audio": "ea"}
-    out = {}
-    for regime, v in verdicts.items():
-        s = [by_label(v["gain"], "OGM-GE raises the fused accuracy, as the paper reports.",
-                      "We cannot tell whether OGM-GE changes the fused accuracy.",
-                      "OGM-GE lowers the fused accuracy: the opposite of the paper."),
-             by_label(v["imbalance"], "The joint model under-trains its visual encoder, so there is an imbalance to correct;",
-                      "We cannot tell whether the joint model under-trains its visual encoder;",
-                      "The joint model's visual encoder is better than the one trained alone, so there is no such imbalance to correct;"),
-             by_label(v["visual"], "OGM-GE does improve the visual encoder,",
-                      "OGM-GE does not measurably improve the visual encoder,",
-                      "OGM-GE makes the visual encoder worse,"),
-             by_label(v["audio"], "it costs the audio encoder accuracy,",
-                      "its cost to the audio encoder is not measurable,",
-                      "and the audio encoder is better with it than without,"),
-             by_label(v["underfit"], "and the model fits its training data less well.",
-                      "and we cannot tell whether it fits its training data less well.",
-                      "and the model fits its training data better."),
-             by_label(v["ceiling"], "Two separately trained models, multiplied, beat the joint model: the joint model leaves "
-                                    "accuracy unused that a balancing method could in principle recover.",
-                      "We cannot tell whether two separately trained models, multiplied, beat the joint model.",
-                      "The joint model beats the product of two separately trained models: little unused accuracy is "
-                      "left for a balancing method to recover.")]
-        out[f"ex_reading_{tags.get(regime, regime)}"] = " ".join(s)
-    return out
+    return {f"ex_reading_{TAGS.get(regime, regime)}": " ".join(by_label(v[key], *READINGS[key]) for key in READINGS)
+            for regime, v in verdicts.items()}
