@@ -26,31 +26,56 @@ import os
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
-from . import checks
-from .config import RunConfig, make_config
+from . import checks, regimes
+from .config import RunConfig, check_choice, make_config
 
 #: probes every n epochs, per profile
 PROBE_EVERY = {"paper": 10, "cpu": 6, "converged": 2, "smoke": 1}
 #: seeds per row, and for the headline rows (concatenation with and without OGM-GE)
 SEEDS = 5
 HEADLINE_SEEDS = 10
-#: the OGM strength of the book's rows (the official README's value for CREMA-D)
-ALPHA = 0.8
+#: the book's default setting (issue 11): the default data in the paper-like regime (`regimes.REGIMES`,
+#: calibrated to the paper's CREMA-D unimodal accuracies), on that regime's converged schedule
+REGIME = "paper-like"
+PROFILE = regimes.PROFILE
+#: the OGM strength of the book's rows: the regime's alpha, chosen on validation (`regimes.ALPHA`)
+ALPHA = regimes.ALPHA[REGIME]
+#: the official README's alpha for CREMA-D: the headline alpha of data without a regime (the real datasets)
+OFFICIAL_ALPHA = 0.8
 
 
-def book_config(dataset: str = "avdigits", profile: str = "cpu", device: str = "cpu", **changes) -> RunConfig:
-    """The config of one book row: the profile, the book's measurements, then the row's own changes."""
+def book_config(dataset: str = "avdigits", profile: str = PROFILE, device: str = "cpu", regime: str | None = None,
+                **changes) -> RunConfig:
+    """The config of one book row: the profile, the book's measurements, the regime's data knobs (the default
+    data only: `regimes.REGIMES`; `None` keeps the data's own defaults), then the row's own changes."""
     base = dict(dataset=dataset, device=device, quiet=True, eval_train=True,
                 probe_every=PROBE_EVERY.get(profile, 5))
+    if regime is not None:
+        check_choice("regime", regime, tuple(regimes.REGIMES))
+        if dataset == "avdigits":
+            base.update(regimes.REGIMES[regime])
     base.update(changes)
     return make_config(profile, **base)
 
 
-def headline_rows(dataset: str = "avdigits", profile: str = "cpu", device: str = "cpu",
-                  alpha: float = ALPHA) -> dict[str, RunConfig]:
+def regime_of(config: RunConfig) -> str | None:
+    """The regime whose data knobs `config` has (the default data only), else None."""
+    if config.dataset != "avdigits":
+        return None
+    return next((name for name, knobs in regimes.REGIMES.items()
+                 if all(getattr(config, k) == v for k, v in knobs.items())), None)
+
+
+def headline_alpha(config: RunConfig) -> float:
+    """The alpha of the headline rows for `config`'s data: its regime's (`regimes.ALPHA`), else the official one."""
+    return regimes.ALPHA.get(regime_of(config), OFFICIAL_ALPHA)
+
+
+def headline_rows(dataset: str = "avdigits", profile: str = PROFILE, device: str = "cpu",
+                  alpha: float = ALPHA, regime: str | None = REGIME) -> dict[str, RunConfig]:
     """The headline comparison: concatenation without and with OGM-GE."""
-    return {"Concatenation": book_config(dataset, profile, device, fusion="concat"),
-            "Concatenation + OGM-GE": book_config(dataset, profile, device, fusion="concat", method="ogm_ge",
+    return {"Concatenation": book_config(dataset, profile, device, regime, fusion="concat"),
+            "Concatenation + OGM-GE": book_config(dataset, profile, device, regime, fusion="concat", method="ogm_ge",
                                                   alpha=alpha)}
 
 
@@ -58,40 +83,46 @@ def headline_rows(dataset: str = "avdigits", profile: str = "cpu", device: str =
 # The chapters' rows
 
 
-def imbalance_rows(dataset="avdigits", profile="cpu", device="cpu", alpha=ALPHA) -> dict[str, RunConfig]:
+def imbalance_rows(dataset="avdigits", profile=PROFILE, device="cpu", alpha=ALPHA,
+                   regime=REGIME) -> dict[str, RunConfig]:
     """Chapter 01 (Figure 1): unimodal models, the joint model, the joint model with OGM-GE."""
-    head = headline_rows(dataset, profile, device, alpha)
-    return {"Audio-only": book_config(dataset, profile, device, modalities="audio"),
-            "Visual-only": book_config(dataset, profile, device, modalities="visual"),
+    head = headline_rows(dataset, profile, device, alpha, regime)
+    return {"Audio-only": book_config(dataset, profile, device, regime, modalities="audio"),
+            "Visual-only": book_config(dataset, profile, device, regime, modalities="visual"),
             "Joint": head["Concatenation"], "Joint + OGM-GE": head["Concatenation + OGM-GE"]}
 
 
-def ogm_rows(dataset="avdigits", profile="cpu", device="cpu", alpha=ALPHA,
-             alphas: Sequence[float] = (0.3, 0.8)) -> dict[str, RunConfig]:
+def ogm_rows(dataset="avdigits", profile=PROFILE, device="cpu", alpha=ALPHA,
+             alphas: Sequence[float] = (0.2, 1.0), regime=REGIME) -> dict[str, RunConfig]:
     """Chapter 02: the joint model, and OGM-GE at each alpha of the sweep (and the main alpha)."""
     alphas = checks.number_list(alphas, "alphas", float, low=0)
-    rows = {"Joint": book_config(dataset, profile, device, fusion="concat")}
-    rows.update({f"OGM-GE alpha={a:g}": book_config(dataset, profile, device, fusion="concat", method="ogm_ge",
+    rows = {"Joint": book_config(dataset, profile, device, regime, fusion="concat")}
+    rows.update({f"OGM-GE alpha={a:g}": book_config(dataset, profile, device, regime, fusion="concat", method="ogm_ge",
                                                     alpha=a) for a in sorted(set(alphas) | {alpha})})
     return rows
 
 
-def ge_rows(dataset="avdigits", profile="cpu", device="cpu", alpha=ALPHA) -> dict[str, RunConfig]:
-    """Chapter 04: plain training, OGM, OGM-GE and GE alone (concatenation)."""
-    def row(**c):
-        return book_config(dataset, profile, device, fusion="concat", **c)
-    return {"Normal": row(), "OGM": row(method="ogm", alpha=alpha), "OGM-GE": row(method="ogm_ge", alpha=alpha),
-            "GE only": row(method="ge")}
+#: chapter 04's names for the official rows of `ge_variants.GE_VARIANTS` (the others keep theirs)
+GE_LABELS = {"Joint training": "Normal", "GE alone (official)": "GE only", "OGM": "OGM", "OGM-GE (official)": "OGM-GE"}
+
+
+def ge_rows(dataset="avdigits", profile=PROFILE, device="cpu", alpha=ALPHA, regime=REGIME) -> dict[str, RunConfig]:
+    """Chapter 04: plain training, OGM, OGM-GE and GE alone (concatenation), and GE with each of the paper's
+    noises (`ge_variants.ge_variant_rows`: GE alone and OGM-GE with the SGD-noise covariance, scaled by k,
+    and restoring the SGD temperature)."""
+    from .ge_variants import ge_variant_rows
+    rows = ge_variant_rows(book_config(dataset, profile, device, regime, fusion="concat"), alpha=alpha)
+    return {GE_LABELS.get(label, label): config for label, config in rows.items()}
 
 
 #: Table 1's fusions: the paper's row name -> ours
 FUSIONS = {"Baseline": "gated", "Concatenation": "concat", "Summation": "sum", "FiLM": "film"}
 
 
-def table1_rows(dataset="avdigits", profile="cpu", device="cpu", alpha=ALPHA) -> dict[str, RunConfig]:
+def table1_rows(dataset="avdigits", profile=PROFILE, device="cpu", alpha=ALPHA, regime=REGIME) -> dict[str, RunConfig]:
     """Table 1: unimodal models, the four fusions, and the four fusions with OGM-GE ("+")."""
     def row(**c):
-        return book_config(dataset, profile, device, **c)
+        return book_config(dataset, profile, device, regime, **c)
     rows = {"Audio-only": row(modalities="audio"), "Visual-only": row(modalities="visual")}
     rows.update({name: row(fusion=fusion) for name, fusion in FUSIONS.items()})
     rows.update({f"{name}+": row(fusion=fusion, method="ogm_ge", alpha=alpha) for name, fusion in FUSIONS.items()})
@@ -102,10 +133,11 @@ def table1_rows(dataset="avdigits", profile="cpu", device="cpu", alpha=ALPHA) ->
 OPM = "OPM (beyond the paper)"
 
 
-def table2_rows(dataset="avdigits", profile="cpu", device="cpu", alpha=ALPHA, drop_prob=0.5) -> dict[str, RunConfig]:
+def table2_rows(dataset="avdigits", profile=PROFILE, device="cpu", alpha=ALPHA, drop_prob=0.5,
+                regime=REGIME) -> dict[str, RunConfig]:
     """Table 2: concatenation with each balancing method (and OPM, beyond the paper)."""
     def row(**c):
-        return book_config(dataset, profile, device, fusion="concat", **c)
+        return book_config(dataset, profile, device, regime, fusion="concat", **c)
     return {"Concatenation": row(),
             "Modality-Drop (audio)": row(method="mdrop_audio", drop_prob=drop_prob),
             "Modality-Drop (visual)": row(method="mdrop_visual", drop_prob=drop_prob),
@@ -113,10 +145,11 @@ def table2_rows(dataset="avdigits", profile="cpu", device="cpu", alpha=ALPHA, dr
             "OGM-GE": row(method="ogm_ge", alpha=alpha), OPM: row(method="opm")}
 
 
-def table6_rows(dataset="avdigits", profile="cpu", device="cpu", alpha=ALPHA, adam_lr=1e-3) -> dict[str, RunConfig]:
+def table6_rows(dataset="avdigits", profile=PROFILE, device="cpu", alpha=ALPHA, adam_lr=1e-3,
+                regime=REGIME) -> dict[str, RunConfig]:
     """Table 6: SGD and Adam, each without and with OGM-GE (concatenation)."""
     def row(**c):
-        return book_config(dataset, profile, device, fusion="concat", **c)
+        return book_config(dataset, profile, device, regime, fusion="concat", **c)
     return {"SGD": row(), "SGD+": row(method="ogm_ge", alpha=alpha), "Adam": row(optimizer="adam", lr=adam_lr),
             "Adam+": row(optimizer="adam", lr=adam_lr, method="ogm_ge", alpha=alpha)}
 
@@ -171,17 +204,17 @@ def noise_settings(base_lr: float, lr_factors: Sequence[float] = (0.1, 0.5, 1.0)
     return out
 
 
-def table7_rows(dataset="avdigits", profile="cpu", device="cpu", lr_factors=(0.1, 0.5, 1.0),
-                batch_sizes=(64, 128, 256)) -> tuple[list[NoiseSetting], dict[str, RunConfig]]:
+def table7_rows(dataset="avdigits", profile=PROFILE, device="cpu", lr_factors=(0.1, 0.5, 1.0),
+                batch_sizes=(64, 128, 256), regime=REGIME) -> tuple[list[NoiseSetting], dict[str, RunConfig]]:
     """Table 7: vanilla concatenation over the lr / batch grid, and GE alone (`noise_settings`)."""
     settings = noise_settings(book_config(dataset, profile, device).lr, lr_factors, batch_sizes)
-    return settings, {s.label: book_config(dataset, profile, device, fusion="concat", method=s.method, lr=s.lr,
+    return settings, {s.label: book_config(dataset, profile, device, regime, fusion="concat", method=s.method, lr=s.lr,
                                            batch_size=s.batch_size) for s in settings}
 
 
-def figure3_rows(dataset="avdigits", profile="cpu", device="cpu", alpha=ALPHA) -> dict[str, RunConfig]:
+def figure3_rows(dataset="avdigits", profile=PROFILE, device="cpu", alpha=ALPHA, regime=REGIME) -> dict[str, RunConfig]:
     """Figure 3: the headline pair, for its per-step trace of rho^a."""
-    return headline_rows(dataset, profile, device, alpha)
+    return headline_rows(dataset, profile, device, alpha, regime)
 
 
 #: chapter -> its rows at the notebook's default parameters (chapter 03 reuses chapter 01's joint model)
@@ -203,8 +236,9 @@ def seed_list(seeds: int | Iterable[int], name: str = "seeds") -> list[int]:
 
 
 def is_headline(config: RunConfig) -> bool:
-    """Whether `config` (any seed) is one of the headline rows of its dataset, profile and device."""
-    head = headline_rows(config.dataset, config.profile, config.device)
+    """Whether `config` (any seed) is one of the headline rows of its dataset, profile, device and regime
+    (at that regime's alpha, `headline_alpha`)."""
+    head = headline_rows(config.dataset, config.profile, config.device, headline_alpha(config), regime_of(config))
     return config.replace(seed=0).key() in {c.key() for c in head.values()}
 
 
@@ -218,19 +252,18 @@ def row_seeds(config: RunConfig, seeds: int | Iterable[int] = SEEDS,
     return sorted(set(base) | set(seed_list(headline_seeds, "headline_seeds")))
 
 
-def book_runs(dataset: str = "avdigits", profile: str = "cpu", device: str = "cpu", seeds=SEEDS,
+def book_runs(dataset: str = "avdigits", profile: str = PROFILE, device: str = "cpu", seeds=SEEDS,
               headline_seeds=HEADLINE_SEEDS, include_regimes: bool = True) -> list[RunConfig]:
     """Every run of the book's chapters at their default parameters, each once, in chapter order; with
-    `include_regimes` (and the default data at the `cpu` profile), also the runs of the regime chapters
-    (`regimes.book_runs`: calibration, alpha sweeps, each regime's rows, on their own profile)."""
+    `include_regimes` (and the default data at the regimes' profile), also the runs of the regime chapters
+    (`regimes.book_runs`: calibration, alpha sweeps, each regime's rows)."""
     out: dict[str, RunConfig] = {}
     for rows_of in CHAPTERS.values():
         for config in rows_of(dataset, profile, device).values():
             for s in row_seeds(config, seeds, headline_seeds):
                 c = config.replace(seed=s)
                 out.setdefault(c.key(), c)
-    if include_regimes and dataset == "avdigits" and profile == "cpu":
-        from . import regimes
+    if include_regimes and dataset == "avdigits" and profile == regimes.PROFILE:
         for c in regimes.book_runs(device):
             out.setdefault(c.key(), c)
     return list(out.values())

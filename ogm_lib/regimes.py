@@ -167,9 +167,7 @@ def regime_config(regime: str, dataset: str = "avdigits", profile: str = PROFILE
                   **changes) -> "RunConfig":  # noqa: F821
     """A book row with `regime`'s data knobs (`REGIMES`), on `profile`."""
     from .book import book_config
-    from .config import check_choice
-    check_choice("regime", regime, tuple(REGIMES))
-    return book_config(dataset, profile, device, **{**REGIMES[regime], **changes})
+    return book_config(dataset, profile, device, regime, **changes)
 
 
 def alpha_rows(regime: str, dataset: str = "avdigits", profile: str = PROFILE, device: str = "cpu",
@@ -250,9 +248,3 @@ def book_runs(device: str = "cpu") -> list:
             out += [c.replace(seed=s) for c in regime_rows(regime, ALPHA[regime], "avdigits", PROFILE, device).values()
                     for s in range(REGIME_SEEDS)]
     return out
-
-
-def profile_for(book_profile: str) -> str:
-    """The profile a regime chapter runs at when the book runs at `book_profile`: the book's `cpu` build
-    runs the regimes on their own schedule (`PROFILE`); any other profile (smoke, paper, gpu) as given."""
-    return PROFILE if book_profile == "cpu" else book_profile

@@ -6,7 +6,7 @@ for accuracies, and, for OGM-GE against plain concatenation, the published re-ru
 """
 from __future__ import annotations
 
-from ..book import FUSIONS, OPM
+from ..book import FUSIONS, OPM, PROFILE, REGIME
 from ..results import RunResult
 from .claims import Claim, Verdict, judge
 from .figure3 import rho_claims
@@ -147,8 +147,8 @@ CLAIMS = {"01_imbalance": imbalance_claims, "02_ogm": ogm_claims, "04_ge": ge_cl
           "06_table2": table2_claims, "07_table6": table6_claims, "09_figure3": figure3_claims}
 
 
-def book_claims(dataset="avdigits", profile="cpu", device="cpu", seeds=None, headline_seeds=None, workers=None,
-                results_dir=None) -> dict[str, tuple[list[Claim], dict[str, Verdict], dict[str, Verdict]]]:
+def book_claims(dataset="avdigits", profile=PROFILE, device="cpu", seeds=None, headline_seeds=None, workers=None,
+                results_dir=None, regime=REGIME) -> dict[str, tuple[list[Claim], dict[str, Verdict], dict[str, Verdict]]]:
     """Every chapter's claims at its default parameters, judged per chapter under both protocols:
     chapter -> (claims, verdicts at the best validation epoch, verdicts at the best test epoch)."""
     from ..book import CHAPTERS, HEADLINE_SEEDS, SEEDS, table7_rows, train_seeds
@@ -157,9 +157,9 @@ def book_claims(dataset="avdigits", profile="cpu", device="cpu", seeds=None, hea
     out = {}
     for chapter in TITLES:
         if chapter == "08_table7":
-            settings, rows = table7_rows(dataset, profile, device)
+            settings, rows = table7_rows(dataset, profile, device, regime=regime)
         else:
-            rows = CHAPTERS[chapter](dataset, profile, device)
+            rows = CHAPTERS[chapter](dataset, profile, device, regime=regime)
         runs = train_seeds(rows, seeds, workers, results_dir, headline_seeds)
         claims = noise_claims(settings, runs) if chapter == "08_table7" else CLAIMS[chapter](runs)
         out[chapter] = (claims, judge(claims, "val"), judge(claims, "test"))
