@@ -253,13 +253,13 @@ def row_seeds(config: RunConfig, seeds: int | Iterable[int] = SEEDS,
 
 
 def book_runs(dataset: str = "avdigits", profile: str = PROFILE, device: str = "cpu", seeds=SEEDS,
-              headline_seeds=HEADLINE_SEEDS, include_regimes: bool = True) -> list[RunConfig]:
+              headline_seeds=HEADLINE_SEEDS, include_regimes: bool = True, regime: str | None = REGIME) -> list[RunConfig]:
     """Every run of the book's chapters at their default parameters, each once, in chapter order; with
     `include_regimes` (and the default data at the regimes' profile), also the runs of the regime chapters
     (`regimes.book_runs`: calibration, alpha sweeps, each regime's rows)."""
     out: dict[str, RunConfig] = {}
     for rows_of in CHAPTERS.values():
-        for config in rows_of(dataset, profile, device).values():
+        for config in rows_of(dataset, profile, device, regime=regime).values():
             for s in row_seeds(config, seeds, headline_seeds):
                 c = config.replace(seed=s)
                 out.setdefault(c.key(), c)

@@ -8,7 +8,7 @@
 #   4. jupyter-book build book -W -n --keep-going   (any warning fails the build).
 #
 # Environment:
-#   OGM_PROFILE        papermill parameter `profile` (default: cpu)
+#   OGM_PROFILE        papermill parameter `profile` (default: converged, the notebooks' own)
 #   OGM_DEVICE         papermill parameter `device`  (default: not passed; the notebook's default)
 #   OGM_PAPERMILL_ARGS extra papermill arguments, e.g. "-p seeds 3" (word-split)
 #   OGM_NOTEBOOKS      space-separated notebook names to execute (default: all); the others are
@@ -29,7 +29,7 @@ cd "$ROOT"
 if [[ -z "${PYTHON:-}" ]]; then
     if [[ -x "$ROOT/.venv/bin/python" ]]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python3; fi
 fi
-PROFILE="${OGM_PROFILE:-cpu}"
+PROFILE="${OGM_PROFILE:-converged}"
 KERNEL="${OGM_KERNEL:-python3}"
 REPORTS="$ROOT/book/_build/reports"
 START=$(date +%s)

@@ -88,7 +88,26 @@ def ge_claims(runs: Runs) -> list[Claim]:
               short="smaller gap: OGM-GE vs OGM"),
         Claim("gap_ge", "GE alone has a smaller train − test gap than normal training", gap(runs["Normal"]),
               gap(runs["GE only"]), short="smaller gap: GE vs normal"),
-    ]
+    ] + ge_noise_claims(runs)
+
+
+#: chapter 04's rows with the paper's GE noise (`ge_variants.GE_VARIANTS`) -> their claim keys
+GE_NOISE_ROWS = {"OGM-GE (paper's noise)": "sgd", "OGM-GE (noise x k)": "sgdk", "OGM-GE (SGD temperature)": "restore"}
+
+
+def ge_noise_claims(runs: Runs) -> list[Claim]:
+    """Chapter 04, GE with the paper's noise (`ge_noise`): the paper's two GE claims (GE alone beats plain
+    training; OGM-GE beats OGM) with each noise, and, beyond the paper, whether restoring the dominant
+    encoder's SGD temperature (chapter 03) beats the official GE."""
+    out = [Claim("ge_sgd_vs_normal", "GE alone with the paper's noise beats normal training",
+                 runs["GE alone (paper's noise)"], runs["Normal"],
+                 paper=difference(TABLE7, "b64 lr1e-3 GE only", "b64 lr1e-3"), short="GE (paper's noise) beats normal")]
+    out += [Claim(f"ogmge_{key}_vs_ogm", f"{label} beats OGM", runs[label], runs["OGM"],
+                  paper=difference(TABLE2, "OGM-GE", "OGM"), short=f"{label} beats OGM")
+            for label, key in GE_NOISE_ROWS.items()]
+    out.append(Claim("restore_vs_official", "OGM-GE at SGD's temperature beats the official OGM-GE (beyond the paper)",
+                     runs["OGM-GE (SGD temperature)"], runs["OGM-GE"], short="SGD temperature beats official GE"))
+    return out
 
 
 def table1_claims(runs: Runs) -> list[Claim]:
