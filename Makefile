@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: book test retrain setup system data clean-results
 
-book: setup data           ## execute every notebook (papermill, profile cpu) and build the HTML book
+book: setup data           ## execute every notebook (papermill, profile converged) and build the HTML book
 	bash scripts/build_book.sh
 
 test: setup data           ## unit tests, data scripts, notebooks (papermill smoke + nbval), book, browser

@@ -107,9 +107,9 @@ def test_committed_weights_are_the_chapter_03_model():
     not retrain it; CI's sample check compares them with a retrained run when it draws that run."""
     import torch
 
-    from ogm_lib.book import book_config
+    from ogm_lib.book import REGIME, book_config
     from ogm_lib.models import build_model
-    config = book_config(fusion="concat", seed=0)
+    config = book_config(regime=REGIME, fusion="concat", seed=0)
     path = weights_path(config.key(), COMMITTED)
     assert path.exists() and path.stat().st_size < 3e6
     state = torch.load(path, map_location="cpu", weights_only=False)
