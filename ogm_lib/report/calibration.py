@@ -119,24 +119,34 @@ def late_gain(runs: Runs) -> tuple[float, float, float, int]:
     return float(np.mean(diffs)), t.ci_low, t.ci_high, len(diffs)
 
 
+def regime_checks(runs: Runs) -> dict:
+    """One regime's checks, computed once for the table and the sentence: the plain joint model's rho^a over
+    its first epoch per seed and over the modulated epochs (mean over seeds), the convergence rule
+    (`convergence`) and the late validation gain (`late_gain`)."""
+    joint = runs["Concatenation"]
+    gain, lo, hi, n = late_gain(runs)
+    return {"rho_first": [first_epoch_mean(r) for r in joint],
+            "rho_window": float(np.mean([modulation_window_mean(r, "rho_a") for r in joint])),
+            "convergence": convergence(runs), "late_gain": (gain, lo, hi, n)}
+
+
 def checks_table(regime_runs: dict[str, Runs]):
     """Per regime: does audio lead in joint training from the start (rho^a over the first epoch, every seed),
     and does the schedule converge (the rule of `regimes.py`)."""
     import pandas as pd
     rows = {}
     for regime, runs in regime_runs.items():
-        rho = [first_epoch_mean(r) for r in runs["Concatenation"]]
-        conv = convergence(runs)
+        c = regime_checks(runs)
+        rho, conv = c["rho_first"], c["convergence"]
         rows[regime] = {
             "joint rho^a, first epoch (min .. max over seeds)": f"{min(rho):.2f} .. {max(rho):.2f}",
             "audio leads in every seed": "yes" if min(rho) > 1 else "no",
-            "joint rho^a, modulated epochs (mean over seeds)":
-                f"{np.mean([modulation_window_mean(r, 'rho_a') for r in runs['Concatenation']]):.2f}",
+            "joint rho^a, modulated epochs (mean over seeds)": f"{c['rho_window']:.2f}",
             f"best epoch before epoch {conv['late from epoch']} of {conv['epochs']}":
                 f"{round(100 * conv['share'])} % of {conv['runs']} runs",
             f"converged (>= {round(100 * regimes.CONVERGED_SHARE)} %)": "yes" if conv["passes"] else "no",
             "validation accuracy, last 15 % minus the 15 % before (points, 95 % CI)":
-                "{:+.1f} ({:+.1f} to {:+.1f}), {} runs".format(*late_gain(runs))}
+                "{:+.1f} ({:+.1f} to {:+.1f}), {} runs".format(*c["late_gain"])}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
@@ -196,13 +206,12 @@ def checks_text(regime_runs: dict[str, Runs]) -> str:
     """The checks in words, one sentence per regime, true for every outcome."""
     out = []
     for regime, runs in regime_runs.items():
-        rho = [first_epoch_mean(r) for r in runs["Concatenation"]]
-        conv = convergence(runs)
-        gain, lo, hi, n = late_gain(runs)
+        c = regime_checks(runs)
+        rho, conv = c["rho_first"], c["convergence"]
+        gain, lo, hi, n = c["late_gain"]
         lead = ("audio leads from the first epoch in every seed" if min(rho) > 1 else
                 f"audio does not lead in the first epoch of every seed (joint rho^a {min(rho):.2f} to {max(rho):.2f}; "
-                f"over the modulated epochs it averages "
-                f"{np.mean([modulation_window_mean(r, 'rho_a') for r in runs['Concatenation']]):.2f})")
+                f"over the modulated epochs it averages {c['rho_window']:.2f})")
         still = ("still rising" if lo > 0 else "falling" if hi < 0 else "not measurably changing")
         sched = (f"the schedule passes the convergence rule ({round(100 * conv['share'])} % of {conv['runs']} runs "
                  f"peak before the last 15 % of epochs)" if conv["passes"] else

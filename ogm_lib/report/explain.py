@@ -201,23 +201,19 @@ def regime_table(runs: Runs, name: str = ""):
 
 def k_texts(runs: dict[str, Runs]) -> dict[str, str]:
     """'ex_pl_k' / 'ex_ea_k': how hard OGM-GE held each encoder back during modulation, in numbers."""
-    from .reduce import modulation_window_mean
+    from .reduce import modulation_window_mean, modulation_window_steps
     out = {}
     for regime, rs in runs.items():
         ogm = rs["Concatenation + OGM-GE"]
         ka, kv = (float(np.mean([modulation_window_mean(r, k) for r in ogm])) for k in ("k_a", "k_v"))
-        slowed = [f"{m} {100 * np.mean([np.mean(np.asarray(r.steps[k][slice(*_window(r))]) < 1) for r in ogm]):.0f} %"
+        windows = [slice(*modulation_window_steps(r, "k_a")) for r in ogm]
+        slowed = [f"{m} {100 * np.mean([np.mean(np.asarray(r.steps[k][w]) < 1) for r, w in zip(ogm, windows)]):.0f} %"
                   for m, k in (("audio", "k_a"), ("visual", "k_v"))]
         out[f"ex_{TAGS.get(regime, regime)}_k"] = (
             f"over the modulated steps OGM-GE multiplied the audio encoder's gradient by k^a = {ka:.2f} and the visual "
             f"encoder's by k^v = {kv:.2f} on average; the share of modulated steps that slowed each encoder: "
             + ", ".join(slowed))
     return out
-
-
-def _window(run: RunResult) -> tuple[int, int]:
-    from .reduce import modulation_window_steps
-    return modulation_window_steps(run, "k_a")
 
 
 def per_class_table(runs: Runs, name: str = ""):
