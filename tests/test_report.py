@@ -172,6 +172,11 @@ def test_paper_vs_ours_both_protocols_and_test_se():
 def test_setting_text_and_slug():
     assert tables.setting_text("avdigits", "cpu", {"a": runs(0.1, 0.2), "b": runs(0.1, 0.2, 0.3)}) == \
         "avdigits (cpu profile, 2 to 3 seeds per row)"
+    paper_like = dict(dataset="avdigits", audio_snr_db=-9.0, visual_noise=0.85)
+    assert tables.setting_text("avdigits", "converged", {"a": runs(0.1, 0.2, **paper_like)}) == \
+        "avdigits, paper-like regime (converged profile, 2 seeds per row)"
+    mixed = {"a": runs(0.1, 0.2, **paper_like), "b": runs(0.1, 0.2, dataset="avdigits", audio_snr_db=0.0)}
+    assert tables.regime_name(mixed) is None
     assert tables.slug("Modality-Drop (audio)") == "modality_drop_audio"
     assert tables.slug("Concatenation+") == "concatenation_plus"
 

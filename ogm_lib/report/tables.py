@@ -34,9 +34,23 @@ def seed_count_text(runs: dict[str, list[RunResult]]) -> str:
     return f"{ns[0]} seed{'s' if ns[0] != 1 else ''}" if len(ns) == 1 else f"{ns[0]} to {ns[-1]} seeds"
 
 
+def regime_name(runs: dict[str, list[RunResult]]) -> str | None:
+    """The regime of the default data (`regimes.REGIMES`) every run has, if any."""
+    from .. import regimes
+    configs = [r.config for rs in runs.values() for r in rs]
+    for name, knobs in regimes.REGIMES.items():
+        if configs and all(c.get("dataset", "avdigits") == "avdigits" and all(c.get(k) == v for k, v in knobs.items())
+                           for c in configs):
+            return name
+    return None
+
+
 def setting_text(dataset: str, profile: str, runs: dict[str, list[RunResult]]) -> str:
-    """'avdigits (cpu profile, 5 to 10 seeds per row)'."""
-    return f"{dataset} ({profile} profile, {seed_count_text(runs)} per row)"
+    """'avdigits (cpu profile, 5 to 10 seeds per row)', or 'avdigits, paper-like regime (converged profile, ...)'
+    when every run has a regime's data knobs."""
+    regime = regime_name(runs)
+    where = f"{dataset}, {regime} regime" if regime else dataset
+    return f"{where} ({profile} profile, {seed_count_text(runs)} per row)"
 
 
 def test_split_size(config: RunConfig) -> int:
