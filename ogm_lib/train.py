@@ -57,7 +57,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from .config import PROFILES, RunConfig, check_device
-from .data import AVTensorDataset, build_datasets
+from .data import AVTensorDataset, build_datasets, iterate_batches
 from .fileio import DamagedFileError, check_writable, set_aside
 from .metrics import evaluate
 from .models import build_model
@@ -80,22 +80,6 @@ def shard_bounds(n: int, rank: int, world_size: int) -> tuple[int, int]:
     q, r = divmod(n, world_size)
     lo = rank * q + min(rank, r)
     return lo, lo + q + (rank < r)
-
-
-def iterate_batches(dataset, batch_size: int, device, shuffle: bool = False,
-                    generator: torch.Generator | None = None, num_workers: int = 0):
-    """Mini-batches `(audio, visual, labels)` on `device`; the last partial batch is kept (official)."""
-    if isinstance(dataset, AVTensorDataset):   # in memory: index whole batches, no worker overhead
-        n = len(dataset)
-        order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
-        for i in range(0, n, batch_size):
-            yield tuple(t.to(device, non_blocking=True) for t in dataset.batch(order[i:i + batch_size]))
-        return
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                        num_workers=num_workers, pin_memory=str(device).startswith("cuda"),
-                        persistent_workers=False)
-    for batch in loader:
-        yield tuple(t.to(device, non_blocking=True) for t in batch)
 
 
 def sharded_train_batches(dataset, batch_size: int, device, generator: torch.Generator, num_workers: int = 0,

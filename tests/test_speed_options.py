@@ -23,7 +23,8 @@ import torch
 
 from ogm_lib.config import _KEY_UNLESS_DEFAULT, _NOT_IN_KEY, make_config
 from ogm_lib.data import build_datasets
-from ogm_lib.train import Trainer, fit, iterate_batches, sharded_train_batches
+from ogm_lib.data import iterate_batches
+from ogm_lib.train import Trainer, fit, sharded_train_batches
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 SWITCHES = ("amp", "channels_last", "fused_optimizer", "compile", "world_size")

@@ -5,9 +5,9 @@
 from __future__ import annotations
 
 from ..config import DATASETS, RunConfig, check_choice
-from .common import AVSplits, AVTensorDataset
+from .common import AVSplits, AVTensorDataset, iterate_batches
 
-__all__ = ["AVSplits", "AVTensorDataset", "build_datasets"]
+__all__ = ["AVSplits", "AVTensorDataset", "build_datasets", "iterate_batches"]
 
 
 def build_datasets(config: RunConfig) -> AVSplits:
