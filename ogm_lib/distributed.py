@@ -37,12 +37,11 @@ single-process run, so the two are cached apart.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import socket
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -50,7 +49,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .config import RunConfig, make_config
+from .config import RunConfig
 from .results import RunResult, results_folder
 
 __all__ = ["DistContext", "SyncBatchNormCPU", "convert_batchnorm", "init_from_env", "fit_ddp", "run_local",
@@ -245,14 +244,13 @@ def run_local(fn: Callable, world_size: int, *args) -> None:
 def main(argv: list[str] | None = None) -> int:
     """`torchrun --nproc_per_node=N -m ogm_lib.distributed train [options of python -m ogm_lib train]`."""
     from .__main__ import build_parser
+    from .options import config_from_args
 
     args = build_parser().parse_args(argv)
     if args.command != "train":
         print("only 'train' runs data parallel; use python -m ogm_lib for the rest", file=sys.stderr)
         return 2
-    overrides = {f.name: getattr(args, f.name) for f in fields(RunConfig)
-                 if f.name not in ("profile", "world_size") and getattr(args, f.name) is not None}
-    config = make_config(args.profile or "cpu", **overrides)
+    config = config_from_args(args)        # world_size: fit_ddp sets it to the number of ranks
     ctx = init_from_env(config.device)
     try:
         result = fit_ddp(config, retrain=args.retrain, ctx=ctx)

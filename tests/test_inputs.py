@@ -454,3 +454,17 @@ def test_damaged_manifest_is_named(tmp_path):
     (tmp_path / "manifest.json").write_text('{"format": 1, "names": [')
     with pytest.raises(DamagedFileError, match="manifest.json: not valid JSON"):
         read_manifest(tmp_path)
+
+
+def test_each_option_has_one_help_text():
+    """The help of every option is its RunConfig field's metadata, in `--help` and in the docs' table."""
+    from dataclasses import fields
+
+    from ogm_lib.config import RunConfig
+    from ogm_lib.options import options_table
+    text = " ".join(build_parser()._subparsers._group_actions[0].choices["train"].format_help().split())
+    table = options_table()
+    for f in fields(RunConfig):
+        assert f.metadata["help"], f.name
+        assert " ".join(f.metadata["help"].split()) in text, f.name
+        assert f"| `--{f.name.replace('_', '-')}` |" in table, f.name
