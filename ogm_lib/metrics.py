@@ -19,20 +19,24 @@ def macro_map(probs: np.ndarray, labels: np.ndarray, num_classes: int) -> float:
 
 
 @torch.no_grad()
-def evaluate(model, batches, num_classes: int, aux_heads: bool = False,
+def evaluate(model, batches, num_classes: int, extra_losses=None,
              keep: dict | None = None) -> dict[str, float]:
     """Metrics of `model` over `batches` (an iterable of (audio, visual, labels) on the model's device).
 
     `keep`: a dict that receives the fused softmax scores (`keep["probs"]`, n x C numpy) and the labels
     (`keep["labels"]`), for per-clip analyses (the results' `predictions`).
 
-    Keys: acc, map, loss (fused); acc_audio, map_audio, acc_visual, map_visual (per-modality logits); and,
-    with aux_heads, loss_aux_audio / loss_aux_visual (gradient blending's auxiliary heads).
+    `extra_losses`: `(out, labels) -> {name: loss summed over the batch}`, for losses a method adds
+    (`Strategy.eval_losses`: gradient blending's auxiliary heads); each is logged as `loss_<name>`, the
+    mean over the split.
+
+    Keys: acc, map, loss (fused); acc_audio, map_audio, acc_visual, map_visual (per-modality logits); and
+    `loss_<name>` for each extra loss.
     """
     was_training = model.training
     model.eval()
     logits = {"": [], "_audio": [], "_visual": []}
-    aux_losses = {"audio": 0.0, "visual": 0.0}
+    extra: dict[str, torch.Tensor | float] = {}
     all_labels = []
     for audio, visual, labels in batches:
         out = model(audio, visual)
@@ -41,9 +45,9 @@ def evaluate(model, batches, num_classes: int, aux_heads: bool = False,
             logits["_audio"].append(out.logits_a)
         if out.logits_v is not None:
             logits["_visual"].append(out.logits_v)
-        if aux_heads:
-            aux_losses["audio"] += F.cross_entropy(model.aux_a(out.feat_a), labels, reduction="sum")
-            aux_losses["visual"] += F.cross_entropy(model.aux_v(out.feat_v), labels, reduction="sum")
+        if extra_losses is not None:
+            for name, value in extra_losses(out, labels).items():
+                extra[name] = extra.get(name, 0.0) + value
         all_labels.append(labels)
     model.train(was_training)
     labels = torch.cat(all_labels)
@@ -62,7 +66,6 @@ def evaluate(model, batches, num_classes: int, aux_heads: bool = False,
         if keep is not None and suffix == "":
             keep["probs"], keep["labels"] = probs, labels.cpu().numpy()
         metrics["loss" + suffix] = float(F.cross_entropy(z, labels))
-    if aux_heads:
-        metrics["loss_aux_audio"] = float(aux_losses["audio"]) / n
-        metrics["loss_aux_visual"] = float(aux_losses["visual"]) / n
+    for name, total in extra.items():
+        metrics[f"loss_{name}"] = float(total) / n
     return metrics

@@ -15,6 +15,7 @@ import torch
 from ogm_lib import checks
 from ogm_lib.__main__ import build_parser, main
 from ogm_lib.config import check_device, make_config
+from ogm_lib.data import build_datasets
 from ogm_lib.fileio import DamagedFileError
 from ogm_lib.results import RunResult
 from ogm_lib.train import Trainer, fit
@@ -315,34 +316,25 @@ def test_checkpoint_of_another_run_is_not_resumed(tmp_path):
 # non-finite values, unwritable results folder
 # ------------------------------------------------------------------------------------------------------
 
-def _poison_last_step(monkeypatch, in_epoch: int):
+def _poison_last_step(monkeypatch, cfg, in_epoch: int):
     """Make the last optimiser step of epoch `in_epoch` blow the weights up (its loss stays finite)."""
-    original = Trainer.train_epoch
+    import ogm_lib.train as train
+    step, n = train.train_step, math.ceil(len(build_datasets(cfg).train) / cfg.batch_size)
+    count = {"i": 0}
 
-    def train_epoch(self, epoch):
-        if epoch != in_epoch:
-            return original(self, epoch)
-        step = Trainer.train_step
-        n = math.ceil(len(self.data.train) / self.config.batch_size)
-        count = {"i": 0}
-
-        def poisoned(self_, *a, **k):
-            row = step(self_, *a, **k)
-            count["i"] += 1
-            if count["i"] == n:
-                with torch.no_grad():
-                    next(self_.model.parameters()).fill_(NAN)
-            return row
-        monkeypatch.setattr(Trainer, "train_step", poisoned)
-        try:
-            return original(self, epoch)
-        finally:
-            monkeypatch.setattr(Trainer, "train_step", step)
-    monkeypatch.setattr(Trainer, "train_epoch", train_epoch)
+    def poisoned(parts, shard, epoch):
+        row = step(parts, shard, epoch)
+        count["i"] += epoch == in_epoch
+        if count["i"] == n and epoch == in_epoch:
+            with torch.no_grad():
+                next(parts.model.parameters()).fill_(NAN)
+        return row
+    monkeypatch.setattr(train, "train_step", poisoned)
 
 
 def test_blow_up_in_the_last_step_is_caught_before_evaluation(tmp_path, monkeypatch):
-    _poison_last_step(monkeypatch, in_epoch=1)
+    cfg = smoke(epochs=3, method="normal")
+    _poison_last_step(monkeypatch, cfg, in_epoch=1)
     evaluated_after = []                      # how many epochs were done when evaluation ran
     evaluate = Trainer.evaluate_split
 
@@ -350,7 +342,6 @@ def test_blow_up_in_the_last_step_is_caught_before_evaluation(tmp_path, monkeypa
         evaluated_after.append(len(self.result.epochs))
         return evaluate(self, name, **kwargs)
     monkeypatch.setattr(Trainer, "evaluate_split", spy)
-    cfg = smoke(epochs=3, method="normal")
     with pytest.raises(FloatingPointError) as err:
         fit(cfg, tmp_path)
     msg = str(err.value)
