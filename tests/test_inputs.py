@@ -381,7 +381,7 @@ def _script(name: str):
 
 
 def _run_script(name, argv, capsys):
-    from ogm_lib.data.prepare import run_cli
+    from data_scripts.cli import run_cli
     rc = run_cli(_script(name).main, argv)
     return rc, capsys.readouterr().err
 
