@@ -19,8 +19,9 @@ import warnings
 from pathlib import Path
 from dataclasses import MISSING, fields
 
-from .config import (AMP_MODES, DATASET_DEFAULTS, DATASETS, FUSIONS, GE_NOISES, METHODS, MODALITIES,
-                     MODULATE_PARAMS, OPTIMIZERS, PROFILES, SPLIT_RULES, RunConfig, make_config)
+from .config import (AMP_MODES, AUDIO_MODELS, DATASET_DEFAULTS, DATASETS, FUSIONS, GE_NOISES, METHODS,
+                     MODALITIES, MODULATE_PARAMS, OPTIMIZERS, PROFILES, SPLIT_RULES, VIDEO_MODELS, RunConfig,
+                     make_config)
 
 FIELD_HELP = {
     "dataset": "which data", "modalities": "'av' (joint model) or a unimodal model 'audio' / 'visual'",
@@ -36,6 +37,8 @@ FIELD_HELP = {
     "audio_seconds": "avdigits: waveform length the recordings are tiled/cut to",
     "synthetic_size": "synthetic: clips in train+val",
     "fusion": "fusion module", "width": "ResNet-18 base width (64 = the paper's)",
+    "video_model": "video architecture (paper Table 3): resnet18 (the book's), tsn, tsm, tbn, psp",
+    "audio_model": "audio encoder (paper Table 4): resnet18 (the book's), xvector, ivector, mwtsm",
     "method": "balancing method: normal, OGM, OGM-GE, GE alone, or a comparison method",
     "alpha": "OGM strength alpha >= 0 of k = 1 - tanh(alpha * rho) (paper Eq. 10); 0 turns the scaling off",
     "modulation_start": "first modulated epoch (0-indexed, inclusive)",
@@ -63,7 +66,7 @@ FIELD_HELP = {
 }
 CHOICES = {"dataset": DATASETS, "split": SPLIT_RULES, "modalities": MODALITIES, "fusion": FUSIONS, "method": METHODS,
            "modulate": MODULATE_PARAMS, "ge_noise": GE_NOISES, "optimizer": OPTIMIZERS, "profile": tuple(PROFILES),
-           "amp": AMP_MODES}
+           "amp": AMP_MODES, "video_model": VIDEO_MODELS, "audio_model": AUDIO_MODELS}
 
 
 def _bool(text: str) -> bool:

@@ -62,6 +62,10 @@ SPLIT_RULES = ("official", "speaker")
 SPEAKER_DATASETS = ("avdigits", "cremad")
 MODALITIES = ("av", "audio", "visual")
 FUSIONS = ("concat", "sum", "film", "gated")
+#: video architectures (`models/video.py`, the paper's Table 3) and audio encoders (`models/speech.py`, Table 4);
+#: "resnet18" is the book's model (`models/encoders.py`)
+VIDEO_MODELS = ("resnet18", "tsn", "tsm", "tbn", "psp")
+AUDIO_MODELS = ("resnet18", "xvector", "ivector", "mwtsm")
 #: modulation methods (modulation.py) and the comparison methods (strategies.py)
 METHODS = ("normal", "ogm", "ogm_ge", "ge", "mdrop_audio", "mdrop_visual", "grad_blend", "opm")
 MODULATE_PARAMS = ("conv", "all")
@@ -79,7 +83,9 @@ _NOT_IN_KEY = ("profile", "device", "num_workers", "data_dir", "quiet", "tensorb
 _KEY_UNLESS_DEFAULT = {"amp": "none", "channels_last": False, "fused_optimizer": False, "compile": False,
                        "world_size": 1, "split": "official",
                        # a method option added later: every run made before it keeps its key
-                       "ge_noise": "official"}
+                       "ge_noise": "official",
+                       # the plug-in architectures of Tables 3 and 4 (added later): the book's model keeps its key
+                       "video_model": "resnet18", "audio_model": "resnet18"}
 
 #: the data fingerprint (`data/fingerprint.py`) of each dataset's inputs when runs were first keyed without
 #: one: left out of the key at this value, so those runs keep their keys; any other fingerprint is in it
@@ -226,6 +232,8 @@ class RunConfig:
     # --- model ---
     fusion: str = "concat"
     width: int = 64                   # ResNet-18 base width (64 = torchvision's resnet18)
+    video_model: str = "resnet18"     # Table 3: "tsn", "tsm", "tbn", "psp" (models/video.py)
+    audio_model: str = "resnet18"     # Table 4: "xvector", "ivector", "mwtsm" (models/speech.py)
     # --- method ---
     method: str = "normal"
     alpha: float = 0.8                # OGM strength (paper Eq. 10); README: 0.8 CREMA-D, 0.1 VGGSound
@@ -277,6 +285,7 @@ class RunConfig:
             self.data_fingerprint = data_fingerprint(self.dataset, self.data_dir)
         check_choice("modalities", self.modalities, MODALITIES)
         check_choice("fusion", self.fusion, FUSIONS)
+        self._check_plugin_models()
         check_choice("method", self.method, METHODS)
         check_choice("modulate", self.modulate, MODULATE_PARAMS)
         check_choice("ge_noise", self.ge_noise, GE_NOISES)
@@ -311,6 +320,22 @@ class RunConfig:
                                  f"leaves no {' and no '.join(empty)} clip (train {sizes['train']}, validation "
                                  f"{sizes['validation']}, test = synthetic_size // 5 = {sizes['test']}); "
                                  f"valid: synthetic_size >= {n} at this val_fraction")
+
+    def _check_plugin_models(self) -> None:
+        """A plug-in architecture (Tables 3 and 4) is a joint model with concatenation-style fusion of its own."""
+        check_choice("video_model", self.video_model, VIDEO_MODELS)
+        check_choice("audio_model", self.audio_model, AUDIO_MODELS)
+        plugin = [f"{n} {v!r}" for n, v in (("video_model", self.video_model), ("audio_model", self.audio_model))
+                  if v != "resnet18"]
+        if plugin and self.modalities != "av":
+            raise ValueError(f"{' and '.join(plugin)} is a joint audio-visual model; valid with modalities "
+                             f"{self.modalities!r}: video_model and audio_model 'resnet18'")
+        if len(plugin) > 1:
+            raise ValueError(f"{' and '.join(plugin)}: one plug-in at a time (the paper's Table 3 changes the video "
+                             "model, Table 4 the audio encoder); valid: leave one of them at 'resnet18'")
+        if plugin and self.fusion != "concat":
+            raise ValueError(f"{' and '.join(plugin)} fuses as its design says (models/video.py, models/speech.py); "
+                             f"valid: fusion 'concat' (the default), not {self.fusion!r}")
 
     def _check_ge_noise(self) -> None:
         """A non-default GE noise only where it changes the run (so no two keys name one computation)."""
