@@ -216,3 +216,75 @@ def test_book_list_still_finds_every_committed_run():
                          capture_output=True, text=True, cwd=ROOT, check=True).stdout.strip().splitlines()
     have, _, total = out[-1].split()[:3]
     assert have == total and int(total) > 0 and not any(line.startswith("todo") for line in out)
+
+
+# ------------------------------------------------------------------------------ rows, runs and claims
+
+
+def test_table_rows_are_pairs_in_the_regime():
+    from ogm_lib import plugins, regimes
+    t3, t4 = plugins.table3_rows(), plugins.table4_rows()
+    assert list(t3) == ["TSN-AV", "TSN-AV+", "TSM-AV", "TSM-AV+", "TBN", "TBN+", "PSP", "PSP+",
+                        plugins.REFERENCE, plugins.REFERENCE + "+"]
+    assert list(t4) == ["I-vector", "I-vector+", "X-vector", "X-vector+", "MWTSM", "MWTSM+",
+                        plugins.REFERENCE, plugins.REFERENCE + "+"]
+    knobs = regimes.REGIMES[plugins.REGIME]
+    for rows, frames in ((t3, plugins.CLIP_FRAMES), (t4, 1)):
+        for label, c in rows.items():
+            assert c.profile == regimes.PROFILE and c.n_frames == frames and c.fusion == "concat"
+            assert (c.audio_snr_db, c.visual_noise) == (knobs["audio_snr_db"], knobs["visual_noise"])
+            if label.endswith("+"):
+                plain = rows[label[:-1]]
+                assert c.method == "ogm_ge" and c.alpha == regimes.ALPHA[plugins.REGIME]
+                assert c.replace(method="normal", alpha=plain.alpha).key() == plain.key()
+    assert plugins.CLIP_FRAMES >= 3
+    assert [t3[k].video_model for k in plugins.VIDEO_ROWS] == list(plugins.VIDEO_ROWS.values())
+    assert [t4[k].audio_model for k in plugins.AUDIO_ROWS] == list(plugins.AUDIO_ROWS.values())
+
+
+def test_run_list_and_the_shared_reference_pair():
+    from ogm_lib import book, plugins, regimes
+    listed = plugins.runs()
+    keys = {c.key() for c in listed}
+    assert len(keys) == len(listed) == 7 * 2 * book.SEEDS + 2 * 2 * book.HEADLINE_SEEDS
+    # Table 4's reference pair is chapter 12's paper-like headline pair: the same runs, already committed
+    head = regimes.regime_rows(plugins.REGIME, regimes.ALPHA[plugins.REGIME])
+    ref = plugins.table4_rows()
+    assert ref[plugins.REFERENCE].key() == head["Concatenation"].key()
+    assert ref[plugins.REFERENCE + "+"].key() == head["Concatenation + OGM-GE"].key()
+    assert all((ROOT / "results" / f"{c.replace(seed=s).key()}.json").exists()
+               for c in (head["Concatenation"], head["Concatenation + OGM-GE"]) for s in range(book.HEADLINE_SEEDS))
+    # nothing else of the list is in the book's run list yet (the lead adds them once trained)
+    in_book = {c.key() for c in book.book_runs()}
+    assert len(keys & in_book) == 2 * book.HEADLINE_SEEDS
+    assert plugins.row_seeds("TBN") == list(range(book.SEEDS))
+    assert plugins.row_seeds(plugins.REFERENCE, 5, 10) == list(range(10))
+
+
+def _fake(acc, seed):
+    from ogm_lib.results import RunResult
+    eps = [{"epoch": 0, "val_acc": 0.1, "test_acc": 0.0}, {"epoch": 1, "val_acc": 0.9, "test_acc": acc}]
+    return RunResult(key=f"k{seed}{acc}", config={"seed": seed}, epochs=eps, best_epoch=1,
+                     steps={"rho_a": [2.0], "loss": [0.0]}, wall_time_s=10.0 * (1 + acc))
+
+
+def test_claims_carry_the_papers_gains_and_are_judged():
+    from ogm_lib import plugins
+    from ogm_lib.report import claims as cl
+    from ogm_lib.report import plugins as rp
+    labels = list(plugins.table4_rows())
+    runs = {label: [_fake(0.5 + (0.05 + 0.01 * s if label.endswith("+") else 0.0), s) for s in range(5)]
+            for label in labels}
+    claims = rp.table4_claims(runs)
+    assert [c.key for c in claims] == ["i_vector_ge", "x_vector_ge", "mwtsm_ge", "reference_ge"]
+    assert claims[0].paper == {"CREMA-D": 1.7} and claims[2].paper == {"CREMA-D": 3.9}
+    assert claims[3].paper == {"CREMA-D": 10.2}
+    verdicts = cl.judge(claims)
+    assert all(v.label == "reproduced" for v in verdicts.values())
+    assert abs(verdicts["x_vector_ge"].effect - 7.0) < 1e-6
+    table = rp.gains_table(claims, verdicts)
+    assert list(table.columns) == ["paper: CREMA-D", "ours: gain, 95% CI", "verdict"]
+    times = rp.wall_times(runs)
+    assert times.loc[plugins.REFERENCE, "× the book's model"] == "1.00"
+    t3 = rp.table3_claims({label: runs.get(label, runs["I-vector"]) for label in plugins.table3_rows()})
+    assert t3[2].paper == {"Kinetics-Sounds": 2.3, "VGGSound": 1.0} and t3[-1].paper == {"Kinetics-Sounds": 2.5}
