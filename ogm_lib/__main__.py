@@ -20,8 +20,8 @@ from pathlib import Path
 from dataclasses import MISSING, fields
 
 from .config import (AMP_MODES, AUDIO_MODELS, DATASET_DEFAULTS, DATASETS, FUSIONS, GE_NOISES, METHODS,
-                     MODALITIES, MODULATE_PARAMS, OPTIMIZERS, PROFILES, SPLIT_RULES, VIDEO_MODELS, RunConfig,
-                     make_config)
+                     MODALITIES, MODULATE_PARAMS, OPTIMIZERS, PROFILES, SPLIT_RULES, TASKS, VIDEO_MODELS,
+                     RunConfig, make_config)
 
 FIELD_HELP = {
     "dataset": "which data", "modalities": "'av' (joint model) or a unimodal model 'audio' / 'visual'",
@@ -39,6 +39,8 @@ FIELD_HELP = {
     "fusion": "fusion module", "width": "ResNet-18 base width (64 = the paper's)",
     "video_model": "video architecture (paper Table 3): resnet18 (the book's), tsn, tsm, tbn, psp",
     "audio_model": "audio encoder (paper Table 4): resnet18 (the book's), xvector, ivector, mwtsm",
+    "task": "'classify' clips, or 'events': label every segment of event sequences (paper Table 5; video "
+            "model avga or psp)",
     "method": "balancing method: normal, OGM, OGM-GE, GE alone, or a comparison method",
     "alpha": "OGM strength alpha >= 0 of k = 1 - tanh(alpha * rho) (paper Eq. 10); 0 turns the scaling off",
     "modulation_start": "first modulated epoch (0-indexed, inclusive)",
@@ -66,7 +68,8 @@ FIELD_HELP = {
 }
 CHOICES = {"dataset": DATASETS, "split": SPLIT_RULES, "modalities": MODALITIES, "fusion": FUSIONS, "method": METHODS,
            "modulate": MODULATE_PARAMS, "ge_noise": GE_NOISES, "optimizer": OPTIMIZERS, "profile": tuple(PROFILES),
-           "amp": AMP_MODES, "video_model": VIDEO_MODELS, "audio_model": AUDIO_MODELS}
+           "amp": AMP_MODES, "video_model": VIDEO_MODELS, "audio_model": AUDIO_MODELS,
+           "task": TASKS}
 
 
 def _bool(text: str) -> bool:

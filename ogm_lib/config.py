@@ -64,7 +64,11 @@ MODALITIES = ("av", "audio", "visual")
 FUSIONS = ("concat", "sum", "film", "gated")
 #: video architectures (`models/video.py`, the paper's Table 3) and audio encoders (`models/speech.py`, Table 4);
 #: "resnet18" is the book's model (`models/encoders.py`)
-VIDEO_MODELS = ("resnet18", "tsn", "tsm", "tbn", "psp")
+VIDEO_MODELS = ("resnet18", "tsn", "tsm", "tbn", "psp", "avga")
+#: what a run learns: "classify" a clip, or label every segment of a sequence ("events": AVE's task, Table 5;
+#: sequences made from an in-memory dataset's clips, data/events.py; models: avga, psp, models/localisation.py)
+TASKS = ("classify", "events")
+EVENT_DATASETS = ("avdigits", "synthetic")
 AUDIO_MODELS = ("resnet18", "xvector", "ivector", "mwtsm")
 #: modulation methods (modulation.py) and the comparison methods (strategies.py)
 METHODS = ("normal", "ogm", "ogm_ge", "ge", "mdrop_audio", "mdrop_visual", "grad_blend", "opm")
@@ -85,7 +89,7 @@ _KEY_UNLESS_DEFAULT = {"amp": "none", "channels_last": False, "fused_optimizer":
                        # a method option added later: every run made before it keeps its key
                        "ge_noise": "official",
                        # the plug-in architectures of Tables 3 and 4 (added later): the book's model keeps its key
-                       "video_model": "resnet18", "audio_model": "resnet18"}
+                       "video_model": "resnet18", "audio_model": "resnet18", "task": "classify"}
 
 #: the data fingerprint (`data/fingerprint.py`) of each dataset's inputs when runs were first keyed without
 #: one: left out of the key at this value, so those runs keep their keys; any other fingerprint is in it
@@ -234,6 +238,7 @@ class RunConfig:
     width: int = 64                   # ResNet-18 base width (64 = torchvision's resnet18)
     video_model: str = "resnet18"     # Table 3: "tsn", "tsm", "tbn", "psp" (models/video.py)
     audio_model: str = "resnet18"     # Table 4: "xvector", "ivector", "mwtsm" (models/speech.py)
+    task: str = "classify"            # "events": per-segment event localisation (Table 5, data/events.py)
     # --- method ---
     method: str = "normal"
     alpha: float = 0.8                # OGM strength (paper Eq. 10); README: 0.8 CREMA-D, 0.1 VGGSound
@@ -330,6 +335,21 @@ class RunConfig:
         if plugin and self.modalities != "av":
             raise ValueError(f"{' and '.join(plugin)} is a joint audio-visual model; valid with modalities "
                              f"{self.modalities!r}: video_model and audio_model 'resnet18'")
+        check_choice("task", self.task, TASKS)
+        if self.task == "events":
+            problems = [p for p, bad in (
+                (f"video_model 'avga' or 'psp' (not {self.video_model!r})", self.video_model not in ("avga", "psp")),
+                (f"dataset among {', '.join(EVENT_DATASETS)} (not {self.dataset!r})", self.dataset not in EVENT_DATASETS),
+                (f"n_frames 1 (a segment shows one frame; not {self.n_frames})", self.n_frames != 1),
+                (f"probe_every 0 (the probes classify clips; not {self.probe_every})", self.probe_every != 0),
+                ("a method other than grad_blend", self.method == "grad_blend"),
+                (f"audio_model 'resnet18' and fusion 'concat' (the models fuse as their designs say)",
+                 self.audio_model != "resnet18" or self.fusion != "concat")) if bad]
+            if problems:
+                raise ValueError(f"task 'events' needs {'; '.join(problems)}")
+            return
+        if self.video_model == "avga":
+            raise ValueError("video_model 'avga' localises events: it needs task 'events'")
         if len(plugin) > 1:
             raise ValueError(f"{' and '.join(plugin)}: one plug-in at a time (the paper's Table 3 changes the video "
                              "model, Table 4 the audio encoder); valid: leave one of them at 'resnet18'")

@@ -1,4 +1,5 @@
-"""The runs of the paper's Tables 3 and 4: OGM-GE as a plug-in for other video models and other audio encoders.
+"""The runs of the paper's Tables 3, 4 and 5: OGM-GE as a plug-in for other video models, other audio encoders
+and audio-visual event localisation.
 
 Each table's rows are pairs, a model without and with OGM-GE ("+"), on the default data in one of the book's
 regimes (`regimes.py`; default the **paper-like** one, whose unimodal accuracies are calibrated to the paper's
@@ -11,7 +12,10 @@ sweep, `regimes.ALPHA`), so nothing here is tuned toward OGM-GE's result on thes
 - **Table 4** (`table4_rows`): the x-vector encoder and the i-vector and MWTSM stand-ins in place of the audio
   ResNet-18 (`models/speech.py`, `RunConfig.audio_model`), on the regime's one-frame clips (CREMA-D: one frame
   per clip in the official code).
-- Each table also has a **reference pair**, the book's ResNet-18 concatenation model without and with OGM-GE on
+- **Table 5** (`table5_rows`): AVGA and PSP localising events (`models/localisation.py`) on event sequences
+  made from the default data's clips (`RunConfig.task = "events"`, `data/events.py`), scored by AVE's
+  segment-level accuracy.
+- Tables 3 and 4 also have a **reference pair**, the book's ResNet-18 concatenation model without and with OGM-GE on
   the same clips (`REFERENCE`), run over `headline_seeds`: it says whether a plug-in model changes the picture
   the book's own model gives. Table 4's reference pair is the regime's headline pair of chapter 12 (same
   configs, so the same committed runs).
@@ -99,13 +103,28 @@ def train(rows: dict[str, RunConfig], seeds=SEEDS, headline_seeds=HEADLINE_SEEDS
     return {label: [next(results) for _ in cs] for label, cs in configs.items()}
 
 
+#: Table 5's localisation models: the paper's row label -> our `RunConfig.video_model` (with `task = "events"`)
+EVENT_ROWS = {"AVGA": "avga", "PSP": "psp"}
+
+
+def table5_rows(dataset: str = "avdigits", profile: str = "cpu", device: str = "cpu", alpha: float | None = None,
+                regime: str = REGIME) -> dict[str, RunConfig]:
+    """Table 5: AVGA and PSP localising events (`task = "events"`, `data/events.py`), without and with OGM-GE;
+    no linear probes (they classify clips; `probe_every = 0`). No reference pair: the book's model does not
+    localise."""
+    def row(**c):
+        return regime_config(regime, dataset, profile_for(profile), device, task="events", n_frames=1,
+                             probe_every=0, **c)
+    return _pairs(row, {label: dict(video_model=v) for label, v in EVENT_ROWS.items()}, _alpha(regime, alpha))
+
+
 #: chapter -> its rows at the notebook's default parameters (as `book.CHAPTERS`)
-CHAPTERS = {"13_table3": table3_rows, "14_table4": table4_rows}
+CHAPTERS = {"13_table3": table3_rows, "14_table4": table4_rows, "15_table5": table5_rows}
 
 
 def runs(dataset: str = "avdigits", profile: str = "cpu", device: str = "cpu", seeds=SEEDS,
          headline_seeds=HEADLINE_SEEDS) -> list[RunConfig]:
-    """Every run of Tables 3 and 4 at the notebooks' default parameters, each once (runs shared with the book,
+    """Every run of Tables 3, 4 and 5 at the notebooks' default parameters, each once (runs shared with the book,
     such as Table 4's reference pair, are listed too: `run_grid` reads those back)."""
     out: dict[str, RunConfig] = {}
     for rows_of in CHAPTERS.values():

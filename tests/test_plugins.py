@@ -238,6 +238,9 @@ def test_table_rows_are_pairs_in_the_regime():
                 assert c.method == "ogm_ge" and c.alpha == regimes.ALPHA[plugins.REGIME]
                 assert c.replace(method="normal", alpha=plain.alpha).key() == plain.key()
     assert plugins.CLIP_FRAMES >= 3
+    t5 = plugins.table5_rows()
+    assert list(t5) == ["AVGA", "AVGA+", "PSP", "PSP+"]
+    assert all(c.task == "events" and c.probe_every == 0 and c.n_frames == 1 for c in t5.values())
     assert [t3[k].video_model for k in plugins.VIDEO_ROWS] == list(plugins.VIDEO_ROWS.values())
     assert [t4[k].audio_model for k in plugins.AUDIO_ROWS] == list(plugins.AUDIO_ROWS.values())
 
@@ -246,7 +249,8 @@ def test_run_list_and_the_shared_reference_pair():
     from ogm_lib import book, plugins, regimes
     listed = plugins.runs()
     keys = {c.key() for c in listed}
-    assert len(keys) == len(listed) == 7 * 2 * book.SEEDS + 2 * 2 * book.HEADLINE_SEEDS
+    # Tables 3 and 4: 7 models, Table 5: 2, each without and with OGM-GE; two reference pairs
+    assert len(keys) == len(listed) == 9 * 2 * book.SEEDS + 2 * 2 * book.HEADLINE_SEEDS
     # Table 4's reference pair is chapter 12's paper-like headline pair: the same runs, already committed
     head = regimes.regime_rows(plugins.REGIME, regimes.ALPHA[plugins.REGIME])
     ref = plugins.table4_rows()
