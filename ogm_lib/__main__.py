@@ -37,7 +37,8 @@ FIELD_HELP = {
     "audio_seconds": "avdigits: waveform length the recordings are tiled/cut to",
     "synthetic_size": "synthetic: clips in train+val",
     "fusion": "fusion module", "width": "ResNet-18 base width (64 = the paper's)",
-    "video_model": "video architecture (paper Table 3): resnet18 (the book's), tsn, tsm, tbn, psp",
+    "video_model": "video architecture: resnet18 (the book's), tsn, tsm, tbn, psp (paper Table 3); avga, psp with "
+                   "task events (Table 5)",
     "audio_model": "audio encoder (paper Table 4): resnet18 (the book's), xvector, ivector, mwtsm",
     "task": "'classify' clips, or 'events': label every segment of event sequences (paper Table 5; video "
             "model avga or psp)",

@@ -26,6 +26,10 @@ data-parallel processes, set by `distributed.fit_ddp`) do not change the method,
 numbers by float rounding (bf16 autocast more than that). They enter the key only when they differ from
 their default, so every plain fp32 single-process run keeps the key it always had.
 
+The plug-in models of the paper's Tables 3 to 5 (`video_model`, `audio_model`, `task`: `models/plugin.py`,
+`models/localisation.py`, `data/events.py`) were added later the same way: at their defaults (the book's
+ResNet-18 pair, clip classification) they are left out of the key.
+
 The data is in the key too: `data_fingerprint`, filled in when the config is made (`data/fingerprint.py`),
 is a prepared store's fingerprint (a hash of its files' checksums), so a completed or replaced store gives
 a new key; for `avdigits` it hashes the pinned inputs, and is left out of the key at today's value
