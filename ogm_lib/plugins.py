@@ -22,7 +22,11 @@ sweep, `regimes.ALPHA`), so nothing here is tuned toward OGM-GE's result on thes
 
 `SEEDS` seeds per row, paired by seed in the verdicts (`report/plugins.py`). These runs are not yet in
 `book.CHAPTERS`: `runs()` lists them (every table, every seed), for `run_grid` or for adding them to the book's
-run list once trained.
+run list once trained. To add them: train them (`book.run_grid(plugins.runs(), progress=True)`), commit the
+results, let `book.book_runs` also list `plugins.runs(dataset, profile, device)` where it lists the regimes'
+runs (the default data at the cpu profile), give `report.chapters.book_claims` a branch that judges
+`CHAPTERS` here with `report.plugins.table{3,4,5}_claims` on `train(...)`'s runs, and add notebooks 13-15 to
+`book/_toc.yml`.
 """
 from __future__ import annotations
 

@@ -90,6 +90,8 @@ def test_tsm_shifts_inside_every_residual_block():
     blocks = [b for layer in (enc.net.layer1, enc.net.layer2, enc.net.layer3, enc.net.layer4) for b in layer]
     assert len(blocks) == 8 and all(isinstance(b.conv1, TemporalShift) for b in blocks)
     assert not any(isinstance(m, TemporalShift) for m in SegmentVisualEncoder(4).modules())
+    with pytest.raises(ValueError, match="TSM needs at least 3 frames"):
+        enc(torch.randn(2, 3, 2, 16, 16))
     # the shift mixes segments: with it, changing segment 0's frame changes segment 1's features; without, not
     torch.manual_seed(0)
     for shift, mixes in ((True, True), (False, False)):

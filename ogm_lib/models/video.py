@@ -151,7 +151,7 @@ class SegmentVisualEncoder(nn.Module):
 
     def __init__(self, width: int = 64, segments: int = SEGMENTS, shift: bool = False, in_channels: int = 3):
         super().__init__()
-        self.segments = segments
+        self.segments, self.shift = segments, shift
         self.net = ResNet18(in_channels, width)
         self.out_dim = self.net.out_dim
         if shift:
@@ -161,7 +161,7 @@ class SegmentVisualEncoder(nn.Module):
 
     def segment_features(self, visual: torch.Tensor) -> torch.Tensor:
         s = min(self.segments, visual.shape[2])
-        if s != self.segments and any(isinstance(m, TemporalShift) for m in self.modules()):
+        if s != self.segments and self.shift:
             raise ValueError(f"TSM needs at least {self.segments} frames per clip, got {visual.shape[2]}")
         frames = sample_segments(visual, s, self.training)                    # (B, C, S, H, W)
         b, c, _, h, w = frames.shape
