@@ -26,6 +26,10 @@ data-parallel processes, set by `distributed.fit_ddp`) do not change the method,
 numbers by float rounding (bf16 autocast more than that). They enter the key only when they differ from
 their default, so every plain fp32 single-process run keeps the key it always had.
 
+The plug-in models of the paper's Tables 3 to 5 (`video_model`, `audio_model`, `task`: `models/plugin.py`,
+`models/localisation.py`, `data/events.py`) were added later the same way: at their defaults (the book's
+ResNet-18 pair, clip classification) they are left out of the key.
+
 The data is in the key too: `data_fingerprint`, filled in when the config is made (`data/fingerprint.py`),
 is a prepared store's fingerprint (a hash of its files' checksums), so a completed or replaced store gives
 a new key; for `avdigits` it hashes the pinned inputs, and is left out of the key at today's value
@@ -62,6 +66,14 @@ SPLIT_RULES = ("official", "speaker")
 SPEAKER_DATASETS = ("avdigits", "cremad")
 MODALITIES = ("av", "audio", "visual")
 FUSIONS = ("concat", "sum", "film", "gated")
+#: video architectures (`models/video.py`, the paper's Table 3) and audio encoders (`models/speech.py`, Table 4);
+#: "resnet18" is the book's model (`models/encoders.py`)
+VIDEO_MODELS = ("resnet18", "tsn", "tsm", "tbn", "psp", "avga")
+#: what a run learns: "classify" a clip, or label every segment of a sequence ("events": AVE's task, Table 5;
+#: sequences made from an in-memory dataset's clips, data/events.py; models: avga, psp, models/localisation.py)
+TASKS = ("classify", "events")
+EVENT_DATASETS = ("avdigits", "synthetic")
+AUDIO_MODELS = ("resnet18", "xvector", "ivector", "mwtsm")
 #: modulation methods (modulation.py) and the comparison methods (strategies.py)
 METHODS = ("normal", "ogm", "ogm_ge", "ge", "mdrop_audio", "mdrop_visual", "grad_blend", "opm")
 MODULATE_PARAMS = ("conv", "all")
@@ -79,7 +91,9 @@ _NOT_IN_KEY = ("profile", "device", "num_workers", "data_dir", "quiet", "tensorb
 _KEY_UNLESS_DEFAULT = {"amp": "none", "channels_last": False, "fused_optimizer": False, "compile": False,
                        "world_size": 1, "split": "official",
                        # a method option added later: every run made before it keeps its key
-                       "ge_noise": "official"}
+                       "ge_noise": "official",
+                       # the plug-in architectures of Tables 3 and 4 (added later): the book's model keeps its key
+                       "video_model": "resnet18", "audio_model": "resnet18", "task": "classify"}
 
 #: the data fingerprint (`data/fingerprint.py`) of each dataset's inputs when runs were first keyed without
 #: one: left out of the key at this value, so those runs keep their keys; any other fingerprint is in it
@@ -261,6 +275,13 @@ class RunConfig:
     # --- model ---
     fusion: str = option("concat", "fusion module", FUSIONS)
     width: int = option(64, "ResNet-18 base width (64 = the paper's, torchvision's resnet18)")
+    video_model: str = option("resnet18", "video architecture: resnet18 (the book's), tsn, tsm, tbn, psp (paper "
+                                          "Table 3; models/video.py); avga, psp with task events (Table 5)",
+                              VIDEO_MODELS)
+    audio_model: str = option("resnet18", "audio encoder (paper Table 4; models/speech.py): resnet18 (the book's), "
+                                          "xvector, ivector, mwtsm", AUDIO_MODELS)
+    task: str = option("classify", "'classify' clips, or 'events': label every segment of event sequences (paper "
+                                   "Table 5, data/events.py; video model avga or psp)", TASKS)
     # --- method ---
     method: str = option("normal", "balancing method: normal, OGM, OGM-GE, GE alone, or a comparison method",
                          METHODS)
@@ -322,6 +343,7 @@ class RunConfig:
             self.data_fingerprint = data_fingerprint(self.dataset, self.data_dir)
         check_choice("modalities", self.modalities, MODALITIES)
         check_choice("fusion", self.fusion, FUSIONS)
+        self._check_plugin_models()
         check_choice("method", self.method, METHODS)
         check_choice("modulate", self.modulate, MODULATE_PARAMS)
         check_choice("ge_noise", self.ge_noise, GE_NOISES)
@@ -356,6 +378,37 @@ class RunConfig:
                                  f"leaves no {' and no '.join(empty)} clip (train {sizes['train']}, validation "
                                  f"{sizes['validation']}, test = synthetic_size // 5 = {sizes['test']}); "
                                  f"valid: synthetic_size >= {n} at this val_fraction")
+
+    def _check_plugin_models(self) -> None:
+        """A plug-in architecture (Tables 3 and 4) is a joint model with concatenation-style fusion of its own."""
+        check_choice("video_model", self.video_model, VIDEO_MODELS)
+        check_choice("audio_model", self.audio_model, AUDIO_MODELS)
+        plugin = [f"{n} {v!r}" for n, v in (("video_model", self.video_model), ("audio_model", self.audio_model))
+                  if v != "resnet18"]
+        if plugin and self.modalities != "av":
+            raise ValueError(f"{' and '.join(plugin)} is a joint audio-visual model; valid with modalities "
+                             f"{self.modalities!r}: video_model and audio_model 'resnet18'")
+        check_choice("task", self.task, TASKS)
+        if self.task == "events":
+            problems = [p for p, bad in (
+                (f"video_model 'avga' or 'psp' (not {self.video_model!r})", self.video_model not in ("avga", "psp")),
+                (f"dataset among {', '.join(EVENT_DATASETS)} (not {self.dataset!r})", self.dataset not in EVENT_DATASETS),
+                (f"n_frames 1 (a segment shows one frame; not {self.n_frames})", self.n_frames != 1),
+                (f"probe_every 0 (the probes classify clips; not {self.probe_every})", self.probe_every != 0),
+                ("a method other than grad_blend", self.method == "grad_blend"),
+                (f"audio_model 'resnet18' and fusion 'concat' (the models fuse as their designs say)",
+                 self.audio_model != "resnet18" or self.fusion != "concat")) if bad]
+            if problems:
+                raise ValueError(f"task 'events' needs {'; '.join(problems)}")
+            return
+        if self.video_model == "avga":
+            raise ValueError("video_model 'avga' localises events: it needs task 'events'")
+        if len(plugin) > 1:
+            raise ValueError(f"{' and '.join(plugin)}: one plug-in at a time (the paper's Table 3 changes the video "
+                             "model, Table 4 the audio encoder); valid: leave one of them at 'resnet18'")
+        if plugin and self.fusion != "concat":
+            raise ValueError(f"{' and '.join(plugin)} fuses as its design says (models/video.py, models/speech.py); "
+                             f"valid: fusion 'concat' (the default), not {self.fusion!r}")
 
     def _check_ge_noise(self) -> None:
         """A non-default GE noise only where it changes the run (so no two keys name one computation)."""

@@ -1,6 +1,7 @@
 """Evaluation: fused, audio and visual accuracy and macro mAP over a whole split.
 
-Accuracy is micro (over samples), as in the official code. mAP, which the paper reports but the official
+Accuracy is micro (over samples), as in the official code; for event localisation (`task = "events"`,
+labels per segment) every metric is over segments, so the accuracy is AVE's segment-level accuracy. mAP, which the paper reports but the official
 code does not compute, is the macro average over classes of one-vs-rest average precision of the softmax
 scores (scikit-learn's `average_precision_score`).
 """
@@ -52,6 +53,9 @@ def evaluate(model, batches, num_classes: int, extra_losses=None,
     model.train(was_training)
     labels = torch.cat(all_labels)
     n = len(labels)
+    if labels.dim() == 2:    # event localisation: (N, S) segment labels, (N, classes, S) logits; score segments
+        logits = {k: [z.transpose(1, 2).reshape(-1, z.shape[1]) for z in v] for k, v in logits.items()}
+        labels = labels.reshape(-1)
     metrics: dict[str, float] = {}
     for suffix, chunks in logits.items():
         if not chunks:
