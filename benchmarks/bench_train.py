@@ -1,6 +1,6 @@
 """Throughput of the training step at the paper's shapes: samples/s for `normal` and `ogm_ge`.
 
-What is timed is `Trainer.train_step`, the library's own step: forward, loss, backward, modality scores,
+What is timed is `train.train_step`, the library's own step: forward, loss, backward, modality scores,
 rho and k, OGM-GE's scaling and noise (`ogm_ge`; `normal` computes and logs rho and k but applies
 nothing), optimiser step, and the trace row that stays on the device. Inputs are random tensors ALREADY
 on the device (the data pipeline is `bench_prepare.py`'s business), timing starts after warm-up steps,
@@ -43,7 +43,8 @@ import torch  # noqa: E402
 
 from ogm_lib.config import make_config  # noqa: E402
 from ogm_lib.data import AVSplits, AVTensorDataset  # noqa: E402
-from ogm_lib.train import Trainer  # noqa: E402
+from ogm_lib.shards import Shard  # noqa: E402
+from ogm_lib.train import Trainer, train_step  # noqa: E402
 
 #: audio (C, F, T), visual frames T, classes; alpha and frames come from config.DATASET_DEFAULTS
 SHAPES = {"cremad": dict(audio=(1, 257, 188), frames=1, classes=6),
@@ -89,7 +90,8 @@ def run_steps(trainer: Trainer, batch, steps: int) -> float:
     """Seconds for `steps` training steps (modulation window active: epoch 0), device synchronised."""
     sync(trainer.device)
     t0 = time.perf_counter()
-    rows = [trainer.train_step(*batch, epoch=0) for _ in range(steps)]
+    shard = Shard(*batch, n_global=len(batch[2]), offset=0)
+    rows = [train_step(trainer.parts, shard, epoch=0) for _ in range(steps)]
     torch.stack(rows)                       # what train_epoch does with the rows (still on the device)
     sync(trainer.device)
     return time.perf_counter() - t0
@@ -190,7 +192,8 @@ def check_sync(args) -> int:
                 torch.cuda.synchronize()
                 torch.cuda.set_sync_debug_mode("error")
                 try:
-                    rows = [trainer.train_step(*batch, epoch=0) for _ in range(2)]
+                    shard = Shard(*batch, n_global=len(batch[2]), offset=0)
+                    rows = [train_step(trainer.parts, shard, epoch=0) for _ in range(2)]
                     torch.stack(rows)
                     verdict = "no host sync"
                 except RuntimeError as e:

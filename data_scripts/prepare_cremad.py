@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runs from a checkout without installing
 
-from ogm_lib.data.prepare import (base_parser, common_kwargs, open_fraction, prepare_cremad,  # noqa: E402
-                                   run_cli, summarise)
+from data_scripts.cli import base_parser, common_kwargs, open_fraction, run_cli, summarise  # noqa: E402
+from ogm_lib.data.prepare import prepare_cremad  # noqa: E402
 
 
 def main(argv=None):

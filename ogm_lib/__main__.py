@@ -2,7 +2,8 @@
 `python -m ogm_lib book list|retrain|verify` handles the book's runs (`book.py`, `rerun.py`);
 `python -m ogm_lib data check` checks a dataset and its splits (`data/check.py`).
 
-Every RunConfig field is an option of `train` (`--help` lists them with their profile defaults). Examples:
+Every RunConfig field is an option of `train` (`--help` lists them with their profile defaults; the help
+of each is the field's metadata in `config.py`, see `options.py`). Examples:
 
     python -m ogm_lib train --dataset avdigits --fusion concat --method ogm_ge --alpha 0.8
     python -m ogm_lib book retrain --results-dir results-retrain   # every run of the book, resumable
@@ -17,77 +18,8 @@ import json
 import sys
 import warnings
 from pathlib import Path
-from dataclasses import MISSING, fields
 
-from .config import (AMP_MODES, DATASET_DEFAULTS, DATASETS, FUSIONS, GE_NOISES, METHODS, MODALITIES,
-                     MODULATE_PARAMS, OPTIMIZERS, PROFILES, SPLIT_RULES, RunConfig, make_config)
-
-FIELD_HELP = {
-    "dataset": "which data", "modalities": "'av' (joint model) or a unimodal model 'audio' / 'visual'",
-    "data_dir": "prepared data folder (default <repository>/data/<dataset>, or $OGM_DATA_DIR/<dataset>)",
-    "split": "'official' (the dataset's own split, the paper's protocol) or 'speaker' (train, validation "
-             "and test speakers disjoint; avdigits and cremad)",
-    "data_fingerprint": "the data's fingerprint; filled in from the data (a prepared store's manifest), "
-                        "leave it out",
-    "val_fraction": "share of train held out for model selection",
-    "n_frames": "visual frames per clip (T)", "image_size": "visual frame side in pixels",
-    "audio_snr_db": "avdigits/synthetic: SNR of the white noise added to the audio, in dB",
-    "visual_noise": "avdigits/synthetic: std of the pixel noise on the frames",
-    "audio_seconds": "avdigits: waveform length the recordings are tiled/cut to",
-    "synthetic_size": "synthetic: clips in train+val",
-    "fusion": "fusion module", "width": "ResNet-18 base width (64 = the paper's)",
-    "method": "balancing method: normal, OGM, OGM-GE, GE alone, or a comparison method",
-    "alpha": "OGM strength alpha >= 0 of k = 1 - tanh(alpha * rho) (paper Eq. 10); 0 turns the scaling off",
-    "modulation_start": "first modulated epoch (0-indexed, inclusive)",
-    "modulation_end": "last modulated epoch (inclusive)",
-    "modulate": "which encoder tensors OGM scales: 'conv' weights (official) or 'all'",
-    "ge_noise": "GE's noise (methods ogm_ge, ge): 'official' (isotropic, std of the unscaled gradient), "
-                "'sgd' (the paper's: mini-batch noise covariance, from the batch's two halves; one extra "
-                "backward pass), 'sgd_k' (that noise times k), 'sgd_restore' (times sqrt(k(1-k)): SGD's "
-                "temperature per unit of effective learning rate)",
-    "drop_prob": "modality-dropout probability", "opm_q_base": "OPM base drop probability",
-    "opm_lambda": "OPM lambda", "opm_p_exe": "OPM probability of modulating a step",
-    "gb_super_epoch": "gradient blending: epochs between weight estimates",
-    "optimizer": "optimiser", "lr": "learning rate", "momentum": "SGD momentum",
-    "weight_decay": "weight decay", "lr_step": "StepLR step (epochs)", "lr_gamma": "StepLR factor",
-    "epochs": "training epochs", "batch_size": "mini-batch size", "seed": "random seed",
-    "eval_train": "also evaluate on the training split every epoch",
-    "probe_every": "linear-probe each frozen encoder every n epochs (0: never)",
-    "amp": "autocast: 'none' (fp32) or 'bf16'", "channels_last": "NHWC memory format for the convs",
-    "fused_optimizer": "fused optimiser step (fused=True)", "compile": "torch.compile the training forward",
-    "world_size": "data-parallel processes: set by `torchrun -m ogm_lib.distributed`, leave at 1 here",
-    "profile": "named profile whose values are the defaults", "device": "torch device (cpu, cuda, cuda:1, mps)",
-    "num_workers": "DataLoader workers for prepared datasets", "quiet": "no progress bar",
-    "tensorboard_dir": "also log the per-step trace to TensorBoard here (default: no TensorBoard log)",
-    "results_dir": "where result JSONs and checkpoints go (default ./results or $OGM_RESULTS_DIR)",
-}
-CHOICES = {"dataset": DATASETS, "split": SPLIT_RULES, "modalities": MODALITIES, "fusion": FUSIONS, "method": METHODS,
-           "modulate": MODULATE_PARAMS, "ge_noise": GE_NOISES, "optimizer": OPTIMIZERS, "profile": tuple(PROFILES),
-           "amp": AMP_MODES}
-
-
-def _bool(text: str) -> bool:
-    if text.lower() in ("1", "true", "yes", "on"):
-        return True
-    if text.lower() in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
-
-
-def _default_text(name: str, default) -> str:
-    """The default of option `name` as `--help` prints it (once): the profiles' values where they set it,
-    and the paper profile's per-dataset values."""
-    if name == "profile":
-        return "cpu"
-    per_profile = {p: values[name] for p, values in PROFILES.items() if name in values}
-    text = ", ".join(f"{v} at {p}" for p, v in per_profile.items())
-    if per_profile and len(per_profile) < len(PROFILES):
-        text += f", else {default}"
-    per_dataset = {d: values[name] for d, values in DATASET_DEFAULTS.items() if name in values}
-    if per_dataset:
-        text = (text or f"{default}") + "; at paper: " + ", ".join(f"{v} for {d}" for d, v in per_dataset.items())
-    return text or f"{default}"
-
+from .options import add_run_options, config_from_args
 
 def _common() -> argparse.ArgumentParser:
     """Options every subcommand takes (`--debug`), also accepted after the subcommand."""
@@ -106,19 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train one run (or read its cached result)", parents=[_common()],
                            description="Train one run, or read its cached result. Options left out take "
                                        "the profile's value (`--profile`, default cpu), else the built-in one.")
-    for f in fields(RunConfig):
-        default = f.default if f.default is not MISSING else None
-        kind = {bool: _bool, int: int, float: float}.get(type(default), str)
-        option = f"--{f.name.replace('_', '-')}"
-        text = FIELD_HELP[f.name]
-        if default is not None or f.name == "profile":    # a None default is described by the help text
-            text += f" (default: {_default_text(f.name, default)})"
-        if kind is _bool:   # a flag; `--quiet true` / `--quiet false` also work
-            train.add_argument(option, dest=f.name, type=_bool, nargs="?", const=True, default=None,
-                               metavar="true|false", help=text)
-        else:
-            train.add_argument(option, dest=f.name, type=kind, default=None, choices=CHOICES.get(f.name),
-                               metavar=None if f.name in CHOICES else f.name.upper(), help=text)
+    add_run_options(train)      # one option per RunConfig field, help from its metadata
     train.add_argument("--retrain", action="store_true", help="ignore a cached result and train again")
     train.add_argument("--json", action="store_true", help="print the result's best-epoch metrics as JSON")
     fetch = sub.add_parser("fetch", help="fetch and verify a default dataset (avdigits: FSDD recordings)",
@@ -228,10 +148,7 @@ def run_command(args) -> int:
         from .data.check import data_command
         return data_command(args)
     from .train import fit
-    overrides = {f.name: getattr(args, f.name) for f in fields(RunConfig)
-                 if f.name != "profile" and getattr(args, f.name) is not None}
-    config = make_config(args.profile or "cpu", **overrides)
-    result = fit(config, retrain=args.retrain)
+    result = fit(config_from_args(args), retrain=args.retrain)
     best = result.best
     if args.json:
         print(json.dumps({"key": result.key, "best_epoch": result.best_epoch, **best}, indent=1))

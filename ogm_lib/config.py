@@ -26,6 +26,10 @@ data-parallel processes, set by `distributed.fit_ddp`) do not change the method,
 numbers by float rounding (bf16 autocast more than that). They enter the key only when they differ from
 their default, so every plain fp32 single-process run keeps the key it always had.
 
+The plug-in models of the paper's Tables 3 to 5 (`video_model`, `audio_model`, `task`: `models/plugin.py`,
+`models/localisation.py`, `data/events.py`) were added later the same way: at their defaults (the book's
+ResNet-18 pair, clip classification) they are left out of the key.
+
 The data is in the key too: `data_fingerprint`, filled in when the config is made (`data/fingerprint.py`),
 is a prepared store's fingerprint (a hash of its files' checksums), so a completed or replaced store gives
 a new key; for `avdigits` it hashes the pinned inputs, and is left out of the key at today's value
@@ -62,6 +66,14 @@ SPLIT_RULES = ("official", "speaker")
 SPEAKER_DATASETS = ("avdigits", "cremad")
 MODALITIES = ("av", "audio", "visual")
 FUSIONS = ("concat", "sum", "film", "gated")
+#: video architectures (`models/video.py`, the paper's Table 3) and audio encoders (`models/speech.py`, Table 4);
+#: "resnet18" is the book's model (`models/encoders.py`)
+VIDEO_MODELS = ("resnet18", "tsn", "tsm", "tbn", "psp", "avga")
+#: what a run learns: "classify" a clip, or label every segment of a sequence ("events": AVE's task, Table 5;
+#: sequences made from an in-memory dataset's clips, data/events.py; models: avga, psp, models/localisation.py)
+TASKS = ("classify", "events")
+EVENT_DATASETS = ("avdigits", "synthetic")
+AUDIO_MODELS = ("resnet18", "xvector", "ivector", "mwtsm")
 #: modulation methods (modulation.py) and the comparison methods (strategies.py)
 METHODS = ("normal", "ogm", "ogm_ge", "ge", "mdrop_audio", "mdrop_visual", "grad_blend", "opm")
 MODULATE_PARAMS = ("conv", "all")
@@ -79,7 +91,9 @@ _NOT_IN_KEY = ("profile", "device", "num_workers", "data_dir", "quiet", "tensorb
 _KEY_UNLESS_DEFAULT = {"amp": "none", "channels_last": False, "fused_optimizer": False, "compile": False,
                        "world_size": 1, "split": "official",
                        # a method option added later: every run made before it keeps its key
-                       "ge_noise": "official"}
+                       "ge_noise": "official",
+                       # the plug-in architectures of Tables 3 and 4 (added later): the book's model keeps its key
+                       "video_model": "resnet18", "audio_model": "resnet18", "task": "classify"}
 
 #: the data fingerprint (`data/fingerprint.py`) of each dataset's inputs when runs were first keyed without
 #: one: left out of the key at this value, so those runs keep their keys; any other fingerprint is in it
@@ -208,62 +222,114 @@ def check_device(device: Any) -> None:
     raise ValueError(f"device {str(device)!r}: this project runs on cpu, cuda or mps, not {dev.type}")
 
 
+#: each profile is a set of overrides of RunConfig's defaults
+PROFILES: dict[str, dict[str, Any]] = {
+    "paper": dict(width=64, epochs=100, batch_size=64, lr=1e-3, lr_step=70, lr_gamma=0.1,
+                  modulation_start=0, modulation_end=50, image_size=224),
+    "cpu": dict(width=8, epochs=12, batch_size=64, lr=1e-2, lr_step=8, lr_gamma=0.1,
+                modulation_start=0, modulation_end=5, image_size=16, n_frames=1),
+    "converged": dict(width=8, epochs=20, batch_size=24, lr=1e-2, lr_step=14, lr_gamma=0.1,
+                      modulation_start=0, modulation_end=9, image_size=16, n_frames=1),
+    "smoke": dict(width=4, epochs=2, batch_size=32, lr=1e-2, lr_step=70, lr_gamma=0.1,
+                  modulation_start=0, modulation_end=1, image_size=16, n_frames=2, synthetic_size=256),
+    "gpu": dict(width=64, epochs=100, batch_size=64, lr=1e-3, lr_step=70, lr_gamma=0.1,
+                modulation_start=0, modulation_end=50, image_size=16, n_frames=1),
+}
+
+#: per-dataset overrides applied on top of a profile (the paper's frames per clip, say)
+DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
+    "cremad": dict(n_frames=1, alpha=0.8),
+    "vggsound": dict(n_frames=3, alpha=0.1),
+    "ksounds": dict(n_frames=3),
+    "ave": dict(n_frames=3),
+}
+
+
+def option(default: Any, help: str, choices: tuple | None = None) -> Any:
+    """A RunConfig field and its help text, the one source of the help of `python -m ogm_lib train`,
+    of the data-parallel launcher (`options.py`) and of the options table in the docs."""
+    return field(default=default, metadata={"help": help, "choices": choices})
+
+
 @dataclass
 class RunConfig:
     # --- data ---
-    dataset: str = "avdigits"
-    modalities: str = "av"            # "audio" / "visual": a unimodal model (paper Table 1's first rows)
-    data_dir: str | None = None       # prepared data; None: the dataset's folder (paths.dataset_dir)
-    split: str = "official"           # "official" (the paper's protocol) or "speaker" (speakers disjoint)
-    data_fingerprint: str | None = None   # the data read (data/fingerprint.py), filled in when made
-    val_fraction: float = 0.1         # carved from train, for model selection (the paper says 9:1)
-    n_frames: int = 3                 # visual frames per clip (T)
-    image_size: int = 16              # visual frame side after resizing
-    audio_snr_db: float = 0.0         # avdigits/synthetic: white noise added to the audio (lower = harder)
-    visual_noise: float = 0.8         # avdigits/synthetic: std of pixel noise on the frames (higher = harder)
-    audio_seconds: float = 0.5        # avdigits: waveform length the recordings are tiled/cut to
-    synthetic_size: int = 3000        # synthetic: number of clips in train+val
+    dataset: str = option("avdigits", "which data", DATASETS)
+    modalities: str = option("av", "'av' (joint model) or a unimodal model 'audio' / 'visual' (paper Table 1's "
+                                   "first rows)", MODALITIES)
+    data_dir: str | None = option(None, "prepared data folder (default <repository>/data/<dataset>, or "
+                                        "$OGM_DATA_DIR/<dataset>; paths.dataset_dir)")
+    split: str = option("official", "'official' (the dataset's own split, the paper's protocol) or 'speaker' "
+                                    "(train, validation and test speakers disjoint; avdigits and cremad)",
+                        SPLIT_RULES)
+    data_fingerprint: str | None = option(None, "the data's fingerprint; filled in from the data (a prepared "
+                                                "store's manifest, data/fingerprint.py), leave it out")
+    val_fraction: float = option(0.1, "share of train held out for model selection (the paper says 9:1)")
+    n_frames: int = option(3, "visual frames per clip (T)")
+    image_size: int = option(16, "visual frame side in pixels, after resizing")
+    audio_snr_db: float = option(0.0, "avdigits/synthetic: SNR of the white noise added to the audio, in dB "
+                                      "(lower = harder)")
+    visual_noise: float = option(0.8, "avdigits/synthetic: std of the pixel noise on the frames (higher = harder)")
+    audio_seconds: float = option(0.5, "avdigits: waveform length the recordings are tiled/cut to")
+    synthetic_size: int = option(3000, "synthetic: clips in train+val")
     # --- model ---
-    fusion: str = "concat"
-    width: int = 64                   # ResNet-18 base width (64 = torchvision's resnet18)
+    fusion: str = option("concat", "fusion module", FUSIONS)
+    width: int = option(64, "ResNet-18 base width (64 = the paper's, torchvision's resnet18)")
+    video_model: str = option("resnet18", "video architecture: resnet18 (the book's), tsn, tsm, tbn, psp (paper "
+                                          "Table 3; models/video.py); avga, psp with task events (Table 5)",
+                              VIDEO_MODELS)
+    audio_model: str = option("resnet18", "audio encoder (paper Table 4; models/speech.py): resnet18 (the book's), "
+                                          "xvector, ivector, mwtsm", AUDIO_MODELS)
+    task: str = option("classify", "'classify' clips, or 'events': label every segment of event sequences (paper "
+                                   "Table 5, data/events.py; video model avga or psp)", TASKS)
     # --- method ---
-    method: str = "normal"
-    alpha: float = 0.8                # OGM strength (paper Eq. 10); README: 0.8 CREMA-D, 0.1 VGGSound
-    modulation_start: int = 0         # first modulated epoch (0-indexed, inclusive, as official)
-    modulation_end: int = 50          # last modulated epoch (inclusive, as official)
-    modulate: str = "conv"            # "conv": 4-D conv weights only (official); "all": every encoder tensor
-    ge_noise: str = "official"        # GE's noise (ogm_ge, ge): "official", "sgd", "sgd_k", "sgd_restore"
-    drop_prob: float = 0.5            # modality dropout probability (mdrop_audio / mdrop_visual)
-    opm_q_base: float = 0.5           # OPM (journal extension): q = q_base * (1 + lam * tanh(rho - 1))
-    opm_lambda: float = 0.5
-    opm_p_exe: float = 0.7
-    gb_super_epoch: int = 5           # gradient blending: epochs between re-estimating the weights
+    method: str = option("normal", "balancing method: normal, OGM, OGM-GE, GE alone, or a comparison method",
+                         METHODS)
+    alpha: float = option(0.8, "OGM strength alpha >= 0 of k = 1 - tanh(alpha * rho) (paper Eq. 10); 0 turns "
+                               "the scaling off (official README: 0.8 CREMA-D, 0.1 VGGSound)")
+    modulation_start: int = option(0, "first modulated epoch (0-indexed, inclusive, as official)")
+    modulation_end: int = option(50, "last modulated epoch (inclusive, as official)")
+    modulate: str = option("conv", "which encoder tensors OGM scales: 'conv' weights (official) or 'all'",
+                           MODULATE_PARAMS)
+    ge_noise: str = option("official", "GE's noise (methods ogm_ge, ge): 'official' (isotropic, std of the "
+                                       "unscaled gradient), 'sgd' (the paper's: mini-batch noise covariance, "
+                                       "from the batch's two halves; one extra backward pass), 'sgd_k' (that "
+                                       "noise times k), 'sgd_restore' (times sqrt(k(1-k)): SGD's temperature "
+                                       "per unit of effective learning rate)", GE_NOISES)
+    drop_prob: float = option(0.5, "modality-dropout probability (mdrop_audio / mdrop_visual)")
+    opm_q_base: float = option(0.5, "OPM base drop probability: q = q_base * (1 + lambda * tanh(rho - 1))")
+    opm_lambda: float = option(0.5, "OPM lambda")
+    opm_p_exe: float = option(0.7, "OPM probability of modulating a step")
+    gb_super_epoch: int = option(5, "gradient blending: epochs between weight estimates")
     # --- optimisation ---
-    optimizer: str = "sgd"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    lr_step: int = 70
-    lr_gamma: float = 0.1
-    epochs: int = 100
-    batch_size: int = 64
-    seed: int = 0
+    optimizer: str = option("sgd", "optimiser", OPTIMIZERS)
+    lr: float = option(1e-3, "learning rate")
+    momentum: float = option(0.9, "SGD momentum")
+    weight_decay: float = option(1e-4, "weight decay")
+    lr_step: int = option(70, "StepLR step (epochs)")
+    lr_gamma: float = option(0.1, "StepLR factor")
+    epochs: int = option(100, "training epochs")
+    batch_size: int = option(64, "mini-batch size (the global batch when data parallel)")
+    seed: int = option(0, "random seed")
     # --- extra measurements ---
-    eval_train: bool = False          # also evaluate on the training set each epoch (generalisation gap)
-    probe_every: int = 0              # every n epochs, linear-probe each frozen encoder (paper Figure 1)
+    eval_train: bool = option(False, "also evaluate on the training split every epoch (generalisation gap)")
+    probe_every: int = option(0, "linear-probe each frozen encoder every n epochs (paper Figure 1; 0: never)")
     # --- speed (same method, numbers equal up to rounding; in the key only when not at the default) ---
-    amp: str = "none"                 # "bf16": forward and loss under torch.autocast(bfloat16)
-    channels_last: bool = False       # NHWC memory format for the convs (faster tensor-core kernels)
-    fused_optimizer: bool = False     # one fused kernel for the optimiser step (SGD/Adam fused=True)
-    compile: bool = False             # torch.compile the training forward
-    world_size: int = 1               # data-parallel processes; set by distributed.fit_ddp, not by hand
+    amp: str = option("none", "autocast: 'none' (fp32) or 'bf16' (forward and loss in bfloat16)", AMP_MODES)
+    channels_last: bool = option(False, "NHWC memory format for the convs (faster tensor-core kernels)")
+    fused_optimizer: bool = option(False, "fused optimiser step (SGD/Adam fused=True)")
+    compile: bool = option(False, "torch.compile the training forward")
+    world_size: int = option(1, "data-parallel processes: set by `torchrun -m ogm_lib.distributed`, leave at "
+                                "1 here")
     # --- bookkeeping (not part of the cache key) ---
-    profile: str = "paper"
-    device: str = "cpu"
-    num_workers: int = 0
-    quiet: bool = False
-    tensorboard_dir: str | None = None
-    results_dir: str | None = None
+    profile: str = option("paper", "named profile whose values are the defaults", tuple(PROFILES))
+    device: str = option("cpu", "torch device (cpu, cuda, cuda:1, mps)")
+    num_workers: int = option(0, "DataLoader workers for prepared datasets")
+    quiet: bool = option(False, "no progress bar")
+    tensorboard_dir: str | None = option(None, "also log the per-step trace to TensorBoard here (default: no "
+                                               "TensorBoard log)")
+    results_dir: str | None = option(None, "where result JSONs and checkpoints go (default ./results or "
+                                           "$OGM_RESULTS_DIR)")
 
     def __post_init__(self) -> None:
         self._check_values()
@@ -277,6 +343,7 @@ class RunConfig:
             self.data_fingerprint = data_fingerprint(self.dataset, self.data_dir)
         check_choice("modalities", self.modalities, MODALITIES)
         check_choice("fusion", self.fusion, FUSIONS)
+        self._check_plugin_models()
         check_choice("method", self.method, METHODS)
         check_choice("modulate", self.modulate, MODULATE_PARAMS)
         check_choice("ge_noise", self.ge_noise, GE_NOISES)
@@ -311,6 +378,37 @@ class RunConfig:
                                  f"leaves no {' and no '.join(empty)} clip (train {sizes['train']}, validation "
                                  f"{sizes['validation']}, test = synthetic_size // 5 = {sizes['test']}); "
                                  f"valid: synthetic_size >= {n} at this val_fraction")
+
+    def _check_plugin_models(self) -> None:
+        """A plug-in architecture (Tables 3 and 4) is a joint model with concatenation-style fusion of its own."""
+        check_choice("video_model", self.video_model, VIDEO_MODELS)
+        check_choice("audio_model", self.audio_model, AUDIO_MODELS)
+        plugin = [f"{n} {v!r}" for n, v in (("video_model", self.video_model), ("audio_model", self.audio_model))
+                  if v != "resnet18"]
+        if plugin and self.modalities != "av":
+            raise ValueError(f"{' and '.join(plugin)} is a joint audio-visual model; valid with modalities "
+                             f"{self.modalities!r}: video_model and audio_model 'resnet18'")
+        check_choice("task", self.task, TASKS)
+        if self.task == "events":
+            problems = [p for p, bad in (
+                (f"video_model 'avga' or 'psp' (not {self.video_model!r})", self.video_model not in ("avga", "psp")),
+                (f"dataset among {', '.join(EVENT_DATASETS)} (not {self.dataset!r})", self.dataset not in EVENT_DATASETS),
+                (f"n_frames 1 (a segment shows one frame; not {self.n_frames})", self.n_frames != 1),
+                (f"probe_every 0 (the probes classify clips; not {self.probe_every})", self.probe_every != 0),
+                ("a method other than grad_blend", self.method == "grad_blend"),
+                (f"audio_model 'resnet18' and fusion 'concat' (the models fuse as their designs say)",
+                 self.audio_model != "resnet18" or self.fusion != "concat")) if bad]
+            if problems:
+                raise ValueError(f"task 'events' needs {'; '.join(problems)}")
+            return
+        if self.video_model == "avga":
+            raise ValueError("video_model 'avga' localises events: it needs task 'events'")
+        if len(plugin) > 1:
+            raise ValueError(f"{' and '.join(plugin)}: one plug-in at a time (the paper's Table 3 changes the video "
+                             "model, Table 4 the audio encoder); valid: leave one of them at 'resnet18'")
+        if plugin and self.fusion != "concat":
+            raise ValueError(f"{' and '.join(plugin)} fuses as its design says (models/video.py, models/speech.py); "
+                             f"valid: fusion 'concat' (the default), not {self.fusion!r}")
 
     def _check_ge_noise(self) -> None:
         """A non-default GE noise only where it changes the run (so no two keys name one computation)."""
@@ -372,29 +470,6 @@ def config_key(config: dict) -> str:
     if d.get("data_fingerprint") in (None, PINNED_FINGERPRINTS.get(d.get("dataset", "avdigits"))):
         d.pop("data_fingerprint", None)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
-
-
-#: each profile is a set of overrides of RunConfig's defaults
-PROFILES: dict[str, dict[str, Any]] = {
-    "paper": dict(width=64, epochs=100, batch_size=64, lr=1e-3, lr_step=70, lr_gamma=0.1,
-                  modulation_start=0, modulation_end=50, image_size=224),
-    "cpu": dict(width=8, epochs=12, batch_size=64, lr=1e-2, lr_step=8, lr_gamma=0.1,
-                modulation_start=0, modulation_end=5, image_size=16, n_frames=1),
-    "converged": dict(width=8, epochs=20, batch_size=24, lr=1e-2, lr_step=14, lr_gamma=0.1,
-                      modulation_start=0, modulation_end=9, image_size=16, n_frames=1),
-    "smoke": dict(width=4, epochs=2, batch_size=32, lr=1e-2, lr_step=70, lr_gamma=0.1,
-                  modulation_start=0, modulation_end=1, image_size=16, n_frames=2, synthetic_size=256),
-    "gpu": dict(width=64, epochs=100, batch_size=64, lr=1e-3, lr_step=70, lr_gamma=0.1,
-                modulation_start=0, modulation_end=50, image_size=16, n_frames=1),
-}
-
-#: per-dataset overrides applied on top of a profile (the paper's frames per clip, say)
-DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
-    "cremad": dict(n_frames=1, alpha=0.8),
-    "vggsound": dict(n_frames=3, alpha=0.1),
-    "ksounds": dict(n_frames=3),
-    "ave": dict(n_frames=3),
-}
 
 
 def make_config(profile: str = "cpu", **overrides: Any) -> RunConfig:

@@ -9,9 +9,9 @@ the same config, step for step, up to float rounding. Four things make that so:
 
 1. **Same batches.** `batch_size` is the GLOBAL batch (64 in the paper). Every rank draws the same
    permutation from an identically seeded generator, cuts each global batch into N contiguous shards and
-   takes its own (`train.sharded_train_batches`, a DistributedSampler that keeps the global batches). The
+   takes its own (`DistContext.train_batches`, a DistributedSampler that keeps the global batches). The
    loss is weighted by the shard's share so that DDP's gradient *average* is the gradient of the mean over
-   the global batch, also when the last batch does not split evenly.
+   the global batch, also when the last batch does not split evenly (`DistContext.global_mean`).
 2. **Same BatchNorm statistics.** BatchNorm layers become SyncBatchNorm: mean and variance over the global
    batch, not over each shard. Without it a 2 x 32 run normalises with 32-sample statistics and is a
    different experiment from 1 x 64 (noisier statistics, a different implicit regularisation). torch's
@@ -34,27 +34,35 @@ weights need the losses everywhere), so evaluation does not get faster with more
 
 `RunConfig.world_size` records N and is part of the run's key (from 2 on): rounding differs from the
 single-process run, so the two are cached apart.
+
+Everything data parallel is in this file, behind the interface that the training loop (`train.py`) calls
+without asking how many processes there are (`shards.py`): `DistContext` answers for one rank of N, as
+`shards.SingleProcess` answers for one process (the whole batch, the identity everywhere else).
+`fit_ddp` is `train.fit` with a `DistContext`: the same "read the cache or train" path as one process (a
+damaged result file is set aside by rank 0 and the run trained again).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import socket
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.utils.data import DataLoader
 
-from .config import RunConfig, make_config
-from .results import RunResult, results_folder
+from .config import RunConfig
+from .data import AVTensorDataset
+from .results import RunResult
+from .shards import Shard, whole_batches
 
-__all__ = ["DistContext", "SyncBatchNormCPU", "convert_batchnorm", "init_from_env", "fit_ddp", "run_local",
-           "main"]
+__all__ = ["DistContext", "SyncBatchNormCPU", "convert_batchnorm", "shard_bounds", "init_from_env", "fit_ddp",
+           "run_local", "main"]
 
 
 class _AllReduceSum(torch.autograd.Function):
@@ -138,16 +146,43 @@ def convert_batchnorm(model: nn.Module, device: torch.device, group=None) -> nn.
     return _convert_cpu(model, group)
 
 
+def shard_bounds(n: int, rank: int, world_size: int) -> tuple[int, int]:
+    """`[lo, hi)` of rank's contiguous share of n items; the first `n % world_size` shares get one more
+    (as `torch.tensor_split`). Every rank computes every rank's bounds alike: no communication needed."""
+    q, r = divmod(n, world_size)
+    lo = rank * q + min(rank, r)
+    return lo, lo + q + (rank < r)
+
+
 @dataclass
 class DistContext:
-    """What the Trainer needs to know about the process group (`train.Trainer(..., dist=ctx)`)."""
+    """One rank of a `world_size`-rank process group (`train.Trainer(..., dist=ctx)`), with the interface
+    of `shards.SingleProcess`; with one rank, the same batches and losses, still with DDP and SyncBatchNorm."""
     rank: int
     world_size: int
     device: torch.device
     local_rank: int = 0
     bn_group: Any = None        # process group of the CPU SyncBatchNorm (its own, beside DDP's buckets)
 
+    @property
+    def is_main(self) -> bool:
+        """Only rank 0 writes results and checkpoints."""
+        return self.rank == 0
+
+    @property
+    def reduce_scores(self):
+        """Sum the modality scores over ranks before the ratio, so every rank applies the same k (point 3
+        above); the noise generator has the same seed everywhere, so the GE noise is identical too."""
+        return self.all_reduce_sum
+
+    def configure(self, config: RunConfig) -> RunConfig:
+        """The config as this group runs it: `world_size` ranks (in the key from 2 on), this rank's device."""
+        if config.batch_size < self.world_size:
+            raise ValueError(f"batch_size {config.batch_size} (global) is smaller than world_size {self.world_size}")
+        return config.replace(world_size=self.world_size, device=str(self.device))
+
     def convert_batchnorm(self, model: nn.Module) -> nn.Module:
+        """SyncBatchNorm: statistics over the global batch (point 2 above)."""
         return convert_batchnorm(model, self.device, self.bn_group)
 
     def wrap(self, model: nn.Module) -> nn.Module:
@@ -165,6 +200,45 @@ class DistContext:
         no_sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(DDP).parameters
                    else {"broadcast_buffers": False})
         return DDP(model, device_ids=ids, static_graph=True, **no_sync)
+
+    def train_batches(self, dataset, batch_size: int, device, generator: torch.Generator, num_workers: int = 0):
+        """This rank's shard of each shuffled global batch (point 1 above).
+
+        Every rank draws the same permutation from identically seeded generators (a DistributedSampler
+        that keeps the global batch of the single-process run); a final global batch smaller than
+        `world_size` is dropped (some rank would get no sample), which happens only when
+        `len(dataset) % batch_size < world_size`."""
+        if self.world_size == 1:
+            yield from whole_batches(dataset, batch_size, device, generator, num_workers)
+            return
+        order = torch.randperm(len(dataset), generator=generator)
+        chunks = [c for c in order.split(batch_size) if len(c) >= self.world_size]
+        bounds = [shard_bounds(len(c), self.rank, self.world_size) for c in chunks]
+        local = [c[lo:hi] for c, (lo, hi) in zip(chunks, bounds)]
+        if isinstance(dataset, AVTensorDataset):
+            batches = (dataset.batch(idx) for idx in local)
+        else:
+            batches = DataLoader(dataset, batch_sampler=[idx.tolist() for idx in local], num_workers=num_workers,
+                                 pin_memory=str(device).startswith("cuda"))
+        for c, (lo, _), batch in zip(chunks, bounds, batches):
+            yield Shard(*(t.to(device, non_blocking=True) for t in batch), len(c), lo)
+
+    def global_mean(self, loss: torch.Tensor, shard: Shard) -> torch.Tensor:
+        """DDP averages gradients over ranks; weighting the shard's mean loss by its share of the global
+        batch, n * N / n_global, makes that average the gradient of the global mean, also for unequal
+        shards: (1/N) sum_r (n_r N / n_global) mean_r = sum_r sum_{i in r} l_i / n_global."""
+        if self.world_size == 1:
+            return loss
+        return loss * (len(shard.labels) * self.world_size / shard.n_global)
+
+    def epoch_losses(self, trace: torch.Tensor, sizes: list[tuple[int, int]], loss_sum: torch.Tensor):
+        """The logged loss of each step becomes the global batch's mean (written into `trace[:, 0]`): one
+        all-reduce of the epoch's losses, not one per step. Returns their sum."""
+        if self.world_size == 1:
+            return loss_sum
+        local_n, global_n = torch.tensor(sizes, dtype=trace.dtype).to(trace.device).unbind(1)
+        trace[:, 0] = self.all_reduce_sum(trace[:, 0] * local_n) / global_n
+        return trace[:, 0].sum()
 
     def all_reduce_sum(self, t: torch.Tensor) -> torch.Tensor:
         """In-place SUM over ranks (asynchronous for the host on NCCL: no device sync)."""
@@ -200,22 +274,8 @@ def fit_ddp(config: RunConfig, results_dir: str | Path | None = None, retrain: b
 
     `config.batch_size` is the global batch. Returns the same result on every rank; only rank 0 writes it
     (and the checkpoints, which a restarted job resumes from on every rank)."""
-    from .train import Trainer
-
-    ctx = ctx or init_from_env(config.device)
-    if config.batch_size < ctx.world_size:
-        raise ValueError(f"batch_size {config.batch_size} (global) is smaller than world_size {ctx.world_size}")
-    config = config.replace(world_size=ctx.world_size, device=str(ctx.device))
-    results_dir = results_folder(config, results_dir)
-    path = results_dir / f"{config.key()}.json"
-    if retrain and ctx.rank == 0:
-        (results_dir / "checkpoints" / f"{config.key()}.pt").unlink(missing_ok=True)
-    ctx.barrier()                 # the stale checkpoint is gone before any rank looks for one
-    if path.exists() and not retrain:
-        return RunResult.load(path, expected_key=config.key())   # a damaged file: an error naming it
-    result = Trainer(config, results_dir, dist=ctx).run(stop_after=stop_after)
-    ctx.barrier()                 # rank 0 has written the result before anyone returns
-    return result
+    from .train import fit
+    return fit(config, results_dir, retrain, stop_after, dist=ctx or init_from_env(config.device))
 
 
 def _free_port() -> int:
@@ -245,14 +305,13 @@ def run_local(fn: Callable, world_size: int, *args) -> None:
 def main(argv: list[str] | None = None) -> int:
     """`torchrun --nproc_per_node=N -m ogm_lib.distributed train [options of python -m ogm_lib train]`."""
     from .__main__ import build_parser
+    from .options import config_from_args
 
     args = build_parser().parse_args(argv)
     if args.command != "train":
         print("only 'train' runs data parallel; use python -m ogm_lib for the rest", file=sys.stderr)
         return 2
-    overrides = {f.name: getattr(args, f.name) for f in fields(RunConfig)
-                 if f.name not in ("profile", "world_size") and getattr(args, f.name) is not None}
-    config = make_config(args.profile or "cpu", **overrides)
+    config = config_from_args(args)        # world_size: fit_ddp sets it to the number of ranks
     ctx = init_from_env(config.device)
     try:
         result = fit_ddp(config, retrain=args.retrain, ctx=ctx)

@@ -1,6 +1,7 @@
 """Evaluation: fused, audio and visual accuracy and macro mAP over a whole split.
 
-Accuracy is micro (over samples), as in the official code. mAP, which the paper reports but the official
+Accuracy is micro (over samples), as in the official code; for event localisation (`task = "events"`,
+labels per segment) every metric is over segments, so the accuracy is AVE's segment-level accuracy. mAP, which the paper reports but the official
 code does not compute, is the macro average over classes of one-vs-rest average precision of the softmax
 scores (scikit-learn's `average_precision_score`).
 """
@@ -19,20 +20,24 @@ def macro_map(probs: np.ndarray, labels: np.ndarray, num_classes: int) -> float:
 
 
 @torch.no_grad()
-def evaluate(model, batches, num_classes: int, aux_heads: bool = False,
+def evaluate(model, batches, num_classes: int, extra_losses=None,
              keep: dict | None = None) -> dict[str, float]:
     """Metrics of `model` over `batches` (an iterable of (audio, visual, labels) on the model's device).
 
     `keep`: a dict that receives the fused softmax scores (`keep["probs"]`, n x C numpy) and the labels
     (`keep["labels"]`), for per-clip analyses (the results' `predictions`).
 
-    Keys: acc, map, loss (fused); acc_audio, map_audio, acc_visual, map_visual (per-modality logits); and,
-    with aux_heads, loss_aux_audio / loss_aux_visual (gradient blending's auxiliary heads).
+    `extra_losses`: `(out, labels) -> {name: loss summed over the batch}`, for losses a method adds
+    (`Strategy.eval_losses`: gradient blending's auxiliary heads); each is logged as `loss_<name>`, the
+    mean over the split.
+
+    Keys: acc, map, loss (fused); acc_audio, map_audio, acc_visual, map_visual (per-modality logits); and
+    `loss_<name>` for each extra loss.
     """
     was_training = model.training
     model.eval()
     logits = {"": [], "_audio": [], "_visual": []}
-    aux_losses = {"audio": 0.0, "visual": 0.0}
+    extra: dict[str, torch.Tensor | float] = {}
     all_labels = []
     for audio, visual, labels in batches:
         out = model(audio, visual)
@@ -41,13 +46,16 @@ def evaluate(model, batches, num_classes: int, aux_heads: bool = False,
             logits["_audio"].append(out.logits_a)
         if out.logits_v is not None:
             logits["_visual"].append(out.logits_v)
-        if aux_heads:
-            aux_losses["audio"] += F.cross_entropy(model.aux_a(out.feat_a), labels, reduction="sum")
-            aux_losses["visual"] += F.cross_entropy(model.aux_v(out.feat_v), labels, reduction="sum")
+        if extra_losses is not None:
+            for name, value in extra_losses(out, labels).items():
+                extra[name] = extra.get(name, 0.0) + value
         all_labels.append(labels)
     model.train(was_training)
     labels = torch.cat(all_labels)
     n = len(labels)
+    if labels.dim() == 2:    # event localisation: (N, S) segment labels, (N, classes, S) logits; score segments
+        logits = {k: [z.transpose(1, 2).reshape(-1, z.shape[1]) for z in v] for k, v in logits.items()}
+        labels = labels.reshape(-1)
     metrics: dict[str, float] = {}
     for suffix, chunks in logits.items():
         if not chunks:
@@ -62,7 +70,6 @@ def evaluate(model, batches, num_classes: int, aux_heads: bool = False,
         if keep is not None and suffix == "":
             keep["probs"], keep["labels"] = probs, labels.cpu().numpy()
         metrics["loss" + suffix] = float(F.cross_entropy(z, labels))
-    if aux_heads:
-        metrics["loss_aux_audio"] = float(aux_losses["audio"]) / n
-        metrics["loss_aux_visual"] = float(aux_losses["visual"]) / n
+    for name, total in extra.items():
+        metrics[f"loss_{name}"] = float(total) / n
     return metrics

@@ -18,16 +18,33 @@ A strategy changes what the training loop does around the forward pass and the l
   `p_exe`. The ratio used is the one measured on the previous mini-batch (our choice: it avoids a second
   forward pass; at the first step nothing is dropped).
 
-OGM, OGM-GE and GE alone are gradient modulations: see `modulation.py`.
+OGM, OGM-GE and GE alone are gradient modulations: see `modulation.py`; `make_modulator` builds one for
+every two-modality run (for the other methods it only measures rho and k, which Figure 3 plots).
+
+What the training loop asks of a strategy, and nothing more (the loop names no method):
+
+- `keep_masks(n, device)`: per-sample 0/1 masks on each modality's features for the next global batch;
+- `loss(out, labels, model)`: the training loss of the step (the fused cross-entropy, or a blend);
+- `observe(state)`: each step's `ModulationState` (rho, k), after backward;
+- `eval_losses(out, labels, model)`: extra losses to measure in evaluation, summed over the batch;
+- `needs_train_metrics`: whether `end_epoch` needs the training split evaluated too;
+- `end_epoch(epoch, evals)`: the epoch's metrics per split; returns what to add to the epoch's log;
+- `state_dict()` / `load_state_dict(state)`: what a checkpoint must keep (besides `generator`).
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
+from .modulation import MODULATION_METHODS, GradientModulator
+
 
 class Strategy:
     """Default: plain joint training (cross-entropy on the fused logits)."""
+    #: `end_epoch` reads the training split's metrics (the loop then evaluates it every epoch)
+    needs_train_metrics = False
+    #: attributes that change during training, kept in checkpoints
+    state_fields: tuple[str, ...] = ()
 
     def __init__(self, config, generator: torch.Generator):
         self.config, self.generator = config, generator
@@ -41,8 +58,20 @@ class Strategy:
     def observe(self, state) -> None:
         """Called with each step's ModulationState (OPM keeps the ratio)."""
 
-    def end_epoch(self, epoch: int, train_losses: dict, val_losses: dict) -> None:
-        """Called with the per-head losses on train and validation after each epoch."""
+    def eval_losses(self, out, labels: torch.Tensor, model) -> dict[str, torch.Tensor]:
+        """Extra losses of one evaluation batch, summed over its samples (logged as `loss_<name>`)."""
+        return {}
+
+    def end_epoch(self, epoch: int, evals: dict[str, dict]) -> dict[str, float]:
+        """Called after each epoch's evaluation with the metrics of each split; returns metrics to log."""
+        return {}
+
+    def state_dict(self) -> dict:
+        return {name: getattr(self, name) for name in self.state_fields}
+
+    def load_state_dict(self, state: dict) -> None:
+        for name in self.state_fields:
+            setattr(self, name, state[name])
 
     def _bernoulli_keep(self, batch_size: int, drop_prob, device) -> torch.Tensor:
         u = torch.rand(batch_size, generator=self.generator).to(device)
@@ -61,6 +90,8 @@ class ModalityDropout(Strategy):
 
 class GradientBlending(Strategy):
     HEADS = ("fused", "audio", "visual")
+    needs_train_metrics = True                 # the weights compare train and held-out losses
+    state_fields = ("weights", "_previous")
 
     def __init__(self, config, generator):
         super().__init__(config, generator)
@@ -71,15 +102,22 @@ class GradientBlending(Strategy):
         losses = {"fused": F.cross_entropy(out.logits, labels),
                   "audio": F.cross_entropy(model.aux_a(out.feat_a), labels),
                   "visual": F.cross_entropy(model.aux_v(out.feat_v), labels)}
-        return sum(self.weights[h] * losses[h] for h in self.HEADS)
+        return sum(self.weights[h] * losses[h] for h in self.HEADS)      # L = sum_m w_m L_m
 
-    def end_epoch(self, epoch, train_losses, val_losses):
-        if (epoch + 1) % self.config.gb_super_epoch:
-            return
-        current = {h: (train_losses[h], val_losses[h]) for h in self.HEADS}
-        if self._previous is not None:
-            self.weights = blending_weights(self._previous, current)
-        self._previous = current
+    def eval_losses(self, out, labels, model):
+        """The auxiliary heads' losses (`loss_aux_audio`, `loss_aux_visual` in the log)."""
+        return {"aux_audio": F.cross_entropy(model.aux_a(out.feat_a), labels, reduction="sum"),
+                "aux_visual": F.cross_entropy(model.aux_v(out.feat_v), labels, reduction="sum")}
+
+    def end_epoch(self, epoch, evals):
+        if (epoch + 1) % self.config.gb_super_epoch == 0:
+            heads = lambda m: {"fused": m["loss"], "audio": m["loss_aux_audio"], "visual": m["loss_aux_visual"]}
+            train, val = heads(evals["train"]), heads(evals["val"])
+            current = {h: (train[h], val[h]) for h in self.HEADS}
+            if self._previous is not None:
+                self.weights = blending_weights(self._previous, current)
+            self._previous = current
+        return {f"gb_weight_{h}": w for h, w in self.weights.items()}
 
 
 def blending_weights(before: dict, now: dict) -> dict:
@@ -97,6 +135,8 @@ def blending_weights(before: dict, now: dict) -> dict:
 
 
 class OPM(Strategy):
+    state_fields = ("rho_a",)
+
     def __init__(self, config, generator):
         super().__init__(config, generator)
         self.rho_a: torch.Tensor | None = None
@@ -129,3 +169,16 @@ def make_strategy(config, generator: torch.Generator) -> Strategy:
     if config.method == "opm":
         return OPM(config, generator)
     return Strategy(config, generator)
+
+
+def make_modulator(config, model, reduce_scores=None, generator: torch.Generator | None = None):
+    """The run's `GradientModulator` (None for a unimodal model). Methods other than OGM, OGM-GE and GE
+    get one with method "normal": it measures the scores, rho and k of every step and changes nothing."""
+    if config.modalities != "av":
+        return None
+    audio_params, visual_params = model.encoder_params()
+    return GradientModulator(
+        audio_params, visual_params, method=config.method if config.method in MODULATION_METHODS else "normal",
+        alpha=config.alpha, modulate=config.modulate, start_epoch=config.modulation_start,
+        end_epoch=config.modulation_end, reduce_scores=reduce_scores, generator=generator,
+        ge_noise=config.ge_noise)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the Jupyter Book end to end, offline:
 #   1. install MathJax into book/_static/mathjax (scripts/install_mathjax.sh; skipped if present),
-#   2. execute every notebooks/[0-9][0-9]_*.ipynb IN PLACE with papermill (skip: OGM_SKIP_EXECUTE=1),
+#   2. execute every notebooks/[0-9][0-9]_*.ipynb that book/_toc.yml lists IN PLACE with papermill
+#      (skip: OGM_SKIP_EXECUTE=1),
 #   3. copy the executed notebooks into book/notebooks/ (git-ignored; Jupyter Book 1.x only builds
 #      sources under book/, so a toc entry "../notebooks/x" does not work), tagging papermill's
 #      injected-parameters cell `remove-cell` so that the reader sees the parameters cell only,
@@ -57,6 +58,12 @@ else
         name="$(basename "$nb" .ipynb)"
         if [[ -n "${OGM_NOTEBOOKS:-}" && " $OGM_NOTEBOOKS " != *" $name "* \
               && " $OGM_NOTEBOOKS " != *" $name.ipynb "* ]]; then
+            continue
+        fi
+        # a notebook the book does not show (not in book/_toc.yml yet, e.g. one whose runs are not trained
+        # and committed) is not executed: executing it would train its runs for a page nobody sees
+        if ! grep -q "notebooks/$name\b" "$ROOT/book/_toc.yml"; then
+            echo "-- $nb: not in book/_toc.yml, not executed"
             continue
         fi
         out="$REPORTS/$name.ipynb"

@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_every_data_folder_resolves_against_the_repository_root(tmp_path, monkeypatch):
     from ogm_lib.data.fsdd import default_data_dir
-    from ogm_lib.data.prepare import base_parser, default_out_dir
+    from data_scripts.cli import base_parser
+    from ogm_lib.data.prepare import default_out_dir
     from ogm_lib.data.prepared import prepared_dir
     monkeypatch.delenv("OGM_DATA_DIR", raising=False)
     for cwd in (ROOT, ROOT / "notebooks", tmp_path):

@@ -22,6 +22,8 @@ import media_fixtures as mf  # noqa: E402
 
 from ogm_lib.config import make_config  # noqa: E402
 from ogm_lib.data import build_datasets  # noqa: E402
+from ogm_lib.data import features as F  # noqa: E402
+from ogm_lib.data import lists as L  # noqa: E402
 from ogm_lib.data import prepare as P  # noqa: E402
 from ogm_lib.data.prepared import IMAGENET_MEAN, IMAGENET_STD, frame_indices  # noqa: E402
 
@@ -95,7 +97,7 @@ def tone(hz, seconds, rate):
 def test_stft_matches_scipy_stft():
     from scipy import signal
     x = np.random.default_rng(0).standard_normal(5000).astype(np.float32)
-    ours = np.exp(P.stft_log_magnitude(x, 512, 353)) - 1e-7
+    ours = np.exp(F.stft_log_magnitude(x, 512, 353)) - 1e-7
     win = signal.get_window("hann", 512)
     _, _, ref = signal.stft(x, window=win, nperseg=512, noverlap=512 - 353, boundary="zeros", padded=False)
     assert ours.shape == ref.shape == (257, 1 + 5000 // 353)
@@ -105,14 +107,14 @@ def test_stft_matches_scipy_stft():
 @pytest.mark.parametrize("dataset,rate,n_fft,shape", [("cremad", 22050, 512, (257, 188)),
                                                       ("vggsound", 16000, 256, (129, 1251))])
 def test_stft_features_shape_and_peak(dataset, rate, n_fft, shape):
-    spec = P.SPECS[dataset].features(tone(1000.0, 1.3, rate))    # short: tiled to the full length
+    spec = F.SPECS[dataset].features(tone(1000.0, 1.3, rate))    # short: tiled to the full length
     assert spec.shape == shape
     assert abs(spec.mean(axis=1).argmax() - 1000.0 * n_fft / rate) <= 1
 
 
 def test_kaldi_fbank():
     rate = 16000
-    fb = P.ksounds_features(tone(1000.0, 10.0, rate))
+    fb = F.ksounds_features(tone(1000.0, 10.0, rate))
     assert fb.shape == (128, 1024)
     n_real = 1 + (10 * rate - 400) // 160                          # snip_edges: 998 whole frames
     assert n_real == 998 and np.all(fb[:, n_real:] == 0) and np.all(fb[:, :n_real] != 0)
@@ -120,23 +122,23 @@ def test_kaldi_fbank():
     mel = lambda f: 1127 * np.log(1 + f / 700)                      # noqa: E731
     centres = mel(20) + (mel(8000) - mel(20)) / 129 * np.arange(1, 129)
     assert abs(fb[:, :n_real].mean(axis=1).argmax() - np.abs(centres - mel(1000)).argmin()) <= 1
-    banks = P.kaldi_mel_banks(128, 512, rate)
+    banks = F.kaldi_mel_banks(128, 512, rate)
     assert banks.shape == (128, 257) and banks.max() <= 1 and np.all(banks[:, -1] == 0)
 
 
 def test_ave_spectrogram():
-    spec = P.ave_features(tone(440.0, 3.0, 16000) + 0.01 * np.random.default_rng(0).standard_normal(48000))
+    spec = F.ave_features(tone(440.0, 3.0, 16000) + 0.01 * np.random.default_rng(0).standard_normal(48000))
     assert spec.shape == (257, 1004)
     assert abs(spec.mean()) < 1e-3 and abs(spec.std() - 1) < 1e-3
 
 
 def test_pick_fraction_is_deterministic():
     groups = [f"g{i}" for i in range(50)]
-    a = P.pick_fraction(groups, 0.1, "val")
-    assert len(a) == 5 and a == P.pick_fraction(reversed(groups * 2), 0.1, "val")
-    assert a != P.pick_fraction(groups, 0.1, "test")                # salts give independent splits
-    assert len(P.pick_fraction(["a", "b"], 0.1, "val")) == 1         # at least one, never all
-    assert P.pick_fraction(["a"], 0.5, "val") == {"a"} and P.pick_fraction(groups, 0, "val") == set()
+    a = L.pick_fraction(groups, 0.1, "val")
+    assert len(a) == 5 and a == L.pick_fraction(reversed(groups * 2), 0.1, "val")
+    assert a != L.pick_fraction(groups, 0.1, "test")                # salts give independent splits
+    assert len(L.pick_fraction(["a", "b"], 0.1, "val")) == 1         # at least one, never all
+    assert L.pick_fraction(["a"], 0.5, "val") == {"a"} and L.pick_fraction(groups, 0, "val") == set()
 
 
 def test_frame_indices():

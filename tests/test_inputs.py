@@ -15,6 +15,7 @@ import torch
 from ogm_lib import checks
 from ogm_lib.__main__ import build_parser, main
 from ogm_lib.config import check_device, make_config
+from ogm_lib.data import build_datasets
 from ogm_lib.fileio import DamagedFileError
 from ogm_lib.results import RunResult
 from ogm_lib.train import Trainer, fit
@@ -315,34 +316,25 @@ def test_checkpoint_of_another_run_is_not_resumed(tmp_path):
 # non-finite values, unwritable results folder
 # ------------------------------------------------------------------------------------------------------
 
-def _poison_last_step(monkeypatch, in_epoch: int):
+def _poison_last_step(monkeypatch, cfg, in_epoch: int):
     """Make the last optimiser step of epoch `in_epoch` blow the weights up (its loss stays finite)."""
-    original = Trainer.train_epoch
+    import ogm_lib.train as train
+    step, n = train.train_step, math.ceil(len(build_datasets(cfg).train) / cfg.batch_size)
+    count = {"i": 0}
 
-    def train_epoch(self, epoch):
-        if epoch != in_epoch:
-            return original(self, epoch)
-        step = Trainer.train_step
-        n = math.ceil(len(self.data.train) / self.config.batch_size)
-        count = {"i": 0}
-
-        def poisoned(self_, *a, **k):
-            row = step(self_, *a, **k)
-            count["i"] += 1
-            if count["i"] == n:
-                with torch.no_grad():
-                    next(self_.model.parameters()).fill_(NAN)
-            return row
-        monkeypatch.setattr(Trainer, "train_step", poisoned)
-        try:
-            return original(self, epoch)
-        finally:
-            monkeypatch.setattr(Trainer, "train_step", step)
-    monkeypatch.setattr(Trainer, "train_epoch", train_epoch)
+    def poisoned(parts, shard, epoch):
+        row = step(parts, shard, epoch)
+        count["i"] += epoch == in_epoch
+        if count["i"] == n and epoch == in_epoch:
+            with torch.no_grad():
+                next(parts.model.parameters()).fill_(NAN)
+        return row
+    monkeypatch.setattr(train, "train_step", poisoned)
 
 
 def test_blow_up_in_the_last_step_is_caught_before_evaluation(tmp_path, monkeypatch):
-    _poison_last_step(monkeypatch, in_epoch=1)
+    cfg = smoke(epochs=3, method="normal")
+    _poison_last_step(monkeypatch, cfg, in_epoch=1)
     evaluated_after = []                      # how many epochs were done when evaluation ran
     evaluate = Trainer.evaluate_split
 
@@ -350,7 +342,6 @@ def test_blow_up_in_the_last_step_is_caught_before_evaluation(tmp_path, monkeypa
         evaluated_after.append(len(self.result.epochs))
         return evaluate(self, name, **kwargs)
     monkeypatch.setattr(Trainer, "evaluate_split", spy)
-    cfg = smoke(epochs=3, method="normal")
     with pytest.raises(FloatingPointError) as err:
         fit(cfg, tmp_path)
     msg = str(err.value)
@@ -390,7 +381,7 @@ def _script(name: str):
 
 
 def _run_script(name, argv, capsys):
-    from ogm_lib.data.prepare import run_cli
+    from data_scripts.cli import run_cli
     rc = run_cli(_script(name).main, argv)
     return rc, capsys.readouterr().err
 
@@ -454,3 +445,17 @@ def test_damaged_manifest_is_named(tmp_path):
     (tmp_path / "manifest.json").write_text('{"format": 1, "names": [')
     with pytest.raises(DamagedFileError, match="manifest.json: not valid JSON"):
         read_manifest(tmp_path)
+
+
+def test_each_option_has_one_help_text():
+    """The help of every option is its RunConfig field's metadata, in `--help` and in the docs' table."""
+    from dataclasses import fields
+
+    from ogm_lib.config import RunConfig
+    from ogm_lib.options import options_table
+    text = " ".join(build_parser()._subparsers._group_actions[0].choices["train"].format_help().split())
+    table = options_table()
+    for f in fields(RunConfig):
+        assert f.metadata["help"], f.name
+        assert " ".join(f.metadata["help"].split()) in text, f.name
+        assert f"| `--{f.name.replace('_', '-')}` |" in table, f.name

@@ -23,7 +23,10 @@ import torch
 
 from ogm_lib.config import _KEY_UNLESS_DEFAULT, _NOT_IN_KEY, make_config
 from ogm_lib.data import build_datasets
-from ogm_lib.train import Trainer, fit, iterate_batches, sharded_train_batches
+from ogm_lib.data import iterate_batches
+from ogm_lib.distributed import DistContext
+from ogm_lib.shards import Shard, SingleProcess
+from ogm_lib.train import Trainer, fit, train_step
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 SWITCHES = ("amp", "channels_last", "fused_optimizer", "compile", "world_size")
@@ -64,11 +67,30 @@ def test_bad_amp_mode_raises():
 def test_one_process_batches_are_the_plain_shuffled_batches():
     data = build_datasets(make_config("smoke", dataset="synthetic", synthetic_size=96)).train
     plain = list(iterate_batches(data, 32, "cpu", True, torch.Generator().manual_seed(5)))
-    sharded = list(sharded_train_batches(data, 32, "cpu", torch.Generator().manual_seed(5)))
-    assert len(plain) == len(sharded)
-    for p, (n_global, offset, s) in zip(plain, sharded):
-        assert n_global == len(p[2]) and offset == 0
-        assert all(torch.equal(a, b) for a, b in zip(p, s))
+    one_rank = DistContext(rank=0, world_size=1, device=torch.device("cpu"))
+    for ctx in (SingleProcess(), one_rank):
+        sharded = list(ctx.train_batches(data, 32, "cpu", torch.Generator().manual_seed(5)))
+        assert len(plain) == len(sharded)
+        for p, s in zip(plain, sharded):
+            assert s.n_global == len(p[2]) and s.offset == 0
+            assert all(torch.equal(a, b) for a, b in zip(p, s[:3]))
+
+
+def test_two_ranks_shards_put_together_are_the_global_batches():
+    """Rank 0's and rank 1's shards, side by side, are the one-process batches (no process group needed:
+    each rank cuts the same permutation alone); 86 clips, batch 25: 25, 25, 25 and 11, every shard pair
+    unequal (13 / 12 and 6 / 5)."""
+    data = build_datasets(make_config("smoke", dataset="synthetic", synthetic_size=96)).train
+    plain = list(iterate_batches(data, 25, "cpu", True, torch.Generator().manual_seed(5)))
+    ranks = [list(DistContext(rank=r, world_size=2, device=torch.device("cpu")).train_batches(
+        data, 25, "cpu", torch.Generator().manual_seed(5))) for r in range(2)]
+    assert [len(p[2]) for p in plain] == [25, 25, 25, 11]
+    assert len(ranks[0]) == len(ranks[1]) == len(plain)
+    for p, s0, s1 in zip(plain, *ranks):
+        assert s0.n_global == s1.n_global == len(p[2]) and s0.offset == 0 and s1.offset == len(s0.labels)
+        assert len(s0.labels) == len(s1.labels) + 1
+        for i in range(3):
+            assert torch.equal(torch.cat([s0[i], s1[i]]), p[i])
 
 
 def _assert_learns_the_same(base, variant, name, first_rel):
@@ -117,12 +139,13 @@ def test_modulated_step_never_syncs_the_host(tmp_path, method, switches):
     trainer = Trainer(cfg, tmp_path)
     trainer.model.train()
     batch = tuple(t.to("cuda") for t in trainer.data.train.batch(torch.arange(32)))
+    shard = Shard(*batch, n_global=32, offset=0)
     for _ in range(2):
-        trainer.train_step(*batch, epoch=0)
+        train_step(trainer.parts, shard, epoch=0)
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
-        rows = [trainer.train_step(*batch, epoch=0) for _ in range(2)]   # modulation window: epoch 0
+        rows = [train_step(trainer.parts, shard, epoch=0) for _ in range(2)]   # modulation window: epoch 0
         trace = torch.stack(rows)
     finally:
         torch.cuda.set_sync_debug_mode(0)

@@ -5,14 +5,17 @@
 from __future__ import annotations
 
 from ..config import DATASETS, RunConfig, check_choice
-from .common import AVSplits, AVTensorDataset
+from .common import AVSplits, AVTensorDataset, iterate_batches
 
-__all__ = ["AVSplits", "AVTensorDataset", "build_datasets"]
+__all__ = ["AVSplits", "AVTensorDataset", "build_datasets", "iterate_batches"]
 
 
 def build_datasets(config: RunConfig) -> AVSplits:
     """Train/val/test splits for `config.dataset`, with the data knobs of `config`."""
     check_choice("dataset", config.dataset, DATASETS)
+    if getattr(config, "task", "classify") == "events":       # Table 5: sequences of the clips (events.py)
+        from .events import make_events
+        return make_events(build_datasets(config.replace(task="classify", video_model="resnet18")), config.seed)
     if config.dataset == "avdigits":
         from .avdigits import load_avdigits
         return load_avdigits(config)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 
 class AVTensorDataset(Dataset):
@@ -55,3 +55,19 @@ class AVSplits:
         run, and their speakers. `python -m ogm_lib data check` prints the same hash."""
         from .splits import split_manifest
         return split_manifest(self)["hash"]
+
+
+def iterate_batches(dataset, batch_size: int, device, shuffle: bool = False,
+                    generator: torch.Generator | None = None, num_workers: int = 0):
+    """Mini-batches `(audio, visual, labels)` on `device`; the last partial batch is kept (official)."""
+    if isinstance(dataset, AVTensorDataset):   # in memory: index whole batches, no worker overhead
+        n = len(dataset)
+        order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+        for i in range(0, n, batch_size):
+            yield tuple(t.to(device, non_blocking=True) for t in dataset.batch(order[i:i + batch_size]))
+        return
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
+                        num_workers=num_workers, pin_memory=str(device).startswith("cuda"),
+                        persistent_workers=False)
+    for batch in loader:
+        yield tuple(t.to(device, non_blocking=True) for t in batch)

@@ -19,7 +19,7 @@ random frame index and then ignores it, so every epoch shows the same first fram
 
 **Validation split.** Carved from train for model selection (the paper's 9:1), deterministically: the
 `val_fraction` of train *groups* (clip, actor for speaker-independent CREMA-D, or YouTube video) whose
-salted SHA-1 sorts first (`prepare.pick_fraction`). It does not depend on the seed, so every seed selects
+salted SHA-1 sorts first (`lists.pick_fraction`). It does not depend on the seed, so every seed selects
 its model on the same clips. AVE ships an official validation list, which is used as is. With
 `RunConfig.split = "speaker"` (CREMA-D) every clip of the store is split again by actor instead, train,
 validation and test actors disjoint (`splits.py`).
@@ -42,7 +42,8 @@ import torch
 from torch.utils.data import Dataset
 
 from .common import AVSplits
-from .prepare import default_out_dir, pick_fraction, read_manifest
+from .lists import pick_fraction
+from .prepare import default_out_dir, read_manifest
 from .splits import speaker_of, speaker_split
 from .store import check_store
 

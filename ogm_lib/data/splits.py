@@ -8,7 +8,7 @@
   For the default data, FSDD's takes 0-4 as test and validation drawn per digit: all six speakers are in
   every split.
 - `speaker`: train, validation and test speakers disjoint. The test speakers are the `TEST_FRACTION` of the
-  distinct speakers whose salted SHA-1 sorts first (`prepare.pick_fraction`, salt `speaker-test`), the
+  distinct speakers whose salted SHA-1 sorts first (`lists.pick_fraction`, salt `speaker-test`), the
   validation speakers the `val_fraction` of the others (salt `speaker-val`), at least one each. The draw
   depends only on the speaker ids, not on the seed, so every seed is scored on the same held-out people.
   CREMA-D: 91 actors -> 9 test, 8 validation (at `val_fraction` 0.1), 74 train; every clip of the store is
@@ -47,7 +47,7 @@ def speaker_of(dataset: str, name: str) -> str | None:
 
 def speaker_split(speakers: list[str], val_fraction: float, test_fraction: float = TEST_FRACTION) -> list[str]:
     """`train` / `val` / `test` per item, disjoint by speaker (the `speaker` rule, see the module doc)."""
-    from .prepare import pick_fraction
+    from .lists import pick_fraction
     distinct = sorted(set(speakers))
     if len(distinct) < 3:
         raise ValueError(f"split 'speaker' needs at least 3 speakers (train, validation, test), found "

@@ -80,4 +80,10 @@ class AVClassifier(nn.Module):
 
 
 def build_model(config, num_classes: int) -> AVClassifier:
+    if getattr(config, "task", "classify") == "events":
+        from .localisation import build_localisation_model   # Table 5: per-segment logits (localisation.py)
+        return build_localisation_model(config, num_classes)
+    if getattr(config, "video_model", "resnet18") != "resnet18" or getattr(config, "audio_model", "resnet18") != "resnet18":
+        from .plugin import build_plugin_model       # Tables 3 and 4: same interface (plugin.py)
+        return build_plugin_model(config, num_classes)
     return AVClassifier(num_classes, fusion=config.fusion, width=config.width, modalities=config.modalities)

@@ -1,0 +1,148 @@
+"""The runs of the paper's Tables 3, 4 and 5: OGM-GE as a plug-in for other video models, other audio encoders
+and audio-visual event localisation.
+
+Each table's rows are pairs, a model without and with OGM-GE ("+"), on the default data in one of the book's
+regimes (`regimes.py`; default the **paper-like** one, whose unimodal accuracies are calibrated to the paper's
+CREMA-D numbers) on the regimes' `converged` schedule, with the regime's alpha (chosen on validation by its
+sweep, `regimes.ALPHA`), so nothing here is tuned toward OGM-GE's result on these models:
+
+- **Table 3** (`table3_rows`): TSN-AV, TSM-AV, TBN and PSP (`models/video.py`, `RunConfig.video_model`) on
+  clips of `CLIP_FRAMES` frames (the default data's `n_frames`: each clip shows its digit in that many
+  frames, each with its own jitter and pixel noise; the models cut them into `video.SEGMENTS` segments).
+- **Table 4** (`table4_rows`): the x-vector encoder and the i-vector and MWTSM stand-ins in place of the audio
+  ResNet-18 (`models/speech.py`, `RunConfig.audio_model`), on the regime's one-frame clips (CREMA-D: one frame
+  per clip in the official code).
+- **Table 5** (`table5_rows`): AVGA and PSP localising events (`models/localisation.py`) on event sequences
+  made from the default data's clips (`RunConfig.task = "events"`, `data/events.py`), scored by AVE's
+  segment-level accuracy.
+- Tables 3 and 4 also have a **reference pair**, the book's ResNet-18 concatenation model without and with OGM-GE on
+  the same clips (`REFERENCE`), run over `headline_seeds`: it says whether a plug-in model changes the picture
+  the book's own model gives. Table 4's reference pair is the regime's headline pair of chapter 12 (same
+  configs, so the same committed runs).
+
+`SEEDS` seeds per row, paired by seed in the verdicts (`report/plugins.py`). These runs are not yet in
+`book.CHAPTERS`: `runs()` lists them (every table, every seed), for `run_grid` or for adding them to the book's
+run list once trained. To add them: train them (`book.run_grid(plugins.runs(), progress=True)`), commit the
+results, let `book.book_runs` also list `plugins.runs(dataset, profile, device)` where it lists the regimes'
+runs (the default data at the cpu profile), give `report.chapters.book_claims` a branch that judges
+`CHAPTERS` here with `report.plugins.table{3,4,5}_claims` on `train(...)`'s runs, and add notebooks 13-15 to
+`book/_toc.yml`.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from .book import HEADLINE_SEEDS, SEEDS, run_grid, seed_list
+from .config import DATASET_DEFAULTS, RunConfig
+from .regimes import ALPHA, PROFILE, regime_config
+
+#: the regime the tables run in by default (the one calibrated to the paper's CREMA-D unimodal accuracies)
+REGIME = "paper-like"
+#: Table 3's clips: frames per clip (3 segments of 2 frames: TSN's sampling draws one of each segment's two)
+CLIP_FRAMES = 6
+#: the paper's row label -> our `RunConfig.video_model` (Table 3) / `audio_model` (Table 4)
+VIDEO_ROWS = {"TSN-AV": "tsn", "TSM-AV": "tsm", "TBN": "tbn", "PSP": "psp"}
+AUDIO_ROWS = {"I-vector": "ivector", "X-vector": "xvector", "MWTSM": "mwtsm"}
+#: the reference pair's label (the book's model on the same clips); "+" marks OGM-GE, as in the paper
+REFERENCE = "ResNet-18 (book's model)"
+PLUS = "+"
+
+
+def run_profile(profile: str) -> str:
+    """The profile the tables run at: the book's CPU build (`cpu`) runs on the regimes' own schedule
+    (`regimes.PROFILE`, `converged`); any other profile (converged, smoke, paper, gpu) as given."""
+    return PROFILE if profile == "cpu" else profile
+
+
+def _alpha(regime: str, alpha: float | None) -> float:
+    return ALPHA[regime] if alpha is None else alpha
+
+
+def _pairs(row, models: dict[str, dict], alpha: float) -> dict[str, RunConfig]:
+    rows: dict[str, RunConfig] = {}
+    for label, changes in models.items():
+        rows[label] = row(**changes)
+        rows[label + PLUS] = row(method="ogm_ge", alpha=alpha, **changes)
+    return rows
+
+
+def table3_rows(dataset: str = "avdigits", profile: str = "cpu", device: str = "cpu", alpha: float | None = None,
+                regime: str = REGIME) -> dict[str, RunConfig]:
+    """Table 3: each video model without and with OGM-GE, and the reference pair, on `CLIP_FRAMES`-frame clips
+    of the default data (a prepared dataset: its own frames per clip, `config.DATASET_DEFAULTS`, 3 for
+    Kinetics-Sounds and VGGSound as in the official code).
+    `profile` "cpu" (the book's CPU build) runs on the regimes' own schedule (`run_profile`)."""
+    frames = CLIP_FRAMES if dataset in ("avdigits", "synthetic") else DATASET_DEFAULTS.get(dataset, {}).get("n_frames", 3)
+
+    def row(**c):
+        return regime_config(regime, dataset, run_profile(profile), device, fusion="concat", n_frames=frames, **c)
+    models = {label: dict(video_model=v) for label, v in VIDEO_ROWS.items()}
+    models[REFERENCE] = {}
+    return _pairs(row, models, _alpha(regime, alpha))
+
+
+def table4_rows(dataset: str = "avdigits", profile: str = "cpu", device: str = "cpu", alpha: float | None = None,
+                regime: str = REGIME) -> dict[str, RunConfig]:
+    """Table 4: each audio encoder without and with OGM-GE, and the reference pair (the regime's own pair)."""
+    def row(**c):
+        return regime_config(regime, dataset, run_profile(profile), device, fusion="concat", **c)
+    models = {label: dict(audio_model=a) for label, a in AUDIO_ROWS.items()}
+    models[REFERENCE] = {}
+    return _pairs(row, models, _alpha(regime, alpha))
+
+
+def is_reference(label: str) -> bool:
+    return label in (REFERENCE, REFERENCE + PLUS)
+
+
+def row_seeds(label: str, seeds: int | Iterable[int] = SEEDS,
+              headline_seeds: int | Iterable[int] = HEADLINE_SEEDS) -> list[int]:
+    """`headline_seeds` for the reference pair (never fewer than `seeds`), `seeds` for every other row."""
+    base = seed_list(seeds)
+    if not is_reference(label):
+        return base
+    return sorted(set(base) | set(seed_list(headline_seeds, "headline_seeds")))
+
+
+def per_seed(rows: dict[str, RunConfig], seeds=SEEDS, headline_seeds=HEADLINE_SEEDS) -> dict[str, list[RunConfig]]:
+    """label -> the row's config at each of its seeds."""
+    return {label: [c.replace(seed=s) for s in row_seeds(label, seeds, headline_seeds)] for label, c in rows.items()}
+
+
+def train(rows: dict[str, RunConfig], seeds=SEEDS, headline_seeds=HEADLINE_SEEDS, workers: int | None = None,
+          results_dir=None) -> dict[str, list]:
+    """Train every row over its seeds in one parallel batch (cached runs are read back); label -> runs."""
+    configs = per_seed(rows, seeds, headline_seeds)
+    results = iter(run_grid([c for cs in configs.values() for c in cs], results_dir=results_dir, workers=workers))
+    return {label: [next(results) for _ in cs] for label, cs in configs.items()}
+
+
+#: Table 5's localisation models: the paper's row label -> our `RunConfig.video_model` (with `task = "events"`)
+EVENT_ROWS = {"AVGA": "avga", "PSP": "psp"}
+
+
+def table5_rows(dataset: str = "avdigits", profile: str = "cpu", device: str = "cpu", alpha: float | None = None,
+                regime: str = REGIME) -> dict[str, RunConfig]:
+    """Table 5: AVGA and PSP localising events (`task = "events"`, `data/events.py`), without and with OGM-GE;
+    no linear probes (they classify clips; `probe_every = 0`). No reference pair: the book's model does not
+    localise."""
+    def row(**c):
+        return regime_config(regime, dataset, run_profile(profile), device, task="events", n_frames=1,
+                             probe_every=0, **c)
+    return _pairs(row, {label: dict(video_model=v) for label, v in EVENT_ROWS.items()}, _alpha(regime, alpha))
+
+
+#: chapter -> its rows at the notebook's default parameters (as `book.CHAPTERS`)
+CHAPTERS = {"13_table3": table3_rows, "14_table4": table4_rows, "15_table5": table5_rows}
+
+
+def runs(dataset: str = "avdigits", profile: str = "cpu", device: str = "cpu", seeds=SEEDS,
+         headline_seeds=HEADLINE_SEEDS) -> list[RunConfig]:
+    """Every run of Tables 3, 4 and 5 at the notebooks' default parameters, each once (runs shared with the book,
+    such as Table 4's reference pair, are listed too: `run_grid` reads those back)."""
+    out: dict[str, RunConfig] = {}
+    for rows_of in CHAPTERS.values():
+        for cs in per_seed(rows_of(dataset, profile, device), seeds, headline_seeds).values():
+            for c in cs:
+                out.setdefault(c.key(), c)
+    return list(out.values())
