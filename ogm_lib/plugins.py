@@ -24,7 +24,7 @@ sweep, `regimes.ALPHA`), so nothing here is tuned toward OGM-GE's result on thes
 `book.CHAPTERS`: `runs()` lists them (every table, every seed), for `run_grid` or for adding them to the book's
 run list once trained. To add them: train them (`book.run_grid(plugins.runs(), progress=True)`), commit the
 results, let `book.book_runs` also list `plugins.runs(dataset, profile, device)` where it lists the regimes'
-runs (the default data at the cpu profile), give `report.chapters.book_claims` a branch that judges
+runs (the default data at the book's profile), give `report.chapters.book_claims` a branch that judges
 `CHAPTERS` here with `report.plugins.table{3,4,5}_claims` on `train(...)`'s runs, and add notebooks 13-15 to
 `book/_toc.yml`.
 """
@@ -33,6 +33,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from .book import HEADLINE_SEEDS, SEEDS, run_grid, seed_list
+from .book import PROFILE as BOOK_PROFILE
 from .config import DATASET_DEFAULTS, RunConfig
 from .regimes import ALPHA, PROFILE, regime_config
 
@@ -48,12 +49,6 @@ REFERENCE = "ResNet-18 (book's model)"
 PLUS = "+"
 
 
-def run_profile(profile: str) -> str:
-    """The profile the tables run at: the book's CPU build (`cpu`) runs on the regimes' own schedule
-    (`regimes.PROFILE`, `converged`); any other profile (converged, smoke, paper, gpu) as given."""
-    return PROFILE if profile == "cpu" else profile
-
-
 def _alpha(regime: str, alpha: float | None) -> float:
     return ALPHA[regime] if alpha is None else alpha
 
@@ -66,26 +61,25 @@ def _pairs(row, models: dict[str, dict], alpha: float) -> dict[str, RunConfig]:
     return rows
 
 
-def table3_rows(dataset: str = "avdigits", profile: str = "cpu", device: str = "cpu", alpha: float | None = None,
+def table3_rows(dataset: str = "avdigits", profile: str = BOOK_PROFILE, device: str = "cpu", alpha: float | None = None,
                 regime: str = REGIME) -> dict[str, RunConfig]:
     """Table 3: each video model without and with OGM-GE, and the reference pair, on `CLIP_FRAMES`-frame clips
     of the default data (a prepared dataset: its own frames per clip, `config.DATASET_DEFAULTS`, 3 for
-    Kinetics-Sounds and VGGSound as in the official code).
-    `profile` "cpu" (the book's CPU build) runs on the regimes' own schedule (`run_profile`)."""
+    Kinetics-Sounds and VGGSound as in the official code)."""
     frames = CLIP_FRAMES if dataset in ("avdigits", "synthetic") else DATASET_DEFAULTS.get(dataset, {}).get("n_frames", 3)
 
     def row(**c):
-        return regime_config(regime, dataset, run_profile(profile), device, fusion="concat", n_frames=frames, **c)
+        return regime_config(regime, dataset, profile, device, fusion="concat", n_frames=frames, **c)
     models = {label: dict(video_model=v) for label, v in VIDEO_ROWS.items()}
     models[REFERENCE] = {}
     return _pairs(row, models, _alpha(regime, alpha))
 
 
-def table4_rows(dataset: str = "avdigits", profile: str = "cpu", device: str = "cpu", alpha: float | None = None,
+def table4_rows(dataset: str = "avdigits", profile: str = BOOK_PROFILE, device: str = "cpu", alpha: float | None = None,
                 regime: str = REGIME) -> dict[str, RunConfig]:
     """Table 4: each audio encoder without and with OGM-GE, and the reference pair (the regime's own pair)."""
     def row(**c):
-        return regime_config(regime, dataset, run_profile(profile), device, fusion="concat", **c)
+        return regime_config(regime, dataset, profile, device, fusion="concat", **c)
     models = {label: dict(audio_model=a) for label, a in AUDIO_ROWS.items()}
     models[REFERENCE] = {}
     return _pairs(row, models, _alpha(regime, alpha))
@@ -121,13 +115,13 @@ def train(rows: dict[str, RunConfig], seeds=SEEDS, headline_seeds=HEADLINE_SEEDS
 EVENT_ROWS = {"AVGA": "avga", "PSP": "psp"}
 
 
-def table5_rows(dataset: str = "avdigits", profile: str = "cpu", device: str = "cpu", alpha: float | None = None,
+def table5_rows(dataset: str = "avdigits", profile: str = BOOK_PROFILE, device: str = "cpu", alpha: float | None = None,
                 regime: str = REGIME) -> dict[str, RunConfig]:
     """Table 5: AVGA and PSP localising events (`task = "events"`, `data/events.py`), without and with OGM-GE;
     no linear probes (they classify clips; `probe_every = 0`). No reference pair: the book's model does not
     localise."""
     def row(**c):
-        return regime_config(regime, dataset, run_profile(profile), device, task="events", n_frames=1,
+        return regime_config(regime, dataset, profile, device, task="events", n_frames=1,
                              probe_every=0, **c)
     return _pairs(row, {label: dict(video_model=v) for label, v in EVENT_ROWS.items()}, _alpha(regime, alpha))
 
@@ -136,7 +130,7 @@ def table5_rows(dataset: str = "avdigits", profile: str = "cpu", device: str = "
 CHAPTERS = {"13_table3": table3_rows, "14_table4": table4_rows, "15_table5": table5_rows}
 
 
-def runs(dataset: str = "avdigits", profile: str = "cpu", device: str = "cpu", seeds=SEEDS,
+def runs(dataset: str = "avdigits", profile: str = BOOK_PROFILE, device: str = "cpu", seeds=SEEDS,
          headline_seeds=HEADLINE_SEEDS) -> list[RunConfig]:
     """Every run of Tables 3, 4 and 5 at the notebooks' default parameters, each once (runs shared with the book,
     such as Table 4's reference pair, are listed too: `run_grid` reads those back)."""
