@@ -71,12 +71,15 @@ class AVClassifier(nn.Module):
         if self.modalities == "visual":
             logits = self.head(feat_v)
             return ModelOutput(logits, None, logits, None, feat_v)
-        if keep_a is not None:
-            feat_a = feat_a * keep_a[:, None]
-        if keep_v is not None:
-            feat_v = feat_v * keep_v[:, None]
+        feat_a, feat_v = keep_features(feat_a, keep_a), keep_features(feat_v, keep_v)
         logits, logits_a, logits_v = self.fusion(feat_a, feat_v)
         return ModelOutput(logits, logits_a, logits_v, feat_a, feat_v)
+
+
+def keep_features(feat: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
+    """Modality dropout's per-sample mask: `feat` (B, ...) times `keep` (B,) 0/1, broadcast over the rest
+    (`None`: unchanged)."""
+    return feat if keep is None else feat * keep.reshape(-1, *[1] * (feat.dim() - 1))
 
 
 def build_model(config, num_classes: int) -> AVClassifier:

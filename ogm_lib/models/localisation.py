@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import ModelOutput
+from . import ModelOutput, keep_features
 from .encoders import ResNet18
 from .video import PositiveSamplePropagation, WindowAudioEncoder
 
@@ -105,12 +105,8 @@ class LocalisationModel(nn.Module):
 
     def forward(self, audio: torch.Tensor, visual: torch.Tensor, keep_a: torch.Tensor | None = None,
                 keep_v: torch.Tensor | None = None) -> ModelOutput:
-        a = self.audio_encoder.segment_features(audio)                          # (B, S, D)
-        maps = self.visual_encoder.maps(visual)                                 # (B, S, D, h, w)
-        if keep_a is not None:
-            a = a * keep_a[:, None, None]
-        if keep_v is not None:
-            maps = maps * keep_v[:, None, None, None, None]
+        a = keep_features(self.audio_encoder.segment_features(audio), keep_a)     # (B, S, D)
+        maps = keep_features(self.visual_encoder.maps(visual), keep_v)            # (B, S, D, h, w)
         v_pooled = maps.mean(dim=(3, 4))                                        # (B, S, D)
         if self.model == "avga":
             v_att, _ = self.attention(maps, a)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import ModelOutput
+from . import ModelOutput, keep_features
 from .encoders import AudioEncoder, VisualEncoder
 from .fusion import ConcatFusion
 from .speech import AUDIO_ENCODERS
@@ -69,19 +69,12 @@ class PluginClassifier(nn.Module):
     def forward(self, audio: torch.Tensor, visual: torch.Tensor, keep_a: torch.Tensor | None = None,
                 keep_v: torch.Tensor | None = None) -> ModelOutput:
         if not self.segmental:
-            feat_a, feat_v = self.audio_encoder(audio), self.visual_encoder(visual)
-            if keep_a is not None:
-                feat_a = feat_a * keep_a[:, None]
-            if keep_v is not None:
-                feat_v = feat_v * keep_v[:, None]
+            feat_a = keep_features(self.audio_encoder(audio), keep_a)
+            feat_v = keep_features(self.visual_encoder(visual), keep_v)
             logits, logits_a, logits_v = self.fusion(feat_a, feat_v)
             return ModelOutput(logits, logits_a, logits_v, feat_a, feat_v)
-        a = self.audio_encoder.segment_features(audio)           # (B, Sa, D)
-        v = self.visual_encoder.segment_features(visual)         # (B, Sv, D)
-        if keep_a is not None:
-            a = a * keep_a[:, None, None]
-        if keep_v is not None:
-            v = v * keep_v[:, None, None]
+        a = keep_features(self.audio_encoder.segment_features(audio), keep_a)     # (B, Sa, D)
+        v = keep_features(self.visual_encoder.segment_features(visual), keep_v)   # (B, Sv, D)
         feat_a, feat_v = a.mean(dim=1), v.mean(dim=1)
         if self.fusion.score_heads:
             logits = self.fusion(a, v)
