@@ -60,10 +60,7 @@ def book_config(dataset: str = "avdigits", profile: str = PROFILE, device: str =
 
 def regime_of(config: RunConfig) -> str | None:
     """The regime whose data knobs `config` has (the default data only), else None."""
-    if config.dataset != "avdigits":
-        return None
-    return next((name for name, knobs in regimes.REGIMES.items()
-                 if all(getattr(config, k) == v for k, v in knobs.items())), None)
+    return regimes.regime_named(config.dataset, vars(config))
 
 
 def headline_alpha(config: RunConfig) -> float:

@@ -67,6 +67,13 @@ REGIMES: dict[str, dict[str, float]] = {
 REFINED: dict[str, tuple[float, ...]] = {"visual": (0.85, 0.9, 0.95)}
 #: each regime's alpha, chosen by `choose_alpha` on its committed sweep
 ALPHA: dict[str, float] = {"paper-like": 0.6, "easy audio": 0.1}
+def regime_named(dataset: str, values: Mapping[str, float]) -> str | None:
+    """The regime (`REGIMES`) whose data knobs `values` (a config's fields) has, for the default data; else None."""
+    if dataset != "avdigits":
+        return None
+    return next((name for name, knobs in REGIMES.items() if all(values.get(k) == v for k, v in knobs.items())), None)
+
+
 #: the knob each modality's calibration moves
 KNOB = {"audio": "audio_snr_db", "visual": "visual_noise"}
 GRID = {"audio": AUDIO_SNR_GRID, "visual": VISUAL_NOISE_GRID}

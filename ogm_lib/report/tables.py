@@ -36,13 +36,9 @@ def seed_count_text(runs: dict[str, list[RunResult]]) -> str:
 
 def regime_name(runs: dict[str, list[RunResult]]) -> str | None:
     """The regime of the default data (`regimes.REGIMES`) every run has, if any."""
-    from .. import regimes
-    configs = [r.config for rs in runs.values() for r in rs]
-    for name, knobs in regimes.REGIMES.items():
-        if configs and all(c.get("dataset", "avdigits") == "avdigits" and all(c.get(k) == v for k, v in knobs.items())
-                           for c in configs):
-            return name
-    return None
+    from ..regimes import regime_named
+    names = {regime_named(r.config.get("dataset", "avdigits"), r.config) for rs in runs.values() for r in rs}
+    return names.pop() if len(names) == 1 else None
 
 
 def setting_text(dataset: str, profile: str, runs: dict[str, list[RunResult]]) -> str:
