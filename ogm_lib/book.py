@@ -175,36 +175,43 @@ def _paper_lr(x: float) -> str:
 
 
 def noise_settings(base_lr: float, lr_factors: Sequence[float] = (0.1, 0.5, 1.0),
-                   batch_sizes: Sequence[int] = (64, 128, 256), paper_lr: float = 1e-3,
-                   paper: dict | None = None) -> list[NoiseSetting]:
-    """Table 7's grid relative to our base lr: batch_sizes[0] at each lr factor, each larger batch at the
-    base lr, and GE only at batch_sizes[0] and the base lr. A setting maps to the paper's row with the
-    same factor of the paper's lr (1e-3) and batch size, when the paper has one."""
+                   batch_factors: Sequence[float] = (1, 2, 4), base_batch: int = 64, paper_lr: float = 1e-3,
+                   paper_batch: int = 64, paper: dict | None = None) -> list[NoiseSetting]:
+    """Table 7's grid relative to our base setting (the profile's lr and batch size), as the paper's grid is
+    relative to its own (lr 1e-3, batch 64): the first batch (base_batch x batch_factors[0]) at each lr
+    factor, each larger batch factor at the base lr, and GE only at the first batch and the base lr. A
+    setting maps to the paper's row with the same factors of the paper's lr and batch, when the paper has
+    one. At a profile whose batch is 64 (cpu, gpu, paper) the factors 1, 2, 4 are the paper's 64, 128, 256."""
     from .report.paper import TABLE7
     paper = TABLE7 if paper is None else paper
     lr_factors = checks.number_list(lr_factors, "lr_factors", float, low=0, low_inclusive=False)
-    batch_sizes = checks.number_list(batch_sizes, "batch_sizes", int, low=1)
-    b0 = int(batch_sizes[0])
+    batch_factors = checks.number_list(batch_factors, "batch_factors", float, low=0, low_inclusive=False)
 
-    def prow(factor, b, suffix=""):
-        name = f"b{b} lr{_paper_lr(paper_lr * factor)}{suffix}"
+    def batch(bf):
+        return max(1, round(base_batch * bf))
+
+    def prow(factor, bf, suffix=""):
+        name = f"b{round(paper_batch * bf)} lr{_paper_lr(paper_lr * factor)}{suffix}"
         return name if name in paper else None
 
+    bf0, b0 = batch_factors[0], batch(batch_factors[0])
     # factor 1 is the profile's lr itself (not base_lr * 1.0 recomputed), so the row shares its cache key
-    out = [NoiseSetting(f"b{b0}, {f:g} × lr", prow(f, b0), base_lr if f == 1 else base_lr * f, b0,
+    out = [NoiseSetting(f"b{b0}, {f:g} × lr", prow(f, bf0), base_lr if f == 1 else base_lr * f, b0,
                         "learning rate", factor=float(f)) for f in lr_factors]
-    if 1.0 not in [float(f) for f in lr_factors]:
-        out.append(NoiseSetting(f"b{b0}, 1 × lr", prow(1.0, b0), base_lr, b0, "learning rate"))
-    out += [NoiseSetting(f"b{int(b)}, 1 × lr", prow(1.0, int(b)), base_lr, int(b), "batch size")
-            for b in batch_sizes[1:]]
-    out.append(NoiseSetting(f"b{b0}, 1 × lr, GE only", prow(1.0, b0, " GE only"), base_lr, b0, "GE only", "ge"))
+    if 1.0 not in lr_factors:
+        out.append(NoiseSetting(f"b{b0}, 1 × lr", prow(1.0, bf0), base_lr, b0, "learning rate"))
+    out += [NoiseSetting(f"b{batch(bf)}, 1 × lr", prow(1.0, bf), base_lr, batch(bf), "batch size")
+            for bf in batch_factors[1:]]
+    out.append(NoiseSetting(f"b{b0}, 1 × lr, GE only", prow(1.0, bf0, " GE only"), base_lr, b0, "GE only", "ge"))
     return out
 
 
 def table7_rows(dataset="avdigits", profile=PROFILE, device="cpu", lr_factors=(0.1, 0.5, 1.0),
-                batch_sizes=(64, 128, 256), regime=REGIME) -> tuple[list[NoiseSetting], dict[str, RunConfig]]:
-    """Table 7: vanilla concatenation over the lr / batch grid, and GE alone (`noise_settings`)."""
-    settings = noise_settings(book_config(dataset, profile, device).lr, lr_factors, batch_sizes)
+                batch_factors=(1, 2, 4), regime=REGIME) -> tuple[list[NoiseSetting], dict[str, RunConfig]]:
+    """Table 7: vanilla concatenation over the lr / batch grid around the profile's own lr and batch, and
+    GE alone (`noise_settings`). The base setting is Table 1's concatenation row (the same runs)."""
+    base = book_config(dataset, profile, device, regime)
+    settings = noise_settings(base.lr, lr_factors, batch_factors, base.batch_size)
     return settings, {s.label: book_config(dataset, profile, device, regime, fusion="concat", method=s.method, lr=s.lr,
                                            batch_size=s.batch_size) for s in settings}
 

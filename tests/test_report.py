@@ -187,6 +187,10 @@ def test_setting_text_and_slug():
 def test_table7_grid_and_claims():
     s = noise_settings(1e-2)
     assert [x.paper_row for x in s] == list(TABLE7) and s[2].lr == 1e-2
+    # the grid is relative to the profile's batch as well as its lr: at batch 24, 24/48/96 stand for 64/128/256
+    s24 = noise_settings(1e-2, base_batch=24)
+    assert [x.paper_row for x in s24] == list(TABLE7)
+    assert [x.batch_size for x in s24] == [24, 24, 24, 48, 96, 24] and [x.lr for x in s24][3:] == [1e-2] * 3
     settings = noise_settings(1e-2, lr_factors=[0.1, 0.5, 1.0, 2.0])
     rs = {x.label: runs(0.6, 0.61, 0.6) for x in settings}
     rs["b64, 1 × lr"] = runs(0.7, 0.72, 0.71)
