@@ -1,5 +1,6 @@
 """Command line: `python -m ogm_lib train ...` trains one run; `python -m ogm_lib fetch avdigits` gets data;
-`python -m ogm_lib book list|retrain|verify` handles the book's runs (`book.py`, `rerun.py`);
+`python -m ogm_lib book list|retrain|verify|reencode` handles the book's runs (`book.py`, `rerun.py`,
+`results.reencode`);
 `python -m ogm_lib data check` checks a dataset and its splits (`data/check.py`).
 
 Every RunConfig field is an option of `train` (`--help` lists them with their profile defaults; the help
@@ -8,6 +9,7 @@ of each is the field's metadata in `config.py`, see `options.py`). Examples:
     python -m ogm_lib train --dataset avdigits --fusion concat --method ogm_ge --alpha 0.8
     python -m ogm_lib book retrain --results-dir results-retrain   # every run of the book, resumable
     python -m ogm_lib book verify --sample 3                         # retrain 3 committed runs, compare
+    python -m ogm_lib book reencode --results-dir results            # rewrite older files compactly
 
 Errors are one line (`error: ...`, exit status 1); `--debug` shows the full traceback instead.
 """
@@ -48,12 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--mirror", default=None, help="a local copy of FSDD to copy from")
     from .data.check import add_parser as add_data_parser
     add_data_parser(sub, _common())
-    book = sub.add_parser("book", help="the book's runs: list them, retrain them all, or verify a sample",
-                          parents=[_common()])
-    book.add_argument("action", choices=["list", "retrain", "verify"],
+    book = sub.add_parser("book", help="the book's runs: list them, retrain them all, verify a sample, or "
+                                       "re-encode their files", parents=[_common()])
+    book.add_argument("action", choices=["list", "retrain", "verify", "reencode"],
                       help="list: the runs and whether each is in the results folder; retrain: train every "
                            "missing run (resumable; a progress bar with an ETA); verify: retrain a random "
-                           "sample of the folder's runs and compare them with the files")
+                           "sample of the folder's runs and compare them with the files; reencode: rewrite "
+                           "the folder's result files in the current, compact encoding, losslessly (files "
+                           "already in it are left as is)")
     book.add_argument("--results-dir", default=None, help="default ./results or $OGM_RESULTS_DIR")
     book.add_argument("--workers", type=int, default=None, help="parallel processes (default: one per core)")
     book.add_argument("--sample", type=int, default=3, help="verify: how many runs to retrain")
@@ -63,6 +67,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def reencode_command(results_dir: Path) -> int:
+    """`book reencode`: every result file of the folder in the current encoding (`results.reencode`), each
+    file's bytes before and after, and the totals; 1 if a file could not be re-encoded (left as is)."""
+    import time
+
+    from .results import KEY_PATTERN, STEPS_ENCODING, reencode
+    files = [f for f in sorted(Path(results_dir).glob("*.json")) if KEY_PATTERN.match(f.stem)]
+    t0, before, after, kept, failed = time.perf_counter(), 0, 0, 0, 0
+    for path in files:
+        try:
+            old, new = reencode(path)
+        except ValueError as err:     # a damaged file (DamagedFileError), or one that would not read back
+            print(f"{path.name}: left as is: {one_line(err)}")
+            failed += 1
+            continue
+        before, after, kept = before + old, after + new, kept + (old == new)
+        print(f"{path.name}: {old:,} -> {new:,} bytes" if old != new else
+              f"{path.name}: {old:,} bytes, already {STEPS_ENCODING}")
+    print(f"{len(files) - failed} result files in {results_dir}: {before:,} -> {after:,} bytes"
+          + (f" ({1 - after / before:.0%} smaller)" if before else "")
+          + f"; {kept} already in the current encoding; {failed} not re-encoded (left as is); "
+          f"{time.perf_counter() - t0:.1f} s")
+    return 1 if failed else 0
+
+
 def book_command(args) -> int:
     import time
 
@@ -70,6 +99,8 @@ def book_command(args) -> int:
     from .paths import default_results_dir
     from .results import RunResult
     results_dir = Path(args.results_dir) if args.results_dir else default_results_dir()
+    if args.action == "reencode":
+        return reencode_command(results_dir)
     if args.action == "verify":
         from .rerun import verify_sample
         failed = verify_sample(results_dir, args.sample, args.draw_seed)

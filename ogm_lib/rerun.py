@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import RunConfig
-from .results import RunResult, decode_predictions, decode_steps, encode_steps
+from .results import RunResult, decode_predictions
 
 METRIC_ATOL = 1e-6
 TRACE_RTOL = 1e-5
@@ -45,6 +45,11 @@ def _close(a, b, atol: float, rtol: float = 0.0) -> bool:
     return a == b
 
 
+def _as_stored(series) -> np.ndarray:
+    """A trace series rounded to float32, as result files store it (whatever their encoding)."""
+    return np.asarray(series, dtype=np.float32).astype(float)
+
+
 def compare(new: RunResult, old: RunResult, atol: float = METRIC_ATOL, rtol: float = TRACE_RTOL) -> list[str]:
     """The differences between a retrained result and a committed one (empty: they agree).
 
@@ -63,9 +68,8 @@ def compare(new: RunResult, old: RunResult, atol: float = METRIC_ATOL, rtol: flo
                 diffs.append(f"epoch {i}: {name} only in one result")
             elif not _close(e_new[name], e_old[name], atol):
                 diffs.append(f"epoch {i}: {name} {e_new[name]!r} != {e_old[name]!r}")
-    steps_new, steps_old = decode_steps(encode_steps(new.steps)), decode_steps(encode_steps(old.steps))
-    for name in sorted(set(steps_new) | set(steps_old)):
-        a, b = np.asarray(steps_new.get(name, [])), np.asarray(steps_old.get(name, []))
+    for name in sorted(set(new.steps) | set(old.steps)):
+        a, b = _as_stored(new.steps.get(name, [])), _as_stored(old.steps.get(name, []))
         if a.shape != b.shape:
             diffs.append(f"trace {name}: {a.shape[0]} steps != {b.shape[0]}")
         elif not np.allclose(a, b, rtol=rtol, atol=0.0, equal_nan=True):

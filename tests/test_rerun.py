@@ -32,7 +32,7 @@ def test_result_file_is_compact_and_round_trips(smoke_run):
     folder, r = smoke_run
     path = folder / f"{r.key}.json"
     on_disk = json.loads(path.read_text())
-    assert on_disk["steps_encoding"] == "float32-base64" and isinstance(on_disk["steps"]["rho_a"], str)
+    assert on_disk["steps_encoding"] == "float32-shuffle-zlib-base64" and isinstance(on_disk["steps"]["rho_a"], str)
     back = RunResult.load(path)
     assert back.epochs == r.epochs and back.best_epoch == r.best_epoch
     assert back.steps["rho_a"] == pytest.approx(r.steps["rho_a"], rel=1e-6)
