@@ -14,7 +14,8 @@ from ogm_lib.__main__ import main
 from ogm_lib.config import make_config
 from ogm_lib.fileio import DamagedFileError
 from ogm_lib.results import (RAW_ENCODING, STEPS_ENCODING, RunResult, decode_floats, decode_predictions,
-                             decode_probs, encode_floats, encode_predictions, identical, reencode)
+                             decode_probs, encode_floats, encode_predictions, identical, in_current_encoding,
+                             reencode)
 from ogm_lib.train import fit
 
 COMMITTED = Path(__file__).resolve().parents[1] / "results"
@@ -146,14 +147,32 @@ def test_scores_of_the_wrong_count_are_a_damaged_file(base, tmp_path):
         RunResult.load(path)
 
 
+def _in_raw_encoding(path: Path) -> None:
+    """Rewrite a result file as files were written before the compact encoding: the trace and the scores
+    as base64 of their raw float32 bytes (`RAW_ENCODING`), no `probs_encoding`."""
+    d = json.loads(path.read_text())
+    r = RunResult.load(path)
+    d["steps"] = {k: base64.b64encode(np.asarray(v, dtype="<f4").tobytes()).decode() for k, v in r.steps.items()}
+    d["steps_encoding"] = RAW_ENCODING
+    if d.get("predictions"):
+        d["predictions"]["probs"] = base64.b64encode(decode_probs(r.predictions).tobytes()).decode()
+        del d["predictions"]["probs_encoding"]
+    path.write_text(json.dumps(d, indent=1))
+
+
 def test_reencode_committed_files_losslessly_and_once(tmp_path, capsys):
-    """On copies of committed files (the repository's are never touched): same values, smaller files; a
-    second pass (the command line's) leaves them as they are."""
-    copies = [Path(shutil.copy(f, tmp_path / f.name)) for f in committed_files(3)]
-    for path in copies:
+    """On copies of committed files (the repository's are never touched), first written back in the older
+    raw encoding: re-encoded, they hold the same values in smaller files; a second pass (the command
+    line's) leaves them as they are, as it leaves the committed files, which are all in the current one."""
+    committed = committed_files(3)
+    copies = [Path(shutil.copy(f, tmp_path / f.name)) for f in committed]
+    for path, original in zip(copies, committed):
+        assert in_current_encoding(json.loads(original.read_text()))   # every committed file
+        _in_raw_encoding(path)
         before = RunResult.load(path)
+        assert identical(before, RunResult.load(original))
         size, new_size = reencode(path)
-        assert size == len(COMMITTED.joinpath(path.name).read_bytes()) and new_size == path.stat().st_size < size
+        assert new_size == path.stat().st_size < size and new_size == original.stat().st_size
         d = json.loads(path.read_text())
         assert d["steps_encoding"] == STEPS_ENCODING == d["predictions"]["probs_encoding"]
         after = RunResult.load(path)
@@ -161,6 +180,7 @@ def test_reencode_committed_files_losslessly_and_once(tmp_path, capsys):
         assert decode_probs(after.predictions).tobytes() == decode_probs(before.predictions).tobytes()
         assert all(np.asarray(after.steps[k], dtype="<f4").tobytes() == np.asarray(v, dtype="<f4").tobytes()
                    for k, v in before.steps.items())
+        assert path.read_bytes() == original.read_bytes()
     content = [p.read_bytes() for p in copies]
     assert main(["book", "reencode", "--results-dir", str(tmp_path)]) == 0
     assert [p.read_bytes() for p in copies] == content
