@@ -6,6 +6,7 @@ for accuracies, and, for OGM-GE against plain concatenation, the published re-ru
 """
 from __future__ import annotations
 
+from .. import plugins
 from ..book import FUSIONS, OPM, PROFILE, REGIME
 from ..results import RunResult
 from .claims import Claim, Verdict, judge
@@ -165,9 +166,9 @@ TITLES = {"01_imbalance": "The imbalance (Figure 1)", "02_ogm": "OGM and alpha",
           "07_table6": "Table 6: optimisers", "08_table7": "Table 7: noise", "09_figure3": "Figure 3: ρᵃ",
           "13_table3": "Table 3: video models", "14_table4": "Table 4: audio encoders",
           "15_table5": "Table 5: event localisation"}
-#: the plug-in chapters (Tables 3-5, `ogm_lib/plugins.py`): judged only on the default data (or the synthetic
-#: test data), where all three run; on a prepared dataset each runs in its own notebook on its own dataset
-PLUGIN_CHAPTERS = ("13_table3", "14_table4", "15_table5")
+#: the plug-in chapters the book shows (Tables 3-5, `ogm_lib/plugins.py`): judged only on the default data (or
+#: the synthetic test data), where all three run; on a prepared dataset each runs in its own notebook on its own dataset
+PLUGIN_CHAPTERS = plugins.IN_BOOK
 PLUGIN_DATASETS = ("avdigits", "synthetic")
 PLUGIN_CLAIMS = {"13_table3": plugin_claims.table3_claims, "14_table4": plugin_claims.table4_claims,
                  "15_table5": plugin_claims.table5_claims}
@@ -183,11 +184,10 @@ def book_claims(dataset="avdigits", profile=PROFILE, device="cpu", seeds=None, h
     from ..book import CHAPTERS, HEADLINE_SEEDS, SEEDS, table7_rows, train_seeds
     seeds = SEEDS if seeds is None else seeds
     headline_seeds = HEADLINE_SEEDS if headline_seeds is None else headline_seeds
-    from .. import plugins
     out = {}
     for chapter in TITLES:
-        if chapter in PLUGIN_CHAPTERS:
-            if dataset not in PLUGIN_DATASETS:
+        if chapter in plugins.CHAPTERS:
+            if chapter not in PLUGIN_CHAPTERS or dataset not in PLUGIN_DATASETS:
                 continue
             runs = plugins.train(plugins.CHAPTERS[chapter](dataset, profile, device, regime=regime), seeds,
                                  headline_seeds, workers, results_dir)
