@@ -298,8 +298,10 @@ def prepare(jobs: list[ClipJob], info: dict, out_dir: str | os.PathLike, spec: D
 
 
 def _job_record(job: ClipJob) -> tuple:
-    """A job as the store's fingerprint records it: its media and classification label, not its segment labels
-    (`segments_hash`), so that the fingerprint of a store is the one it had before segment labels were kept."""
+    """A job as the manifest's `fingerprint` (which clips the store holds) records it: its media and
+    classification label, not its segment labels (`segments_hash`), so that a store prepared before segment
+    labels were kept still counts its packed clips as done (they are repacked, not decoded again). The
+    store's own identity, `store_fingerprint`, does change: it hashes `segments.npy` with the other files."""
     return dataclasses.astuple(dataclasses.replace(job, segments=None))[:-1]
 
 
