@@ -145,3 +145,13 @@ def test_avga_fit_and_segment_accuracy(store, tmp_path):
     acc = segment_accuracy(pred, torch.as_tensor(labels).view(2, 10))
     best = result.best
     assert acc == pytest.approx(best["test_acc"]) and 0 <= acc <= 1
+
+
+def test_table5_rows_on_ave_are_valid_configs():
+    """Chapter 15's rows on AVE at the paper's sizes (`-p dataset ave -p profile paper -p device cuda`)."""
+    from ogm_lib.plugins import table5_rows
+    rows = table5_rows(dataset="ave", profile="paper", device="cuda")
+    assert set(rows) == {"AVGA", "AVGA+", "PSP", "PSP+"}
+    for label, c in rows.items():
+        assert (c.dataset, c.task, c.n_frames, c.probe_every, c.image_size) == ("ave", "events", 1, 0, 224)
+        assert c.video_model == label.rstrip("+").lower() and (c.method == "ogm_ge") == label.endswith("+")
