@@ -70,9 +70,10 @@ FUSIONS = ("concat", "sum", "film", "gated")
 #: "resnet18" is the book's model (`models/encoders.py`)
 VIDEO_MODELS = ("resnet18", "tsn", "tsm", "tbn", "psp", "avga")
 #: what a run learns: "classify" a clip, or label every segment of a sequence ("events": AVE's task, Table 5;
-#: sequences made from an in-memory dataset's clips, data/events.py; models: avga, psp, models/localisation.py)
+#: AVE's own 10 one-second segments (prepared store, data/prepared.py), or sequences made from an in-memory
+#: dataset's clips, data/events.py; models: avga, psp, models/localisation.py)
 TASKS = ("classify", "events")
-EVENT_DATASETS = ("avdigits", "synthetic")
+EVENT_DATASETS = ("avdigits", "synthetic", "ave")
 AUDIO_MODELS = ("resnet18", "xvector", "ivector", "mwtsm")
 #: modulation methods (modulation.py) and the comparison methods (strategies.py)
 METHODS = ("normal", "ogm", "ogm_ge", "ge", "mdrop_audio", "mdrop_visual", "grad_blend", "opm")

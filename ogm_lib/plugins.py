@@ -16,23 +16,20 @@ sweep, `regimes.ALPHA`), so nothing here is tuned toward OGM-GE's result on thes
   made from the default data's clips (`RunConfig.task = "events"`, `data/events.py`), scored by AVE's
   segment-level accuracy.
 - Tables 3 and 4 also have a **reference pair**, the book's ResNet-18 concatenation model without and with OGM-GE on
-  the same clips (`REFERENCE`), run over `headline_seeds`: it says whether a plug-in model changes the picture
-  the book's own model gives. Table 4's reference pair is the regime's headline pair of chapter 12 (same
-  configs, so the same committed runs).
+  the same clips (`REFERENCE`): it says whether a plug-in model changes the picture the book's own model gives.
+  Table 4's reference pair is the regime's headline pair of chapter 12 (same configs, so the same committed
+  runs), run over `headline_seeds` as there; Table 3's, on six-frame clips, is a pair of its own, run over
+  `seeds` like the plug-in rows (the book's rule, `book.row_seeds`).
 
-`SEEDS` seeds per row, paired by seed in the verdicts (`report/plugins.py`). These runs are not yet in
-`book.CHAPTERS`: `runs()` lists them (every table, every seed), for `run_grid` or for adding them to the book's
-run list once trained. To add them: train them (`book.run_grid(plugins.runs(), progress=True)`), commit the
-results, let `book.book_runs` also list `plugins.runs(dataset, profile, device)` where it lists the regimes'
-runs (the default data at the book's profile), give `report.chapters.book_claims` a branch that judges
-`CHAPTERS` here with `report.plugins.table{3,4,5}_claims` on `train(...)`'s runs, and add notebooks 13-15 to
-`book/_toc.yml`.
+`SEEDS` seeds per row, paired by seed in the verdicts (`report/plugins.py`). `runs()` lists every run of the
+three tables (every seed); `book.book_runs` lists them with the book's own runs (their results are committed),
+and `report.chapters.book_claims` judges `CHAPTERS` here for the closing chapter, as notebooks 13-15 do.
 """
 from __future__ import annotations
 
 from typing import Iterable
 
-from .book import HEADLINE_SEEDS, SEEDS, run_grid, seed_list
+from .book import HEADLINE_SEEDS, SEEDS, row_seeds, run_grid
 from .book import PROFILE as BOOK_PROFILE
 from .config import DATASET_DEFAULTS, RunConfig
 from .regimes import ALPHA, PROFILE, regime_config
@@ -89,18 +86,16 @@ def is_reference(label: str) -> bool:
     return label in (REFERENCE, REFERENCE + PLUS)
 
 
-def row_seeds(label: str, seeds: int | Iterable[int] = SEEDS,
-              headline_seeds: int | Iterable[int] = HEADLINE_SEEDS) -> list[int]:
-    """`headline_seeds` for the reference pair (never fewer than `seeds`), `seeds` for every other row."""
-    base = seed_list(seeds)
-    if not is_reference(label):
-        return base
-    return sorted(set(base) | set(seed_list(headline_seeds, "headline_seeds")))
-
-
 def per_seed(rows: dict[str, RunConfig], seeds=SEEDS, headline_seeds=HEADLINE_SEEDS) -> dict[str, list[RunConfig]]:
-    """label -> the row's config at each of its seeds."""
-    return {label: [c.replace(seed=s) for s in row_seeds(label, seeds, headline_seeds)] for label, c in rows.items()}
+    """label -> the row's config at each of its seeds, by the book's rule (`book.row_seeds`): `headline_seeds`
+    for the book's headline pair (Table 4's reference pair), `seeds` for every other row (Table 3's reference
+    pair included: on six-frame clips it is a pair of its own). Both rows of a pair get the same seeds (the
+    union of theirs), so that the verdict pairs every run."""
+    def pair_seeds(label: str) -> list[int]:
+        base = label.removesuffix(PLUS)
+        pair = [rows[x] for x in (base, base + PLUS) if x in rows]
+        return sorted(set().union(*(row_seeds(c, seeds, headline_seeds) for c in pair)))
+    return {label: [c.replace(seed=s) for s in pair_seeds(label)] for label, c in rows.items()}
 
 
 def train(rows: dict[str, RunConfig], seeds=SEEDS, headline_seeds=HEADLINE_SEEDS, workers: int | None = None,
@@ -128,14 +123,17 @@ def table5_rows(dataset: str = "avdigits", profile: str = BOOK_PROFILE, device: 
 
 #: chapter -> its rows at the notebook's default parameters (as `book.CHAPTERS`)
 CHAPTERS = {"13_table3": table3_rows, "14_table4": table4_rows, "15_table5": table5_rows}
+#: the chapters the book shows (`book/_toc.yml`), whose runs are committed and in `book.book_runs`; Table 3's
+#: 50 runs are still being trained (chapter 13 runs by itself, training what is not in results/)
+IN_BOOK = ("14_table4", "15_table5")
 
 
 def runs(dataset: str = "avdigits", profile: str = BOOK_PROFILE, device: str = "cpu", seeds=SEEDS,
-         headline_seeds=HEADLINE_SEEDS) -> list[RunConfig]:
-    """Every run of Tables 3, 4 and 5 at the notebooks' default parameters, each once (runs shared with the book,
-    such as Table 4's reference pair, are listed too: `run_grid` reads those back)."""
+         headline_seeds=HEADLINE_SEEDS, chapters=tuple(CHAPTERS)) -> list[RunConfig]:
+    """Every run of `chapters` (default: Tables 3, 4 and 5) at the notebooks' default parameters, each once (runs
+    shared with the book, such as Table 4's reference pair, are listed too: `run_grid` reads those back)."""
     out: dict[str, RunConfig] = {}
-    for rows_of in CHAPTERS.values():
+    for rows_of in (CHAPTERS[ch] for ch in chapters):
         for cs in per_seed(rows_of(dataset, profile, device), seeds, headline_seeds).values():
             for c in cs:
                 out.setdefault(c.key(), c)

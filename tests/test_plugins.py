@@ -253,8 +253,9 @@ def test_run_list_and_the_shared_reference_pair():
     from ogm_lib import book, plugins, regimes
     listed = plugins.runs()
     keys = {c.key() for c in listed}
-    # Tables 3 and 4: 7 models, Table 5: 2, each without and with OGM-GE; two reference pairs
-    assert len(keys) == len(listed) == 9 * 2 * book.SEEDS + 2 * 2 * book.HEADLINE_SEEDS
+    # Tables 3 and 4: 7 models, Table 5: 2, each without and with OGM-GE; two reference pairs: Table 3's over
+    # `seeds` (its own pair, on six-frame clips), Table 4's over `headline_seeds` (the book's headline pair)
+    assert len(keys) == len(listed) == 9 * 2 * book.SEEDS + 2 * book.SEEDS + 2 * book.HEADLINE_SEEDS
     # Table 4's reference pair is chapter 12's paper-like headline pair: the same runs, already committed
     head = regimes.regime_rows(plugins.REGIME, regimes.ALPHA[plugins.REGIME])
     ref = plugins.table4_rows()
@@ -262,11 +263,18 @@ def test_run_list_and_the_shared_reference_pair():
     assert ref[plugins.REFERENCE + "+"].key() == head["Concatenation + OGM-GE"].key()
     assert all((ROOT / "results" / f"{c.replace(seed=s).key()}.json").exists()
                for c in (head["Concatenation"], head["Concatenation + OGM-GE"]) for s in range(book.HEADLINE_SEEDS))
-    # nothing else of the list is in the book's run list yet (the lead adds them once trained)
+    # the book's run list holds every run of the plug-in chapters it shows and no other plug-in run; without
+    # them it shares only that pair
+    shown = {c.key() for c in plugins.runs(chapters=plugins.IN_BOOK)}
     in_book = {c.key() for c in book.book_runs()}
-    assert len(keys & in_book) == 2 * book.HEADLINE_SEEDS
-    assert plugins.row_seeds("TBN") == list(range(book.SEEDS))
-    assert plugins.row_seeds(plugins.REFERENCE, 5, 10) == list(range(10))
+    assert shown <= in_book and not (keys - shown) & in_book
+    assert len(keys & {c.key() for c in book.book_runs(include_plugins=False)}) == 2 * book.HEADLINE_SEEDS
+    assert not keys & {c.key() for c in book.book_runs(regime="easy audio", include_regimes=False)}
+    ref = plugins.REFERENCE
+    for rows, n in ((plugins.table3_rows(), 5), (plugins.table4_rows(), 10), (plugins.table4_rows("synthetic", "smoke"), 10)):
+        seeds = {label: [c.seed for c in cs] for label, cs in plugins.per_seed(rows, 5, 10).items()}
+        assert seeds[ref] == seeds[ref + plugins.PLUS] == list(range(n))
+        assert all(s == list(range(5)) for label, s in seeds.items() if not plugins.is_reference(label))
 
 
 def _fake(acc, seed):
@@ -296,3 +304,12 @@ def test_claims_carry_the_papers_gains_and_are_judged():
     assert times.loc[plugins.REFERENCE, "× the book's model"] == "1.00"
     t3 = rp.table3_claims({label: runs.get(label, runs["I-vector"]) for label in plugins.table3_rows()})
     assert t3[2].paper == {"Kinetics-Sounds": 2.3, "VGGSound": 1.0} and t3[-1].paper == {"Kinetics-Sounds": 2.5}
+
+
+def test_the_book_shows_exactly_the_plugin_chapters_whose_runs_it_lists():
+    """`plugins.IN_BOOK` (whose runs `book.book_runs` lists and chapter 10 judges) = the plug-in chapters in the toc."""
+    from ogm_lib import plugins
+    from ogm_lib.report import chapters
+    toc = (ROOT / "book" / "_toc.yml").read_text()
+    assert [ch for ch in plugins.CHAPTERS if f"notebooks/{ch}" in toc] == list(plugins.IN_BOOK)
+    assert set(plugins.IN_BOOK) <= set(chapters.TITLES) and chapters.PLUGIN_CHAPTERS == plugins.IN_BOOK

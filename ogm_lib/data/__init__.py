@@ -4,7 +4,7 @@
 """
 from __future__ import annotations
 
-from ..config import DATASETS, RunConfig, check_choice
+from ..config import DATASETS, PREPARED_DATASETS, RunConfig, check_choice
 from .common import AVSplits, AVTensorDataset, iterate_batches
 
 __all__ = ["AVSplits", "AVTensorDataset", "build_datasets", "iterate_batches"]
@@ -14,6 +14,9 @@ def build_datasets(config: RunConfig) -> AVSplits:
     """Train/val/test splits for `config.dataset`, with the data knobs of `config`."""
     check_choice("dataset", config.dataset, DATASETS)
     if getattr(config, "task", "classify") == "events":       # Table 5: sequences of the clips (events.py)
+        if config.dataset in PREPARED_DATASETS:                  # AVE's own segments (prepared.py)
+            from .prepared import load_prepared_events
+            return load_prepared_events(config)
         from .events import make_events
         return make_events(build_datasets(config.replace(task="classify", video_model="resnet18")), config.seed)
     if config.dataset == "avdigits":

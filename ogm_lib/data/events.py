@@ -2,9 +2,11 @@
 
 AVE (Tian et al. 2018) cuts each 10 s video into ten 1 s segments and labels every segment with the video's
 event class where the event is both **heard and seen**, and "background" elsewhere; a model predicts a label per
-segment, scored by segment-level accuracy (`segment_accuracy`). `RunConfig.task = "events"` builds the same
-task from any in-memory dataset of the book (`avdigits`, `synthetic`), whose clips pair a sound and a picture
-of one digit:
+segment, scored by segment-level accuracy (`segment_accuracy`). With `dataset = "ave"` (prepared,
+`data_scripts/prepare_ave.py`) `RunConfig.task = "events"` reads AVE's own segments and labels
+(`prepared.PreparedEventDataset`: S = `AVE_SEGMENTS` = 10, one frame and one 1 s audio window per segment,
+the labels from the annotation's StartTime and EndTime). Otherwise it builds the same task from an
+in-memory dataset of the book (`avdigits`, `synthetic`), whose clips pair a sound and a picture of one digit:
 
 - a **sequence** has `SEGMENTS` segments; each segment's audio is one clip's spectrogram and its visual one
   clip's frame, so the sequence's audio is the clips' spectrograms side by side along time, `(1, F, S * T)`,
@@ -31,14 +33,21 @@ import json
 import torch
 
 from .common import AVSplits, AVTensorDataset
+from .lists import AVE_SEGMENTS
 
-#: segments per sequence (AVE: 10 one-second segments; ours: fewer, for the CPU budget)
+#: segments per sequence made from clips (AVE: 10 one-second segments, `AVE_SEGMENTS`; ours: fewer, for the
+#: CPU budget)
 SEGMENTS = 6
 #: a split of n clips gives n // CLIPS_PER_SEQUENCE sequences
 CLIPS_PER_SEQUENCE = 2
 BACKGROUND = "background"
 #: the test sequences' composition seed (avdigits' test seed: the same for every run)
 TEST_SEED = 0
+
+
+def segments_for(dataset: str) -> int:
+    """Segments per sequence of `task = "events"` on `dataset`: AVE's 10 seconds, else `SEGMENTS`."""
+    return AVE_SEGMENTS if dataset == "ave" else SEGMENTS
 
 
 def event_sequences(ds: AVTensorDataset, n: int, segments: int, generator: torch.Generator):
@@ -95,7 +104,8 @@ def make_events(base: AVSplits, seed: int, segments: int = SEGMENTS) -> EventSpl
     for s in ("train", "val", "test"):
         ds = getattr(base, s)
         if not isinstance(ds, AVTensorDataset):
-            raise ValueError("task 'events' builds sequences from an in-memory dataset (avdigits, synthetic)")
+            raise ValueError("task 'events' builds sequences from an in-memory dataset (avdigits, synthetic); "
+                             "AVE's own segments are read by prepared.load_prepared_events")
         g = torch.Generator().manual_seed(TEST_SEED if s == "test" else 1000 + int(seed))
         audio, visual, labels, index = event_sequences(ds, max(1, len(ds) // CLIPS_PER_SEQUENCE), segments, g)
         ev = AVTensorDataset(audio, visual, labels, [BACKGROUND] + list(base.class_names))

@@ -8,6 +8,7 @@ salted hash that the readers (and `splits.py`) use where a dataset has no offici
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import os
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ class ClipJob:
     group: str
     video: str | None          # None: listed but not found (reported as failed)
     audio: str | None = None   # a separate audio file (CREMA-D); None: the video's own audio track
+    #: per-second labels of an event-localisation dataset (AVE: `ave_segment_labels`); None elsewhere
+    segments: tuple[int, ...] | None = None
 
     @property
     def key(self) -> str:
@@ -245,25 +248,60 @@ def vggsound_jobs(raw: str | os.PathLike, csv_path: str | os.PathLike | None = N
                   "missing": missing, "classes": sorted({j.label for j in jobs})}
 
 
+#: AVE's videos are 10 s long, cut into ten 1 s segments (Tian et al. 2018, Sec. 3.1)
+AVE_SEGMENTS = 10
+
+
+def ave_segment_labels(label_index: int, start: int, end: int, segments: int = AVE_SEGMENTS) -> tuple[int, ...]:
+    """The per-second labels of one AVE annotation: `label_index + 1` for second k (segment [k, k + 1) s) when
+    `start <= k < end`, 0 (background) elsewhere.
+
+    AVE annotates each event's StartTime and EndTime in whole seconds, segment boundaries: `0&10` is an event
+    over the whole video (2,749 of the 4,142 lines of the official Annotations.txt), `6&8` over seconds 6 and 7,
+    so EndTime is exclusive (an inclusive end would give `0&10` eleven segments). The official code
+    (github.com/YapengTian/AVE-ECCV18, `dataloader.py`) reads the result as `labels (10, 29)`, one-hot per
+    segment over the 28 events and background, from a precomputed `labels.h5`; here the background is index 0
+    and event class k (the k-th line of the store's `classes.txt`) is k + 1, as in `data/events.py`.
+    """
+    return tuple(label_index + 1 if start <= k < end else 0 for k in range(segments))
+
+
+def _ave_span(path: Path, row: list[str]) -> tuple[int, int]:
+    """StartTime and EndTime of an annotation line, whole seconds with 0 <= start <= end <= 10."""
+    try:
+        start, end = (int(float(x)) for x in row[3:5])
+    except (ValueError, IndexError):
+        raise ValueError(f"{path}: line {'&'.join(row)!r} has no whole-second StartTime&EndTime "
+                         "(expected `Category&VideoID&Quality&StartTime&EndTime`)") from None
+    if not 0 <= start <= end <= AVE_SEGMENTS:
+        raise ValueError(f"{path}: line {'&'.join(row)!r}: StartTime {start}, EndTime {end} are not "
+                         f"0 <= StartTime <= EndTime <= {AVE_SEGMENTS}")
+    return start, end
+
+
 def ave_jobs(raw: str | os.PathLike) -> tuple[list[ClipJob], dict]:
     """AVE as distributed (AVE_Dataset): `trainSet.txt`, `valSet.txt`, `testSet.txt` (and `Annotations.txt`,
     all one format: `Category&VideoID&Quality&StartTime&EndTime`, a first header line), videos
     `<VideoID>.mp4` anywhere under `raw` (normally `AVE/`). The whole 10 s video is one sample labelled
-    with its category (the event boundaries are not used for classification). The official validation
-    split is kept, so `val_fraction` does not apply to AVE."""
+    with its category (classification); each job also carries the annotation's ten per-second labels
+    (`ave_segment_labels`, the localisation task of the paper's Table 5). Each line is one sample, as in
+    the official code: a video annotated more than once (45 in Annotations.txt, such as male and female speech
+    over the same seconds) is that many samples of one video. The official validation split is kept, so `val_fraction` does not apply to AVE."""
     raw = raw_folder(raw, "AVE")
-    entries = []
+    rows = []
     for split in SPLITS:
         path = raw / f"{split}Set.txt"
         if not path.exists():
             raise FileNotFoundError(f"AVE split file {path} not found (trainSet.txt, valSet.txt, testSet.txt)")
-        for row in _read_rows(path, delimiter="&"):
-            if len(row) < 2 or row[0] == "Category":
-                continue
-            entries.append((row[1], row[0], split, row[1]))
-    if not entries:
+        rows += [(path, split, row) for row in _read_rows(path, delimiter="&")
+                 if len(row) >= 2 and row[0] != "Category"]
+    if not rows:
         raise ValueError(f"{raw}: trainSet.txt, valSet.txt and testSet.txt list no clip "
                          "(expected lines `Category&VideoID&Quality&StartTime&EndTime`)")
+    classes = sorted({row[0] for _, _, row in rows})
+    entries = [(row[1], row[0], split, row[1]) for _, split, row in rows]
     jobs, missing = _listed_jobs(entries, _index_media(raw), raw, lambda n: f"{n}.mp4")
+    jobs = [dataclasses.replace(j, segments=ave_segment_labels(classes.index(row[0]), *_ave_span(path, row)))
+            for j, (path, _, row) in zip(jobs, rows)]
     return jobs, {"split_source": "official trainSet/valSet/testSet", "val_group": "video",
-                  "missing": missing, "classes": sorted({j.label for j in jobs})}
+                  "missing": missing, "classes": classes}

@@ -18,7 +18,9 @@ an STFT with librosa and decode JPEGs on every sample access. Here preparation h
 3. **Packing** into memory-mapped `.npy` arrays: `frames.npy` uint8 `(N, max_frames, S, S, 3)`,
    `nframes.npy` (frames really present per clip), `spec.npy` float16 `(N, F, T)`, plus `train.csv`,
    `test.csv` (and `val.csv` where the dataset has an official one: AVE) with `row,name,label,group`,
-   `classes.txt` and `manifest.json` (parameters, counts, the failed clips with reasons, and every file's
+   `classes.txt`, for AVE `segments.npy` int16 `(N, 10)` (each clip's per-second event labels, from its
+   annotation's StartTime and EndTime: `lists.ave_segment_labels`, the localisation task of Table 5), and
+   `manifest.json` (parameters, counts, the failed clips with reasons, and every file's
    size and SHA-256, with each array's shape and dtype). The manifest is written last, so its presence
    means the store was complete; `store.py` checks on every open that it still is, naming a wrong file,
    and a rerun of `prepare` repairs a damaged store instead of calling it done.
@@ -162,8 +164,11 @@ def prepare(jobs: list[ClipJob], info: dict, out_dir: str | os.PathLike, spec: D
     classes = list(info["classes"])
     missing = dict(info.get("missing", {}))
     present = [j for j in jobs if j.video is not None]
-    fingerprint = _digest({"params": params, "classes": classes,
-                           "jobs": [dataclasses.astuple(j) for j in sorted(jobs, key=lambda j: j.name)]})
+    ordered = sorted(jobs, key=lambda j: j.name)
+    fingerprint = _digest({"params": params, "classes": classes, "jobs": [_job_record(j) for j in ordered]})
+    # the segment labels are hashed apart: a store made before they were kept has the same jobs (its clips are
+    # reused as they are) but no segment labels, so it is repacked, with them, without decoding anything
+    segments_hash = _digest([j.segments for j in ordered]) if any(j.segments for j in jobs) else None
     report = PrepareReport(out_dir=str(out), listed=len(jobs))
 
     # Which clips are done: an .npz, a packed row of an up-to-date store, or an unchanged failure.
@@ -176,7 +181,7 @@ def prepare(jobs: list[ClipJob], info: dict, out_dir: str | os.PathLike, spec: D
     same_params = manifest is not None and manifest.get("params_hash") == params_hash
     same_jobs = same_params and manifest.get("fingerprint") == fingerprint
     report.repaired = [f"{n}: {p}" for n, p in store.problems(out, manifest, deep=verify)] if same_jobs else []
-    store_ok = same_jobs and not report.repaired
+    store_ok = same_jobs and manifest.get("segments_hash") == segments_hash and not report.repaired
     # the old arrays are a source of rows only while they are good (a truncated frames.npy is not)
     arrays = ("frames.npy", "nframes.npy", "spec.npy")
     arrays_ok = same_params and not store.problems(out, manifest, deep=verify, only=arrays)
@@ -252,6 +257,7 @@ def prepare(jobs: list[ClipJob], info: dict, out_dir: str | os.PathLike, spec: D
     (out / "manifest.json").unlink(missing_ok=True)
     _pack(out, done, clip_dir, old, spec, frame_size, max_frames, quiet)
     old.close()
+    segments_shape = _write_segments(out, done)
 
     for split in SPLITS:
         rows = [[i, j.name, j.label, j.group] for i, j in enumerate(done) if j.split == split]
@@ -273,9 +279,12 @@ def prepare(jobs: list[ClipJob], info: dict, out_dir: str | os.PathLike, spec: D
         "counts": counts,
         "arrays": {"frames": [len(done), max_frames, frame_size, frame_size, 3],
                    "spec": [len(done), *spec.spec_shape]},
+        "segments_hash": segments_hash,
         "clips_dir": clip_dir.name, "failed": failed_list, "names": [j.name for j in done],
     }
     # every file's size and SHA-256 (shape and dtype for arrays), and the store's identity (store.py)
+    if segments_shape is not None:
+        manifest["arrays"]["segments"] = segments_shape
     manifest["files"] = store.describe(out)
     manifest["store_fingerprint"] = store.store_fingerprint(params_hash, manifest["files"])
     _write_json(out / "manifest.json", manifest)
@@ -286,6 +295,27 @@ def prepare(jobs: list[ClipJob], info: dict, out_dir: str | os.PathLike, spec: D
     report.failed = failed_list
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _job_record(job: ClipJob) -> tuple:
+    """A job as the manifest's `fingerprint` (which clips the store holds) records it: its media and
+    classification label, not its segment labels (`segments_hash`), so that a store prepared before segment
+    labels were kept still counts its packed clips as done (they are repacked, not decoded again). The
+    store's own identity, `store_fingerprint`, does change: it hashes `segments.npy` with the other files."""
+    return dataclasses.astuple(dataclasses.replace(job, segments=None))[:-1]
+
+
+def _write_segments(out: Path, done: list[ClipJob]) -> list[int] | None:
+    """`segments.npy`: int16 `(N, S)`, row i the per-second labels of the store's clip i (0 background, k + 1
+    the k-th class of `classes.txt`; `lists.ave_segment_labels`); its shape, or None (and no file) for a
+    dataset whose clips carry none."""
+    path = out / "segments.npy"
+    if not any(j.segments for j in done):
+        path.unlink(missing_ok=True)
+        return None
+    labels = np.array([j.segments for j in done], np.int16)
+    atomic_write(path, lambda f: np.save(f, labels))
+    return list(labels.shape)
 
 
 def _csv_text(rows: list[list]) -> bytes:

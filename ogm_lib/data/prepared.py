@@ -29,6 +29,10 @@ shapes and dtypes, the split lists' checksums), so a truncated array or an edite
 before any epoch; and its fingerprint must be the one the config was made with (the config's cache key
 holds it), so a result is never filed under another store's key.
 
+**Event localisation** (`RunConfig.task = "events"`, the paper's Table 5; AVE only, whose store keeps each
+clip's per-second labels in `segments.npy`): `load_prepared_events` serves each clip as a sequence of its
+S = 10 one-second segments, in the layout of `data/events.py` (`PreparedEventDataset`).
+
 Randomness comes from torch's generator, so DataLoader workers (seeded by torch) draw different crops.
 """
 from __future__ import annotations
@@ -42,6 +46,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .common import AVSplits
+from .events import BACKGROUND
 from .lists import pick_fraction
 from .prepare import default_out_dir, read_manifest
 from .splits import speaker_of, speaker_split
@@ -209,3 +214,72 @@ def _speaker_splits(config, lists: list[tuple]) -> tuple[tuple, tuple, tuple]:
     speakers = [speaker_of(config.dataset, n) for n in pooled[3]]
     where = speaker_split(speakers, config.val_fraction)
     return tuple(tuple([x for x, w in zip(col, where) if w == s] for col in pooled) for s in ("train", "val", "test"))
+
+
+class PreparedEventDataset(Dataset):
+    """One split of AVE as event sequences (`data/events.py`'s layout): `(audio (1, F, S*W), visual (3, S, H, W),
+    labels (S,))`, segment k being second [k, k + 1) of the 10 s video.
+
+    - **labels**: the store's `segments.npy` row (0 background, k + 1 event class k: `lists.ave_segment_labels`);
+    - **visual**: segment k shows stored frame k, the first frame at or after second k (`decode.py`: 1 fps, as
+      the official frame extraction), or the clip's last frame when it has fewer than S (a video shorter than
+      10 s); one crop (random in training) for the S frames, as `PreparedAVDataset` crops a clip;
+    - **audio**: the whole stored spectrogram (AVE: 1004 frames of hop 159 over 10 s, `features.ave_features`)
+      cut into S windows of W = T // S = 100 frames, window k = frames [kW, (k+1)W), the last T mod S frames
+      dropped: the windows `video.audio_windows` cuts again in the model. Frame j is centred at
+      (159 j + 256) / 16000 s, so window k's centres lie in [0.994 k + 0.016, 0.994 k + 1.0] s: within 0.06 s
+      of second k. The official AVGA reads one VGGish vector per second instead (a model input, not a
+      different labelling).
+
+    `labels` (what the split manifest counts, `splits.split_manifest`) is each clip's event class in this
+    dataset's class list (background first), `segment_labels (N, S)` what a sample returns.
+    """
+
+    def __init__(self, clips: PreparedAVDataset, segments: np.ndarray):
+        self.clips = clips
+        self.segment_labels = torch.as_tensor(np.asarray(segments)[clips.rows].astype(np.int64))   # (N, S)
+        self.segments = int(self.segment_labels.shape[1])
+        self.labels = clips.labels + 1                                       # background is class 0
+        self.class_names = [BACKGROUND, *clips.class_names]
+        self.names, self.speakers = getattr(clips, "names", None), getattr(clips, "speakers", None)
+        event = self.segment_labels != 0
+        if bool((self.segment_labels[event] != self.labels[:, None].expand_as(event)[event]).any()):
+            raise ValueError(f"{clips.root / 'segments.npy'} labels an event segment with another class than its "
+                             "clip's; prepare the store again (python data_scripts/prepare_ave.py)")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, i: int):
+        frames, nframes, spec = self.clips._open()
+        r, s = int(self.clips.rows[i]), self.segments
+        width = spec.shape[-1] // s
+        audio = torch.from_numpy(np.array(spec[r, :, :s * width])).float()[None]       # (1, F, S*W)
+        idx = [min(k, int(nframes[r]) - 1) for k in range(s)]                          # frame k: second k
+        clip = torch.from_numpy(np.ascontiguousarray(frames[r, idx])).permute(0, 3, 1, 2)
+        visual = self.clips.transform(clip).permute(1, 0, 2, 3).contiguous()          # (3, S, H, W)
+        return audio, visual, self.segment_labels[i]
+
+
+def load_prepared_events(config) -> AVSplits:
+    """Train / val / test `PreparedEventDataset`s of a store with segment labels (AVE), for `task = "events"`.
+
+    Class 0 is background, class k + 1 the store's k-th class (AVE: 28 events + background = 29, the official
+    `labels (10, 29)`). A store prepared before segment labels were kept is refused, naming the command that
+    adds them (it repacks the store without decoding a video again)."""
+    base = load_prepared(config)
+    root = prepared_dir(config)
+    manifest = read_manifest(root)
+    if "segments.npy" not in manifest.get("files", {}):
+        hint = PREPARE_HINTS.get(config.dataset, f"python data_scripts/prepare_{config.dataset}.py --raw <download>")
+        raise ValueError(f"the {config.dataset} store at {root} holds no per-second event labels (segments.npy; "
+                         "a store prepared before they were kept, or a dataset without them), which task 'events' "
+                         f"needs. Prepare it again, which adds them without decoding the videos again:\n"
+                         f"  {hint} --out {root}\nthen make the config again (its data fingerprint changes)")
+    segments = np.load(root / "segments.npy")
+    out = {s: PreparedEventDataset(getattr(base, s), segments) for s in ("train", "val", "test")}
+    return AVSplits(**out, class_names=[BACKGROUND, *base.class_names])

@@ -2,7 +2,7 @@
 
 `prepare.py` writes the store; this module says what a good store is. The manifest's `files` section
 records, for every file the loader reads (`frames.npy`, `nframes.npy`, `spec.npy`, `classes.txt`,
-`train.csv`, `test.csv` and, for AVE, `val.csv`), its size in bytes and its SHA-256, and for the `.npy`
+`train.csv`, `test.csv` and, for AVE, `val.csv` and `segments.npy`), its size in bytes and its SHA-256, and for the `.npy`
 arrays their shape and dtype. `store_fingerprint` hashes those records (and the preparation parameters):
 two stores with the same fingerprint hold the same bytes, so it is the store's part of a run's cache key
 (`fingerprint.py`).
@@ -35,9 +35,10 @@ import numpy as np
 
 #: the arrays the loader memory-maps: their checksum is checked only with deep=True
 LARGE_ARRAYS = ("frames.npy", "spec.npy")
-#: every file of a store, in the order they are checked (val.csv only where the dataset ships one)
+#: every file of a store, in the order they are checked (val.csv only where the dataset ships one, segments.npy
+#: where its clips carry per-second event labels: AVE, `prepare._write_segments`)
 STORE_FILES = ("frames.npy", "nframes.npy", "spec.npy", "classes.txt", "train.csv", "test.csv")
-OPTIONAL_FILES = ("val.csv",)
+OPTIONAL_FILES = ("val.csv", "segments.npy")
 #: what to do about a damaged store, quoted by every error
 REPAIR_HINT = ("run the dataset's prepare script again with the same --raw and --out: it rebuilds the damaged "
                "files (python data_scripts/prepare_{dataset}.py --raw <download> --out {root})")
@@ -115,7 +116,7 @@ def problems(root: str | os.PathLike, manifest: dict, deep: bool = False,
             if name not in files:
                 found.append(("manifest.json", f"records no {name}"))
         extra = [n for n in OPTIONAL_FILES if (root / n).exists() and n not in files]
-        found += [(n, "is not in the manifest (a split list the store was not prepared with)") for n in extra]
+        found += [(n, "is not in the manifest (a file the store was not prepared with)") for n in extra]
     for name, record in files.items():
         if only is not None and name not in only:
             continue

@@ -1,7 +1,9 @@
 """Event-localisation models of the paper's Table 5 (AVE): AVGA and PSP, on `task = "events"` sequences.
 
 Input: a sequence's audio `(B, 1, F, S*T)` (S segments' spectrograms side by side) and its S frames
-`(B, 3, S, H, W)` (`data/events.py`). Output: logits per segment, `(B, 1 + classes, S)` (background first),
+`(B, 3, S, H, W)` (`data/events.py`; S = 10 on AVE, 6 on sequences made from the default data's clips).
+Nothing but `audio_windows`' cut depends on S: the attention is per segment, the LSTMs and PSP's propagation
+run over however many segments there are. Output: logits per segment, `(B, 1 + classes, S)` (background first),
 so the loss, the modulator's scores and the evaluation work per segment unchanged. Both encoders are the
 book's narrow ResNet-18s (audio on each segment's window, `video.WindowAudioEncoder`; visual on each frame).
 
@@ -123,5 +125,8 @@ class LocalisationModel(nn.Module):
 
 
 def build_localisation_model(config, num_classes: int) -> LocalisationModel:
-    from ..data.events import SEGMENTS
-    return LocalisationModel(num_classes, width=config.width, model=config.video_model, segments=SEGMENTS)
+    """The model for `config.dataset`'s sequences: S = `events.segments_for(dataset)` (AVE 10, else 6) segments,
+    `num_classes` = events + background (AVE: 28 + 1)."""
+    from ..data.events import segments_for
+    return LocalisationModel(num_classes, width=config.width, model=config.video_model,
+                             segments=segments_for(config.dataset))

@@ -6,9 +6,11 @@ for accuracies, and, for OGM-GE against plain concatenation, the published re-ru
 """
 from __future__ import annotations
 
+from .. import plugins
 from ..book import FUSIONS, OPM, PROFILE, REGIME
 from ..results import RunResult
 from .claims import Claim, Verdict, judge
+from . import plugins as plugin_claims
 from .figure3 import rho_claims
 from .paper import TABLE1, TABLE2, TABLE6, TABLE7, difference, figure1_difference
 from .reduce import by_seed, final_metric
@@ -161,7 +163,15 @@ def figure3_claims(runs: Runs, fraction: float = 0.1) -> list[Claim]:
 #: chapter -> (title, its claims from its runs); Table 7 needs its grid too (`book_claims` passes it)
 TITLES = {"01_imbalance": "The imbalance (Figure 1)", "02_ogm": "OGM and alpha", "04_ge": "GE",
           "05_table1": "Table 1: fusions", "06_table2": "Table 2: balancing methods",
-          "07_table6": "Table 6: optimisers", "08_table7": "Table 7: noise", "09_figure3": "Figure 3: ρᵃ"}
+          "07_table6": "Table 6: optimisers", "08_table7": "Table 7: noise", "09_figure3": "Figure 3: ρᵃ",
+          "13_table3": "Table 3: video models", "14_table4": "Table 4: audio encoders",
+          "15_table5": "Table 5: event localisation"}
+#: the plug-in chapters the book shows (Tables 3-5, `ogm_lib/plugins.py`): judged only on the default data (or
+#: the synthetic test data), where all three run; on a prepared dataset each runs in its own notebook on its own dataset
+PLUGIN_CHAPTERS = plugins.IN_BOOK
+PLUGIN_DATASETS = ("avdigits", "synthetic")
+PLUGIN_CLAIMS = {"13_table3": plugin_claims.table3_claims, "14_table4": plugin_claims.table4_claims,
+                 "15_table5": plugin_claims.table5_claims}
 CLAIMS = {"01_imbalance": imbalance_claims, "02_ogm": ogm_claims, "04_ge": ge_claims, "05_table1": table1_claims,
           "06_table2": table2_claims, "07_table6": table6_claims, "09_figure3": figure3_claims}
 
@@ -169,12 +179,21 @@ CLAIMS = {"01_imbalance": imbalance_claims, "02_ogm": ogm_claims, "04_ge": ge_cl
 def book_claims(dataset="avdigits", profile=PROFILE, device="cpu", seeds=None, headline_seeds=None, workers=None,
                 results_dir=None, regime=REGIME) -> dict[str, tuple[list[Claim], dict[str, Verdict], dict[str, Verdict]]]:
     """Every chapter's claims at its default parameters, judged per chapter under both protocols:
-    chapter -> (claims, verdicts at the best validation epoch, verdicts at the best test epoch)."""
+    chapter -> (claims, verdicts at the best validation epoch, verdicts at the best test epoch). The plug-in
+    chapters (13-15) are judged as their notebooks judge them (`report.plugins`), on `PLUGIN_DATASETS` only."""
     from ..book import CHAPTERS, HEADLINE_SEEDS, SEEDS, table7_rows, train_seeds
     seeds = SEEDS if seeds is None else seeds
     headline_seeds = HEADLINE_SEEDS if headline_seeds is None else headline_seeds
     out = {}
     for chapter in TITLES:
+        if chapter in plugins.CHAPTERS:
+            if chapter not in PLUGIN_CHAPTERS or dataset not in PLUGIN_DATASETS:
+                continue
+            runs = plugins.train(plugins.CHAPTERS[chapter](dataset, profile, device, regime=regime), seeds,
+                                 headline_seeds, workers, results_dir)
+            claims = PLUGIN_CLAIMS[chapter](runs)
+            out[chapter] = (claims, judge(claims, "val"), judge(claims, "test"))
+            continue
         if chapter == "08_table7":
             settings, rows = table7_rows(dataset, profile, device, regime=regime)
         else:
