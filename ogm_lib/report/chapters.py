@@ -166,14 +166,14 @@ TITLES = {"01_imbalance": "The imbalance (Figure 1)", "02_ogm": "OGM and alpha",
           "07_table6": "Table 6: optimisers", "08_table7": "Table 7: noise", "09_figure3": "Figure 3: ρᵃ",
           "13_table3": "Table 3: video models", "14_table4": "Table 4: audio encoders",
           "15_table5": "Table 5: event localisation"}
-#: the plug-in chapters the book shows (Tables 3-5, `ogm_lib/plugins.py`): judged only on the default data (or
-#: the synthetic test data), where all three run; on a prepared dataset each runs in its own notebook on its own dataset
-PLUGIN_CHAPTERS = plugins.IN_BOOK
+#: the plug-in chapters (Tables 3-5, `ogm_lib/plugins.py`) are judged only on the default data (or the synthetic
+#: test data), where all three run; on a prepared dataset each runs in its own notebook on its own dataset
 PLUGIN_DATASETS = ("avdigits", "synthetic")
-PLUGIN_CLAIMS = {"13_table3": plugin_claims.table3_claims, "14_table4": plugin_claims.table4_claims,
-                 "15_table5": plugin_claims.table5_claims}
+#: chapter -> the claims of its runs (chapter 08's also need its grid: `book_claims` passes it)
 CLAIMS = {"01_imbalance": imbalance_claims, "02_ogm": ogm_claims, "04_ge": ge_claims, "05_table1": table1_claims,
-          "06_table2": table2_claims, "07_table6": table6_claims, "09_figure3": figure3_claims}
+          "06_table2": table2_claims, "07_table6": table6_claims, "09_figure3": figure3_claims,
+          "13_table3": plugin_claims.table3_claims, "14_table4": plugin_claims.table4_claims,
+          "15_table5": plugin_claims.table5_claims}
 
 
 def book_claims(dataset="avdigits", profile=PROFILE, device="cpu", seeds=None, headline_seeds=None, workers=None,
@@ -187,11 +187,11 @@ def book_claims(dataset="avdigits", profile=PROFILE, device="cpu", seeds=None, h
     out = {}
     for chapter in TITLES:
         if chapter in plugins.CHAPTERS:
-            if chapter not in PLUGIN_CHAPTERS or dataset not in PLUGIN_DATASETS:
+            if chapter not in plugins.IN_BOOK or dataset not in PLUGIN_DATASETS:
                 continue
             runs = plugins.train(plugins.CHAPTERS[chapter](dataset, profile, device, regime=regime), seeds,
                                  headline_seeds, workers, results_dir)
-            claims = PLUGIN_CLAIMS[chapter](runs)
+            claims = CLAIMS[chapter](runs)
             out[chapter] = (claims, judge(claims, "val"), judge(claims, "test"))
             continue
         if chapter == "08_table7":
