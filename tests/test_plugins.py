@@ -313,3 +313,33 @@ def test_the_book_shows_exactly_the_plugin_chapters_whose_runs_it_lists():
     toc = (ROOT / "book" / "_toc.yml").read_text()
     assert [ch for ch in plugins.CHAPTERS if f"notebooks/{ch}" in toc] == list(plugins.IN_BOOK)
     assert set(plugins.IN_BOOK) <= set(chapters.TITLES)
+
+
+def _inside_run(seed, fused, visual, audio, steps):
+    from ogm_lib.results import RunResult
+    eps = [{"epoch": 0, "val_acc": 0.9, "test_acc": fused, "train_acc": 0.5},
+           {"epoch": 1, "val_acc": 0.8, "test_acc": 0.0, "train_acc": 0.9, "probe_visual": visual,
+            "probe_audio": audio}]
+    return RunResult(key=f"k{seed}{fused}", epochs=eps, best_epoch=0, steps=steps,
+                     config={"seed": seed, "epochs": 2, "modulation_start": 0, "modulation_end": 0})
+
+
+def test_inside_table_pairs_seeds_and_reads_the_modulated_steps():
+    """OGM-GE minus without per seed, with its 95% CI; rho^a, k^a and k^v averaged over the modulated steps
+    only (epoch 0 here: the first 2 of 4 steps); a row without its "+" partner is left out."""
+    from ogm_lib.report import plugins as rp
+    plain = {"rho_a": [2.0, 2.0, 0.5, 0.5], "k_a": [1.0] * 4, "k_v": [1.0] * 4}
+    modulated = {"rho_a": [2.0] * 4, "k_a": [0.5, 0.7, 1.0, 1.0], "k_v": [1.0, 1.0, 0.2, 0.2]}
+    runs = {"M": [_inside_run(s, 0.6, 0.5 + 0.1 * s, 0.8, plain) for s in range(3)],
+            "M+": [_inside_run(s, 0.6 + 0.01 * s, 0.55 + 0.1 * s, 0.7, modulated) for s in range(3)],
+            "Alone": [_inside_run(0, 0.5, 0.5, 0.5, plain)]}
+    table = rp.inside_table(runs)
+    assert list(table.index) == ["M"]
+    row = table.loc["M"]
+    assert row["visual probe"] == "+5.0 (+5.0 to +5.0)" and row["audio probe"] == "-10.0 (-10.0 to -10.0)"
+    # fused: +0, +1, +2 points -> mean +1.0, t(2) 97.5% = 4.303, se = 1/sqrt(3): +1.0 -/+ 2.5
+    assert row["fused test acc"] == "+1.0 (-1.5 to +3.5)" and row["train acc, last epoch"] == "+0.0 (+0.0 to +0.0)"
+    assert (row["mean ρ^a without"], row["mean k^a with OGM-GE"], row["mean k^v with OGM-GE"]) == ("2.00", "0.60", "1.00")
+    assert rp.trace_range_text(runs) == "0.60 to 0.60" and rp.trace_range_text(runs, "rho_a", with_ge=False) == "2.00 to 2.00"
+    no_probes = {k: [_fake(0.5, s) for s in range(2)] for k in ("A", "A+")}
+    assert rp.inside_table(no_probes).loc["A", "visual probe"] == "—"

@@ -135,6 +135,10 @@ def test_verdict_table_counts_and_glue(monkeypatch):
     assert "verdict, paper's protocol" in t.columns
     assert cl.count_text(v) == "1 reproduced, 0 inconclusive, 1 contradicted (of 2 claims)"
     assert cl.plain_summary(claims, v) == "1 reproduced (A beats B), 1 contradicted (B beats A)"
+    # +10.0 points (95% CI +7.5 to +12.5) holds the paper's +10.2 and not its +1.5; "B beats A" has no paper value
+    assert cl.direction_text(claims, v) == ("our effect is positive for 1 of 2 claims and negative for 1; the paper's "
+                                            "effect lies inside our 95% interval for 1 of 2 comparisons")
+    assert cl.direction_text(claims[1:], v) == "our effect is positive for 0 of 1 claim and negative for 1"
     glued = {}
     import myst_nb
     monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.__setitem__(name, value))

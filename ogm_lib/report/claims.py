@@ -183,6 +183,21 @@ def plain_summary(claims: Sequence[Claim], verdicts: dict[str, Verdict]) -> str:
     return ", ".join(f"{len(m)} {label} ({'; '.join(m)})" for label, m in groups.items() if m)
 
 
+def direction_text(claims: Sequence[Claim], verdicts: dict[str, Verdict]) -> str:
+    """Which way our effects point, whatever their verdicts, and how many of the paper's effects our intervals
+    hold: 'our effect is positive for 1 of 5 claims and negative for 4; the paper's effect lies inside our 95%
+    interval for 7 of 9 comparisons'."""
+    effects = [verdicts[c.key].effect for c in claims]
+    pos, neg = sum(e > 0 for e in effects), sum(e < 0 for e in effects)
+    text = (f"our effect is positive for {pos} of {len(effects)} claim{'s' if len(effects) != 1 else ''} "
+            f"and negative for {neg}")
+    covers = [x for c in claims for x in verdicts[c.key].covers_paper().values() if x is not None]
+    if covers:
+        text += (f"; the paper's effect lies inside our 95% interval for {sum(covers)} of {len(covers)} "
+                 f"comparison{'s' if len(covers) != 1 else ''}")
+    return text
+
+
 def by_label(verdict: Verdict, reproduced: str, inconclusive: str, contradicted: str) -> str:
     """The sentence that fits the verdict: a text that depends on a result is chosen by it, never typed
     for one outcome only."""
@@ -209,5 +224,5 @@ def glue_claims(prefix: str, claims: Sequence[Claim], verdicts: dict[str, Verdic
     return out
 
 
-__all__ = ["Claim", "Verdict", "judge", "by_label", "verdict_table", "count_text", "counts", "plain_summary", "glue_claims",
+__all__ = ["Claim", "Verdict", "judge", "by_label", "direction_text", "verdict_table", "count_text", "counts", "plain_summary", "glue_claims",
            "glue_texts", "paper_text", "covers_text", "ledger_text", "MISSING", "PROTOCOLS"]

@@ -9,10 +9,14 @@ Table 5 (event localisation) has no reference pair.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..plugins import AUDIO_ROWS, EVENT_ROWS, PLUS, REFERENCE, VIDEO_ROWS
 from ..results import RunResult
 from .claims import Claim
 from .paper import TABLE1, TABLE2, TABLE3, TABLE4, TABLE5, difference
+from .reduce import by_seed, final_metric, metric, modulation_window_mean
+from .stats import paired_test
 from .tables import slug
 
 Runs = dict[str, list[RunResult]]
@@ -61,13 +65,68 @@ def gains_table(claims: list[Claim], verdicts: dict) -> "pd.DataFrame":  # noqa:
 
 
 def wall_times(runs: Runs) -> "pd.DataFrame":  # noqa: F821
-    """Per row: mean wall time of one run (s) and, where the table has a reference pair, its ratio to the
-    reference row without OGM-GE."""
+    """Per row: median wall time of one run over its seeds (s) and, where the table has a reference pair, its
+    ratio to the reference row without OGM-GE. The median, because a run's wall time counts the time its process
+    was stopped (a training job paused while other work had the machine): one such run would move a mean."""
+    import statistics
+
     import pandas as pd
-    mean = {label: sum(r.wall_time_s for r in rs) / len(rs) for label, rs in runs.items() if rs}
-    base = mean.get(REFERENCE)
-    rows = {label: {"seconds per run": f"{t:.0f}"} for label, t in mean.items()}
+    median = {label: statistics.median(r.wall_time_s for r in rs) for label, rs in runs.items() if rs}
+    base = median.get(REFERENCE)
+    rows = {label: {"seconds per run": f"{t:.0f}"} for label, t in median.items()}
     if base:                      # Table 5 has no reference row: no ratio column
-        for label, t in mean.items():
+        for label, t in median.items():
             rows[label]["× the book's model"] = f"{t / base:.2f}"
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+#: `inside_table`'s columns: title -> a number of one run (a fraction; shown in points)
+INSIDE = {"fused test acc": lambda r: metric(r, "test_acc"),
+          "visual probe": lambda r: final_metric(r, "probe_visual"),
+          "audio probe": lambda r: final_metric(r, "probe_audio"),
+          "train acc, last epoch": lambda r: final_metric(r, "train_acc")}
+
+
+def inside_table(runs: Runs) -> "pd.DataFrame":  # noqa: F821
+    """What OGM-GE changes inside each pair's model: the differences chapter 12 reads for the book's model.
+    Per pair, OGM-GE minus without, paired by seed: mean and 95% CI in points (`stats.paired_test`) of the fused
+    test accuracy (best-validation epoch), each encoder's last linear probe (how much of the class the encoder
+    alone carries) and the training accuracy at the last epoch; then the mean discrepancy ratio rho^a over the
+    modulated steps without OGM-GE (Eq. 9: above 1, audio dominates; below 1, vision does) and the mean
+    coefficients k^a and k^v over the same steps with it (Eq. 10: the factor on each encoder's gradient; 1 leaves
+    it as it is, and only the dominant modality's is below 1 on a step). Descriptive,
+    no verdict: it shows where a gain or a loss comes from. "—" where the runs do not record a column."""
+    import pandas as pd
+    rows = {}
+    for label in runs:
+        if label.endswith(PLUS) or label + PLUS not in runs:
+            continue
+        with_ge, without = runs[label + PLUS], runs[label]
+        row = {}
+        for title, fn in INSIDE.items():
+            try:
+                a, b = by_seed(with_ge, fn), by_seed(without, fn)
+            except (KeyError, StopIteration):
+                row[title] = "—"
+                continue
+            seeds = sorted(set(a) & set(b))
+            t = paired_test([a[s] for s in seeds], [b[s] for s in seeds])
+            row[title] = f"{100 * t.mean:+.1f} ({100 * t.ci_low:+.1f} to {100 * t.ci_high:+.1f})"
+        for title, rs, key in (("mean ρ^a without", without, "rho_a"), ("mean k^a with OGM-GE", with_ge, "k_a"),
+                               ("mean k^v with OGM-GE", with_ge, "k_v")):
+            try:
+                row[title] = f"{np.mean([modulation_window_mean(r, key) for r in rs]):.2f}"
+            except KeyError:
+                row[title] = "—"
+        rows[label] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "OGM-GE minus without (95% CI), points"
+    return table
+
+
+def trace_range_text(runs: Runs, key: str = "k_a", with_ge: bool = True) -> str:
+    """'0.92 to 0.99': the range over a table's pairs of the mean of a per-step trace over the modulated steps,
+    in the runs with OGM-GE (`with_ge`) or without it (as `inside_table`)."""
+    means = [np.mean([modulation_window_mean(r, key) for r in runs[label + PLUS if with_ge else label]])
+             for label in runs if not label.endswith(PLUS) and label + PLUS in runs]
+    return f"{min(means):.2f} to {max(means):.2f}"
