@@ -13,7 +13,7 @@ import numpy as np
 
 from ..plugins import AUDIO_ROWS, EVENT_ROWS, PLUS, REFERENCE, VIDEO_ROWS
 from ..results import RunResult
-from .claims import Claim
+from .claims import MISSING, Claim
 from .paper import TABLE1, TABLE2, TABLE3, TABLE4, TABLE5, difference
 from .reduce import by_seed, final_metric, metric, modulation_window_mean
 from .stats import paired_test
@@ -85,39 +85,48 @@ INSIDE = {"fused test acc": lambda r: metric(r, "test_acc"),
           "visual probe": lambda r: final_metric(r, "probe_visual"),
           "audio probe": lambda r: final_metric(r, "probe_audio"),
           "train acc, last epoch": lambda r: final_metric(r, "train_acc")}
+#: `inside_table`'s trace columns: title -> (the side: with OGM-GE or not, the per-step trace)
+TRACES = {"mean ρ^a without": (False, "rho_a"), "mean k^a with OGM-GE": (True, "k_a"),
+          "mean k^v with OGM-GE": (True, "k_v")}
+
+
+def _pairs(runs: Runs):
+    """(label, runs without OGM-GE, runs with it) for every row that has its "+" partner."""
+    return [(label, rs, runs[label + PLUS]) for label, rs in runs.items()
+            if not label.endswith(PLUS) and label + PLUS in runs]
+
+
+def _trace_mean(rs: list[RunResult], key: str) -> float:
+    """Mean over runs of a per-step trace's mean over the modulated steps (`reduce.modulation_window_mean`)."""
+    return float(np.mean([modulation_window_mean(r, key) for r in rs]))
 
 
 def inside_table(runs: Runs) -> "pd.DataFrame":  # noqa: F821
     """What OGM-GE changes inside each pair's model: the differences chapter 12 reads for the book's model.
-    Per pair, OGM-GE minus without, paired by seed: mean and 95% CI in points (`stats.paired_test`) of the fused
-    test accuracy (best-validation epoch), each encoder's last linear probe (how much of the class the encoder
-    alone carries) and the training accuracy at the last epoch; then the mean discrepancy ratio rho^a over the
-    modulated steps without OGM-GE (Eq. 9: above 1, audio dominates; below 1, vision does) and the mean
-    coefficients k^a and k^v over the same steps with it (Eq. 10: the factor on each encoder's gradient; 1 leaves
-    it as it is, and only the dominant modality's is below 1 on a step). Descriptive,
-    no verdict: it shows where a gain or a loss comes from. "—" where the runs do not record a column."""
+    Per pair, OGM-GE minus without, paired by seed (`Claim.pairs`): mean and 95% CI in points
+    (`stats.paired_test`) of the fused test accuracy (best-validation epoch), each encoder's last linear probe
+    (how much of the class the encoder alone carries) and the training accuracy at the last epoch; then the mean
+    discrepancy ratio rho^a over the modulated steps without OGM-GE (Eq. 9: above 1, audio dominates; below 1,
+    vision does) and the mean coefficients k^a and k^v over the same steps with it (Eq. 10: the factor on each
+    encoder's gradient; 1 leaves it as it is, and only the dominant modality's is below 1 on a step).
+    Descriptive, no verdict: it shows where a gain or a loss comes from. "—" where the runs do not record a
+    column."""
     import pandas as pd
     rows = {}
-    for label in runs:
-        if label.endswith(PLUS) or label + PLUS not in runs:
-            continue
-        with_ge, without = runs[label + PLUS], runs[label]
+    for label, without, with_ge in _pairs(runs):
         row = {}
         for title, fn in INSIDE.items():
             try:
-                a, b = by_seed(with_ge, fn), by_seed(without, fn)
+                t = paired_test(*Claim(title, title, by_seed(with_ge, fn), by_seed(without, fn)).pairs()[1:])
             except (KeyError, StopIteration):
-                row[title] = "—"
+                row[title] = MISSING
                 continue
-            seeds = sorted(set(a) & set(b))
-            t = paired_test([a[s] for s in seeds], [b[s] for s in seeds])
             row[title] = f"{100 * t.mean:+.1f} ({100 * t.ci_low:+.1f} to {100 * t.ci_high:+.1f})"
-        for title, rs, key in (("mean ρ^a without", without, "rho_a"), ("mean k^a with OGM-GE", with_ge, "k_a"),
-                               ("mean k^v with OGM-GE", with_ge, "k_v")):
+        for title, (side, key) in TRACES.items():
             try:
-                row[title] = f"{np.mean([modulation_window_mean(r, key) for r in rs]):.2f}"
+                row[title] = f"{_trace_mean(with_ge if side else without, key):.2f}"
             except KeyError:
-                row[title] = "—"
+                row[title] = MISSING
         rows[label] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "OGM-GE minus without (95% CI), points"
@@ -127,6 +136,5 @@ def inside_table(runs: Runs) -> "pd.DataFrame":  # noqa: F821
 def trace_range_text(runs: Runs, key: str = "k_a", with_ge: bool = True) -> str:
     """'0.92 to 0.99': the range over a table's pairs of the mean of a per-step trace over the modulated steps,
     in the runs with OGM-GE (`with_ge`) or without it (as `inside_table`)."""
-    means = [np.mean([modulation_window_mean(r, key) for r in runs[label + PLUS if with_ge else label]])
-             for label in runs if not label.endswith(PLUS) and label + PLUS in runs]
+    means = [_trace_mean(w if with_ge else wo, key) for _, wo, w in _pairs(runs)]
     return f"{min(means):.2f} to {max(means):.2f}"
