@@ -262,7 +262,7 @@ def book_runs(dataset: str = "avdigits", profile: str = PROFILE, device: str = "
     """Every run of the book's chapters at their default parameters, each once, in chapter order; with
     `include_regimes` (and the default data at the regimes' profile), also the runs of the regime chapters
     (`regimes.book_runs`: calibration, alpha sweeps, each regime's rows); with `include_plugins` (the default
-    data at the book's own regime), also the runs of the plug-in chapters the book shows (`plugins.runs` of `plugins.IN_BOOK`)."""
+    data at the book's own regime), also the runs of the plug-in chapters 13-15 (`plugins.runs`)."""
     out: dict[str, RunConfig] = {}
     for rows_of in CHAPTERS.values():
         for config in rows_of(dataset, profile, device, regime=regime).values():
@@ -275,7 +275,7 @@ def book_runs(dataset: str = "avdigits", profile: str = PROFILE, device: str = "
     if include_plugins and dataset == "avdigits":
         from . import plugins            # plugins builds on this module: imported here, not at the top
         if regime == plugins.REGIME:
-            for c in plugins.runs(dataset, profile, device, seeds, headline_seeds, plugins.IN_BOOK):
+            for c in plugins.runs(dataset, profile, device, seeds, headline_seeds):
                 out.setdefault(c.key(), c)
     return list(out.values())
 

@@ -123,16 +123,14 @@ def table5_rows(dataset: str = "avdigits", profile: str = BOOK_PROFILE, device: 
 
 #: chapter -> its rows at the notebook's default parameters (as `book.CHAPTERS`)
 CHAPTERS = {"13_table3": table3_rows, "14_table4": table4_rows, "15_table5": table5_rows}
-#: the chapters the book shows (`book/_toc.yml`), whose runs are committed and in `book.book_runs`
-IN_BOOK = tuple(CHAPTERS)
 
 
 def runs(dataset: str = "avdigits", profile: str = BOOK_PROFILE, device: str = "cpu", seeds=SEEDS,
-         headline_seeds=HEADLINE_SEEDS, chapters=tuple(CHAPTERS)) -> list[RunConfig]:
-    """Every run of `chapters` (default: Tables 3, 4 and 5) at the notebooks' default parameters, each once (runs
-    shared with the book, such as Table 4's reference pair, are listed too: `run_grid` reads those back)."""
+         headline_seeds=HEADLINE_SEEDS) -> list[RunConfig]:
+    """Every run of Tables 3, 4 and 5 at the notebooks' default parameters, each once (runs shared with the book,
+    such as Table 4's reference pair, are listed too: `run_grid` reads those back)."""
     out: dict[str, RunConfig] = {}
-    for rows_of in (CHAPTERS[ch] for ch in chapters):
+    for rows_of in CHAPTERS.values():
         for cs in per_seed(rows_of(dataset, profile, device), seeds, headline_seeds).values():
             for c in cs:
                 out.setdefault(c.key(), c)
