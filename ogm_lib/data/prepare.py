@@ -302,7 +302,7 @@ def _job_record(job: ClipJob) -> tuple:
     classification label, not its segment labels (`segments_hash`), so that a store prepared before segment
     labels were kept still counts its packed clips as done (they are repacked, not decoded again). The
     store's own identity, `store_fingerprint`, does change: it hashes `segments.npy` with the other files."""
-    return dataclasses.astuple(dataclasses.replace(job, segments=None))[:-1]
+    return tuple(getattr(job, f.name) for f in dataclasses.fields(job) if f.name != "segments")
 
 
 def _write_segments(out: Path, done: list[ClipJob]) -> list[int] | None:
