@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(train)      # one option per RunConfig field, help from its metadata
     train.add_argument("--retrain", action="store_true", help="ignore a cached result and train again")
     train.add_argument("--json", action="store_true", help="print the result's best-epoch metrics as JSON")
-    fetch = sub.add_parser("fetch", help="fetch and verify a default dataset (avdigits: FSDD recordings)",
+    fetch = sub.add_parser("fetch", help="fetch and verify a default dataset (avdigits: FSDD recordings and MNIST's test digits)",
                            parents=[_common()])
     fetch.add_argument("dataset", choices=["avdigits"])
     fetch.add_argument("--dest", default=None, help="destination folder (default ./data/avdigits)")
@@ -169,9 +169,15 @@ def one_line(err: BaseException) -> str:
 
 def run_command(args) -> int:
     if args.command == "fetch":
+        from pathlib import Path
+
         from .data.fsdd import default_data_dir, fetch_fsdd
-        report = fetch_fsdd(args.dest or default_data_dir("avdigits"), mirror=args.mirror)
-        print(report)
+        from .data.mnist import fetch_mnist
+        dest = Path(args.dest or default_data_dir("avdigits"))
+        print(fetch_fsdd(dest, mirror=args.mirror))
+        # MNIST's test digits: the visual half of the testbed search's designs (data/mnist.py, testbed.py)
+        done = fetch_mnist(dest / "mnist")
+        print(f"MNIST t10k at {dest / 'mnist'}: " + ("; ".join(done) if done else "already verified"))
         return 0
     if args.command == "book":
         return book_command(args)

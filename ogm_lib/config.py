@@ -62,6 +62,8 @@ DATASETS = ("avdigits", "synthetic", "cremad", "ksounds", "vggsound", "ave")
 PREPARED_DATASETS = ("cremad", "ksounds", "vggsound", "ave")
 #: split rules (`data/splits.py`): the dataset's own split, or train/validation/test speakers disjoint
 SPLIT_RULES = ("official", "speaker")
+#: the images avdigits shows (`data/avdigits.py`): scikit-learn's bundled 8x8 digits, or MNIST's test images
+VISUAL_SOURCES = ("digits", "mnist")
 #: datasets whose clips carry a speaker id (the `speaker` rule needs one)
 SPEAKER_DATASETS = ("avdigits", "cremad")
 MODALITIES = ("av", "audio", "visual")
@@ -94,7 +96,10 @@ _KEY_UNLESS_DEFAULT = {"amp": "none", "channels_last": False, "fused_optimizer":
                        # a method option added later: every run made before it keeps its key
                        "ge_noise": "official",
                        # the plug-in architectures of Tables 3 and 4 (added later): the book's model keeps its key
-                       "video_model": "resnet18", "audio_model": "resnet18", "task": "classify"}
+                       "video_model": "resnet18", "audio_model": "resnet18", "task": "classify",
+                       # the testbed search's data knobs and validation records (added later, `testbed.py`)
+                       "visual_source": "digits", "visual_clutter": 0, "train_fraction": 1.0,
+                       "record_val": False}
 
 #: the data fingerprint (`data/fingerprint.py`) of each dataset's inputs when runs were first keyed without
 #: one: left out of the key at this value, so those runs keep their keys; any other fingerprint is in it
@@ -115,6 +120,8 @@ RANGES: dict[str, tuple] = {
     "visual_noise": (float, 0, None, True, True, "a standard deviation"),
     "audio_seconds": (float, 0, None, False, True, ""),
     "synthetic_size": (int, 1, None, True, True, ""),
+    "visual_clutter": (int, 0, None, True, True, "distractor strokes per frame; 0: none"),
+    "train_fraction": (float, 0, 1, False, True, "a share of the training clips"),
     "width": (int, 1, None, True, True, ""),
     "alpha": (float, 0, None, True, True,
               "0 turns OGM's scaling off, k = 1 - tanh(0) = 1; a negative alpha would speed the dominant "
@@ -139,7 +146,7 @@ RANGES: dict[str, tuple] = {
     "num_workers": (int, 0, None, True, True, ""),
 }
 #: switches that must be booleans (a string such as "false" would be true)
-BOOLEANS = ("eval_train", "channels_last", "fused_optimizer", "compile", "quiet")
+BOOLEANS = ("eval_train", "record_val", "channels_last", "fused_optimizer", "compile", "quiet")
 #: fields that hold a path or nothing
 OPTIONAL_PATHS = ("data_dir", "tensorboard_dir", "results_dir")
 
@@ -273,6 +280,11 @@ class RunConfig:
     visual_noise: float = option(0.8, "avdigits/synthetic: std of the pixel noise on the frames (higher = harder)")
     audio_seconds: float = option(0.5, "avdigits: waveform length the recordings are tiled/cut to")
     synthetic_size: int = option(3000, "synthetic: clips in train+val")
+    visual_source: str = option("digits", "avdigits: the images shown, scikit-learn's 8x8 'digits' or the 28x28 "
+                                          "MNIST test images 'mnist' (data/mnist.py)", VISUAL_SOURCES)
+    visual_clutter: int = option(0, "avdigits: distractor strokes (crops of other digits) pasted on each frame")
+    train_fraction: float = option(1.0, "avdigits: share of the training clips kept, per digit (fewer clips: "
+                                        "easier to memorise)")
     # --- model ---
     fusion: str = option("concat", "fusion module", FUSIONS)
     width: int = option(64, "ResNet-18 base width (64 = the paper's, torchvision's resnet18)")
@@ -315,6 +327,8 @@ class RunConfig:
     # --- extra measurements ---
     eval_train: bool = option(False, "also evaluate on the training split every epoch (generalisation gap)")
     probe_every: int = option(0, "linear-probe each frozen encoder every n epochs (paper Figure 1; 0: never)")
+    record_val: bool = option(False, "also keep the validation split's per-clip predictions at the chosen epoch "
+                                     "and each probe's validation accuracy (the testbed criteria, testbed.py)")
     # --- speed (same method, numbers equal up to rounding; in the key only when not at the default) ---
     amp: str = option("none", "autocast: 'none' (fp32) or 'bf16' (forward and loss in bfloat16)", AMP_MODES)
     channels_last: bool = option(False, "NHWC memory format for the convs (faster tensor-core kernels)")
@@ -339,6 +353,12 @@ class RunConfig:
         if self.split == "speaker" and self.dataset not in SPEAKER_DATASETS:
             raise ValueError(f"split 'speaker' needs speaker ids, which {self.dataset} clips do not have; "
                              f"valid: split 'official', or a dataset among {', '.join(SPEAKER_DATASETS)}")
+        check_choice("visual_source", self.visual_source, VISUAL_SOURCES)
+        avdigits_knobs = [f"{n} {getattr(self, n)!r}" for n in ("visual_source", "visual_clutter", "train_fraction")
+                          if getattr(self, n) != _KEY_UNLESS_DEFAULT[n]]
+        if avdigits_knobs and self.dataset != "avdigits":
+            raise ValueError(f"{', '.join(avdigits_knobs)}: knobs of the default data; valid with dataset "
+                             f"{self.dataset!r}: leave them at their defaults")
         if self.data_fingerprint is None:
             from .data.fingerprint import data_fingerprint
             self.data_fingerprint = data_fingerprint(self.dataset, self.data_dir)

@@ -25,8 +25,9 @@ def extract_features(encoder, batches, modality: str) -> tuple[torch.Tensor, tor
 
 def fit_linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
                      test_y: torch.Tensor, num_classes: int, weight_decay: float = 1e-3,
-                     max_iter: int = 100) -> float:
-    """Train a linear classifier on (train_x, train_y); return its accuracy on (test_x, test_y)."""
+                     max_iter: int = 100, more: dict | None = None) -> float | dict:
+    """Train a linear classifier on (train_x, train_y); return its accuracy on (test_x, test_y), or, with
+    `more` (name -> (x, y) of other held-out sets), {"test": that accuracy, name: accuracy on each}."""
     mean, std = train_x.mean(0), train_x.std(0) + 1e-6
     xtr, xte = (train_x - mean) / std, (test_x - mean) / std
     gen = torch.Generator(device="cpu").manual_seed(0)
@@ -45,11 +46,21 @@ def fit_linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch
     with torch.enable_grad():
         opt.step(closure)
     with torch.no_grad():
-        return float((layer(xte).argmax(1) == test_y).float().mean())
+        acc = float((layer(xte).argmax(1) == test_y).float().mean())
+        if more is None:
+            return acc
+        return {"test": acc, **{name: float((layer((x - mean) / std).argmax(1) == y).float().mean())
+                                for name, (x, y) in more.items()}}
 
 
-def probe_encoder(encoder, train_batches, test_batches, modality: str, num_classes: int) -> float:
-    """Linear-probe test accuracy of a frozen encoder."""
+def probe_encoder(encoder, train_batches, test_batches, modality: str, num_classes: int) -> float | dict:
+    """Linear-probe test accuracy of a frozen encoder. `test_batches` may be a dict name -> batches
+    (with a "test" entry): then one probe, fitted once on the training features, is scored on each, and
+    the result is {name: accuracy}."""
     xtr, ytr = extract_features(encoder, train_batches, modality)
-    xte, yte = extract_features(encoder, test_batches, modality)
-    return fit_linear_probe(xtr, ytr, xte, yte, num_classes)
+    if not isinstance(test_batches, dict):
+        xte, yte = extract_features(encoder, test_batches, modality)
+        return fit_linear_probe(xtr, ytr, xte, yte, num_classes)
+    held = {name: extract_features(encoder, b, modality) for name, b in test_batches.items()}
+    (xte, yte) = held.pop("test")
+    return fit_linear_probe(xtr, ytr, xte, yte, num_classes, more=held)

@@ -69,6 +69,9 @@ class RunResult:
     #: {"epoch", "labels", "probs" (n x C softmax scores, encoded), "probs_encoding", "shape"}; {} in older
     #: files, and no "probs_encoding" in those of the raw float32-base64 encoding
     predictions: dict = field(default_factory=dict)
+    #: the validation split's, likewise, with `RunConfig.record_val` (the testbed criteria); {} otherwise,
+    #: and then not written to the file (older files stay byte for byte what they were)
+    val_predictions: dict = field(default_factory=dict)
 
     @property
     def best(self) -> dict:
@@ -86,6 +89,10 @@ class RunResult:
         d["steps"] = encode_steps(self.steps)
         d["steps_encoding"] = STEPS_ENCODING
         d["predictions"] = recode_predictions(d["predictions"])
+        if d["val_predictions"]:
+            d["val_predictions"] = recode_predictions(d["val_predictions"])
+        else:
+            del d["val_predictions"]
         return d
 
     def to_bytes(self) -> bytes:
@@ -159,9 +166,11 @@ def _comparable(r: RunResult) -> dict:
     """`r` as a dict with the trace and the predictions' scores as bytes (the encoding left out)."""
     d = {f.name: getattr(r, f.name) for f in fields(r)}       # read only: no copy needed
     d["steps"] = {k: np.asarray(v, dtype=float).tobytes() for k, v in r.steps.items()}
-    if r.predictions:
-        d["predictions"] = {**{k: v for k, v in r.predictions.items() if k not in ("probs", "probs_encoding")},
-                            "probs": decode_probs(r.predictions).tobytes()}
+    for name in ("predictions", "val_predictions"):
+        p = getattr(r, name)
+        if p:
+            d[name] = {**{k: v for k, v in p.items() if k not in ("probs", "probs_encoding")},
+                       "probs": decode_probs(p).tobytes()}
     return d
 
 
@@ -190,7 +199,8 @@ def check_result(d, expected_key: str | None = None) -> dict:
         raise ValueError(f"holds a JSON {type(d).__name__}, not a result object")
     d = dict(d)
     encoding = d.pop("steps_encoding", None)
-    names = {"key", "config", "epochs", "steps", "best_epoch", "wall_time_s", "provenance", "predictions"}
+    names = {"key", "config", "epochs", "steps", "best_epoch", "wall_time_s", "provenance", "predictions",
+             "val_predictions"}
     missing = sorted({"key", "config", "epochs", "steps", "best_epoch"} - set(d))
     if missing:
         raise ValueError(f"not a complete result: missing {', '.join(missing)}")
@@ -248,11 +258,12 @@ def check_result(d, expected_key: str | None = None) -> dict:
             raise ValueError("wall_time_s is not a number")
     if "provenance" in d and not isinstance(d["provenance"], dict):
         raise ValueError("provenance is not an object")
-    if d.get("predictions"):
-        try:
-            decode_predictions(d["predictions"])
-        except (KeyError, TypeError, ValueError, binascii.Error) as err:
-            raise ValueError(f"predictions do not decode ({err})") from None
+    for name in ("predictions", "val_predictions"):
+        if d.get(name):
+            try:
+                decode_predictions(d[name])
+            except (KeyError, TypeError, ValueError, binascii.Error) as err:
+                raise ValueError(f"{name.replace('_', ' ')} do not decode ({err})") from None
     return d
 
 

@@ -263,10 +263,14 @@ class Trainer:
         def batches(split):
             return iterate_batches(getattr(self.data, split), self.config.batch_size * 2, self.device,
                                    num_workers=self.config.num_workers)
+        scored = ("test", "val") if self.config.record_val else ("test",)
         for modality, enc in (("audio", self.model.audio_encoder), ("visual", self.model.visual_encoder)):
             if enc is not None:
-                out[f"probe_{modality}"] = probe_encoder(enc, batches("train"), batches("test"), modality,
-                                                         self.num_classes)
+                accs = probe_encoder(enc, batches("train"), {s: batches(s) for s in scored}, modality,
+                                     self.num_classes)
+                out[f"probe_{modality}"] = accs["test"]
+                if "val" in accs:
+                    out[f"probe_val_{modality}"] = accs["val"]
         return out
 
     # ----- checkpoints (checkpoint.py) -----
@@ -342,10 +346,15 @@ class Trainer:
             self.scheduler.step()
             metrics = {"epoch": epoch, "train_loss": float(train_loss), "lr": self.optimizer.param_groups[0]["lr"]}
             test_out: dict = {}
-            evals = {"val": self.evaluate_split("val"), "test": self.evaluate_split("test", keep=test_out)}
-            # the test split's per-clip scores at the epoch chosen on validation (the first best, as below)
+            val_out: dict | None = {} if cfg.record_val else None
+            evals = {"val": self.evaluate_split("val", keep=val_out),
+                     "test": self.evaluate_split("test", keep=test_out)}
+            # the test split's per-clip scores at the epoch chosen on validation (the first best, as below);
+            # with `record_val`, the validation split's too (the testbed criteria are judged on them)
             if all(evals["val"]["acc"] > m["val_acc"] for m in self.result.epochs):
                 self.result.predictions = encode_predictions(epoch, test_out["labels"], test_out["probs"])
+                if val_out is not None:
+                    self.result.val_predictions = encode_predictions(epoch, val_out["labels"], val_out["probs"])
             if cfg.eval_train or self.strategy.needs_train_metrics:
                 evals["train"] = self.evaluate_split("train")
             for split, m in evals.items():

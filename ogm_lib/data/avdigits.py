@@ -100,6 +100,8 @@ TEST_TAKES = 5       # FSDD takes 0-4 are the official test set
 PREPROCESS_VERSION = 3
 CLASS_NAMES = [str(d) for d in range(10)]
 SPLITS = ("train", "val", "test")
+#: a training clip left out by `train_fraction` (in no split)
+UNUSED = "unused"
 
 
 def load_avdigits(config: RunConfig, *, data_seed: int | None = None, use_cache: bool = True) -> AVSplits:
@@ -138,6 +140,10 @@ def _knobs(config: RunConfig, data_seed: int) -> dict:
                  checksums=hashlib.sha256(CHECKSUM_FILE.read_bytes()).hexdigest()[:16])
     if config.split != "official":     # only then: the official split's caches keep their names
         knobs["split"] = config.split
+    # the testbed search's knobs (`testbed.py`), likewise only when not at their defaults
+    for name, default in (("visual_source", "digits"), ("visual_clutter", 0), ("train_fraction", 1.0)):
+        if getattr(config, name) != default:
+            knobs[name] = getattr(config, name)
     return knobs
 
 
@@ -222,13 +228,18 @@ def audio_features(waves: list[np.ndarray], seconds: float, snr_db: float, seeds
     return torch.log(spec.abs() + LOG_EPS).unsqueeze(1).float()
 
 
-def visual_frames(images: np.ndarray, n_frames: int, size: int, noise_std: float, seed: int) -> torch.Tensor:
-    """8x8 images in [0, 1] -> `n_frames` jittered noisy frames each, `(N, 1, T, size, size)`; the jitter
-    and the noise are drawn from `seed`."""
+def visual_frames(images: np.ndarray, n_frames: int, size: int, noise_std: float, seed: int, *,
+                  clutter: int = 0, distractors: np.ndarray | None = None) -> torch.Tensor:
+    """Images in [0, 1] (`(N, h, w)`: 8x8 digits or 28x28 MNIST) -> `n_frames` jittered noisy frames each,
+    `(N, 1, T, size, size)`; with `clutter` > 0, that many strokes cut from random `distractors` are pasted
+    on each frame first (`paste_clutter`). The jitter and the noise are drawn from `seed`."""
     n = len(images)
     g = torch.Generator().manual_seed(seed * 1000 + 5)
-    img = torch.as_tensor(images, dtype=torch.float32).unsqueeze(1)              # (N, 1, 8, 8)
-    img = img.repeat_interleave(n_frames, dim=0)                                  # (N*T, 1, 8, 8)
+    img = torch.as_tensor(images, dtype=torch.float32).unsqueeze(1)              # (N, 1, h, w)
+    img = img.repeat_interleave(n_frames, dim=0)                                  # (N*T, 1, h, w)
+    if clutter:
+        img = paste_clutter(img, torch.as_tensor(distractors, dtype=torch.float32), clutter,
+                            np.random.default_rng([seed, 6]))
     # translation in grid_sample's [-1, 1] coordinates: a fraction f of the side is 2f
     shift = (torch.rand(n * n_frames, 2, generator=g) * 2 - 1) * (2 * JITTER)
     theta = torch.zeros(n * n_frames, 2, 3)
@@ -240,31 +251,81 @@ def visual_frames(images: np.ndarray, n_frames: int, size: int, noise_std: float
     return frames.view(n, n_frames, size, size).unsqueeze(1)
 
 
+def thin_train(clip_split: np.ndarray, clip_digits: np.ndarray, fraction: float, data_seed: int) -> np.ndarray:
+    """Keep `fraction` of each digit's training clips (drawn from `data_seed`); the others become `UNUSED`
+    (no split: fewer training clips are quicker to memorise). Validation and test are untouched."""
+    if fraction >= 1.0:
+        return clip_split
+    split = clip_split.copy()
+    rng = np.random.default_rng([data_seed, 7])
+    for d in range(10):
+        train_d = np.flatnonzero((clip_digits == d) & (split == "train"))
+        drop = len(train_d) - max(1, int(round(fraction * len(train_d))))
+        split[rng.permutation(train_d)[:drop]] = UNUSED
+    return split
+
+
+def visual_pool(root: str | os.PathLike, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """(images in [0, 1] `(n, h, w)`, labels) of the visual half: scikit-learn's 1,797 8x8 digits (grey
+    levels 0-16) or MNIST's 10,000 28x28 test digits (0-255; `mnist.py`, kept under `<root>/mnist`)."""
+    if source == "mnist":
+        from .mnist import load_mnist
+        images, labels = load_mnist(Path(root) / "mnist")
+        return images.astype(np.float64) / 255.0, labels
+    from sklearn.datasets import load_digits
+    digits = load_digits()
+    return digits.images / 16.0, digits.target.astype(np.int64)
+
+
+#: a stroke's side, as a fraction of the image side (a third: part of a digit, not a whole one)
+CLUTTER_SIDE = 1 / 3
+
+
+def paste_clutter(frames: torch.Tensor, distractors: torch.Tensor, count: int, rng: np.random.Generator) -> torch.Tensor:
+    """Each frame `(M, 1, h, w)` with `count` strokes pasted on it: a square crop (side `CLUTTER_SIDE` of h)
+    of a random distractor image, at a random place, combined by the pixel-wise maximum (ink on ink)."""
+    m, _, h, w = frames.shape
+    c = max(2, int(round(CLUTTER_SIDE * h)))
+    out = frames.clone()
+    for _ in range(count):
+        src = rng.integers(len(distractors), size=m)
+        sy, sx, dy, dx = (rng.integers(0, h - c + 1, size=m) for _ in range(4))
+        for i in range(m):
+            patch = distractors[src[i], sy[i]:sy[i] + c, sx[i]:sx[i] + c]
+            region = out[i, 0, dy[i]:dy[i] + c, dx[i]:dx[i] + c]
+            torch.maximum(region, patch, out=region)
+    return out
+
+
 def build_avdigits(root: str | os.PathLike, knobs: dict) -> dict:
     """Preprocess verified recordings at `root` into the cache payload (a dict of tensors and lists)."""
-    from sklearn.datasets import load_digits
-
     seed = knobs["data_seed"]
     names = list(expected_checksums())
     parsed = [parse_fsdd_name(n) for n in names]
     clip_digits = np.array([p[0] for p in parsed])
     clip_split = split_clips(names, knobs["val_fraction"], seed, knobs.get("split", "official"))
+    clip_split = thin_train(clip_split, clip_digits, knobs.get("train_fraction", 1.0), seed)
 
-    digits = load_digits()
-    img_labels = digits.target.astype(np.int64)
+    images, img_labels = visual_pool(root, knobs.get("visual_source", "digits"))
     shares = {s: float(np.mean(clip_split == s)) for s in ("val", "test")}
     img_split = split_images(img_labels, shares, seed, TEST_SEED)
     image_ids = pair_images(clip_digits, clip_split, img_labels, img_split, seed, TEST_SEED)
+    image_ids[clip_split == UNUSED] = -1
 
     rec = Path(root) / "recordings"
     is_test = clip_split == "test"
     clip_seeds = np.where(is_test, TEST_SEED, seed)
     audio = audio_features([read_wav(rec / n) for n in names], knobs["audio_seconds"],
                            knobs["audio_snr_db"], clip_seeds)
-    visual = torch.empty(len(names), 1, knobs["n_frames"], knobs["image_size"], knobs["image_size"])
-    for part, part_seed in ((is_test, TEST_SEED), (~is_test, seed)):
-        visual[torch.from_numpy(part)] = visual_frames(digits.images[image_ids[part]] / 16.0, knobs["n_frames"],
-                                                       knobs["image_size"], knobs["visual_noise"], part_seed)
+    visual = torch.zeros(len(names), 1, knobs["n_frames"], knobs["image_size"], knobs["image_size"])
+    clutter = knobs.get("visual_clutter", 0)
+    for part, part_seed, pool in ((is_test, TEST_SEED, "test"), (~is_test, seed, "train")):
+        part = part & (clip_split != UNUSED)
+        # distractor strokes come from the part's own image pool (test images never appear in training)
+        distractors = images[img_split == pool] if clutter else None
+        visual[torch.from_numpy(part)] = visual_frames(images[image_ids[part]], knobs["n_frames"],
+                                                       knobs["image_size"], knobs["visual_noise"], part_seed,
+                                                       clutter=clutter, distractors=distractors)
 
     # standardise each modality with scalar statistics of the training split only
     train = torch.from_numpy(clip_split == "train")

@@ -1,0 +1,144 @@
+"""The testbed criteria (ogm_lib/phenomenon.py) on hand-made runs whose every number is known, and the
+testbed search's designs (ogm_lib/testbed.py)."""
+import math
+
+import numpy as np
+import pytest
+
+from ogm_lib import phenomenon as ph
+from ogm_lib import testbed
+from ogm_lib.results import RunResult, encode_predictions
+
+N_VAL = 20
+
+
+def probs_for(labels, correct):
+    """Softmax-like scores over 10 classes: confident and right on the clips in `correct`, else confident on
+    the next class."""
+    p = np.full((len(labels), 10), 0.01)
+    for i, y in enumerate(labels):
+        p[i, y if i in correct else (y + 1) % 10] = 0.91
+    return p
+
+
+def run(modalities, seed, val_acc, val_curve=None, correct=(), probe=None, rho=2.0, epochs=20, mod_end=9):
+    """A run with `val_acc` at its best epoch, validation predictions right on `correct`, a final validation
+    probe `probe` ({modality: acc}), and a constant rho^a trace (or a list, one value per step)."""
+    labels = np.arange(N_VAL) % 10
+    curve = list(val_curve) if val_curve is not None else [val_acc] * epochs      # on its plateau
+    eps = [{"epoch": e, "val_acc": curve[e], "test_acc": 0.5} for e in range(epochs)]
+    best = int(np.argmax(curve))
+    for m, acc in (probe or {}).items():
+        eps[-1][f"probe_val_{m}"] = acc
+    steps = list(rho) if isinstance(rho, (list, tuple, np.ndarray)) else [rho] * (4 * epochs)
+    cfg = dict(seed=seed, epochs=epochs, modulation_start=0, modulation_end=mod_end, modalities=modalities,
+               method="normal")
+    return RunResult(key=f"{modalities}{seed}", config=cfg, epochs=eps, best_epoch=best,
+                     steps={"rho_a": steps}, val_predictions=encode_predictions(best, labels,
+                                                                                probs_for(labels, set(correct))))
+
+
+def design(seeds=(0, 1, 2), joint_correct=range(10), rho=2.0, probe_joint=0.30, probe_alone=0.40):
+    """Plain rows over `seeds`: audio-only right on validation clips 0-9, visual-only on 5-12, concatenation
+    on `joint_correct`; the visual probe `probe_alone` alone and `probe_joint` inside the joint model."""
+    out = {"Audio-only": [], "Visual-only": [], "Concatenation": []}
+    for s in seeds:
+        out["Audio-only"].append(run("audio", s, 0.50, correct=range(10), probe={"audio": 0.5}))
+        out["Visual-only"].append(run("visual", s, 0.40, correct=range(5, 13), probe={"visual": probe_alone}))
+        out["Concatenation"].append(run("av", s, 0.51, correct=joint_correct,
+                                        probe={"audio": 0.5, "visual": probe_joint}, rho=rho))
+    return out
+
+
+def test_product_of_the_unimodal_models_on_validation():
+    a = run("audio", 0, 0.5, correct=range(10))
+    v = run("visual", 0, 0.4, correct=range(5, 13))
+    # clips 5-9: both right; 0-4: audio right, visual wrong with equal confidence -> tie broken by argmax order
+    # (the true class y and y+1 have the same product): argmax takes the lower index, which is y unless y = 9
+    labels = np.arange(N_VAL) % 10
+    pa, pv = probs_for(labels, set(range(10))), probs_for(labels, set(range(5, 13)))
+    expected = 100 * np.mean((np.log(pa) + np.log(pv)).argmax(1) == labels)
+    assert ph.product_val_acc(a, v) == pytest.approx(expected)
+    other = run("visual", 0, 0.4, correct=range(5, 13))
+    other.val_predictions["labels"] = [(y + 1) % 10 for y in other.val_predictions["labels"]]
+    with pytest.raises(ValueError, match="different validation clips"):
+        ph.product_val_acc(a, other)
+    with pytest.raises(ValueError, match="record_val"):
+        ph.product_val_acc(a, RunResult(key="x", config={}, epochs=[{}], best_epoch=0))
+
+
+def test_measurements_of_a_design_by_hand():
+    m = ph.measure(design())
+    assert m["audio_val"] == pytest.approx(50.0) and m["visual_val"] == pytest.approx(40.0)
+    assert m["best_unimodal"] == "audio" and m["weak"] == "visual"
+    assert m["joint_gain"] == pytest.approx(1.0)
+    assert m["probe_gap"] == pytest.approx(10.0)                 # 40 alone - 30 inside
+    assert m["first_epoch_share"] == 1.0 and m["window_share"] == 1.0
+    assert m["seeds"] == 3
+    # every seed has the same product and the same joint accuracy: zero spread, so the interval is a point
+    assert m["headroom_low"] == pytest.approx(m["headroom"])
+    assert m["headroom"] == pytest.approx(m["product_val"] - 51.0)
+
+
+def test_plateau_rule():
+    flat = run("av", 0, 0.6, val_curve=[0.6] * 20)
+    rising = run("av", 0, 0.9, val_curve=list(np.linspace(0.3, 0.9, 20)))
+    assert ph.plateau_gain(flat) == pytest.approx(0.0)
+    # last 3 epochs (17-19) against 14-16 of a line rising 60 points over 19 epochs: 3 x 60/19 points
+    assert ph.plateau_gain(rising) == pytest.approx(3 * 60 / 19)
+    assert ph.plateau_gain(flat) < ph.PLATEAU_GAIN_MAX < ph.plateau_gain(rising)
+
+
+def test_rho_window_and_first_epoch():
+    # 20 epochs x 4 steps; modulation epochs 0..9 = steps 0..39; first epoch = steps 0..3
+    rho = [0.5] * 4 + [2.0] * 36 + [0.1] * 40
+    r = run("av", 0, 0.5, rho=rho)
+    assert ph.first_epoch_rho(r) == pytest.approx(0.5)
+    assert ph.window_share_above_one(r) == pytest.approx(36 / 40)    # the steps after the window do not count
+
+
+def test_criteria_met_and_missed_with_their_distance():
+    good = ph.criteria({**ph.measure(design()), "headroom": 8.0, "headroom_low": 2.0})
+    names = [c.name for c in good]
+    assert len(names) == 9
+    assert not [c.name for c in good if not c.met and c.weight == 1.0 and "CREMA" not in c.name]
+    # a design where joint training wins by 6 points and rho^a leads on only 60 % of the window
+    m = {**ph.measure(design()), "joint_gain": 6.0, "window_share": 0.6, "headroom": 8.0, "headroom_low": 2.0}
+    crit = {c.name: c for c in ph.criteria(m)}
+    gain = crit["joint gain over the best unimodal model (points)"]
+    share = crit["modulation-window steps with rho^a > 1 (share)"]
+    assert not gain.met and gain.shortfall == pytest.approx((6.0 - 2.0) / 5.0)
+    assert not share.met and share.shortfall == pytest.approx((0.9 - 0.6) / 0.1)
+    base = ph.distance(ph.criteria({**m, "joint_gain": 1.0, "window_share": 0.95}))
+    assert ph.distance(ph.criteria(m)) == pytest.approx(base + 0.8 + 3.0)
+
+
+def test_one_seed_cannot_show_the_interval():
+    m = ph.measure(design(seeds=(0,)))
+    assert math.isnan(m["headroom_low"])
+    crit = {c.name: c for c in ph.criteria(m)}
+    low = crit["headroom, lower end of its 95 % interval (points)"]
+    assert not low.met and low.shortfall == 1.0
+
+
+def test_visual_first_epoch_fails_the_lead_criterion():
+    m = ph.measure(design(rho=[0.5] * 4 + [2.0] * 76))
+    assert m["first_epoch_share"] == 0.0
+    assert not next(c for c in ph.criteria(m) if "first-epoch" in c.name).met
+
+
+def test_t_interval_matches_scipy():
+    from scipy import stats
+    d = [1.0, 3.0, 2.5, 4.0]
+    low, _ = stats.t.interval(0.95, len(d) - 1, loc=np.mean(d), scale=stats.sem(d))
+    assert ph.t_interval_low(d) == pytest.approx(low)
+
+
+def test_designs_are_plain_runs_on_validation_records_and_keep_book_keys():
+    for name in testbed.DESIGNS:
+        rows = testbed.design_rows(name)
+        assert set(rows) == set(ph.ROWS)
+        for cfg in rows.values():
+            assert cfg.method == "normal" and cfg.record_val and cfg.probe_every > 0
+            assert cfg.dataset == "avdigits"
+    assert len(testbed.search_configs(seeds=(0, 1))) == 2 * 3 * len(testbed.DESIGNS)
