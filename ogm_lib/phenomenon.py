@@ -97,26 +97,31 @@ def seed_of(run: RunResult) -> int:
     return int(run.config["seed"])
 
 
-def val_acc(run: RunResult) -> float:
-    """Validation accuracy (%) at the run's best validation epoch."""
-    return 100.0 * float(run.best["val_acc"])
+#: the split the criteria are judged on, and the one only reported beside them
+SPLITS = ("val", "test")
 
 
-def product_val_acc(audio: RunResult, visual: RunResult) -> float:
-    """Validation accuracy (%) of argmax_y p_a(y|a) p_v(y|v), each model at its own chosen epoch."""
-    if not audio.val_predictions or not visual.val_predictions:
-        raise ValueError(f"runs {audio.key} / {visual.key} kept no validation predictions (record_val)")
-    ya, pa = decode_predictions(audio.val_predictions)
-    yv, pv = decode_predictions(visual.val_predictions)
+def val_acc(run: RunResult, split: str = "val") -> float:
+    """Accuracy (%) on `split` at the run's best validation epoch."""
+    return 100.0 * float(run.best[f"{split}_acc"])
+
+
+def product_val_acc(audio: RunResult, visual: RunResult, split: str = "val") -> float:
+    """Accuracy (%) on `split` of argmax_y p_a(y|a) p_v(y|v), each model at its own validation-chosen epoch."""
+    pa_, pv_ = ((r.val_predictions if split == "val" else r.predictions) for r in (audio, visual))
+    if not pa_ or not pv_:
+        raise ValueError(f"runs {audio.key} / {visual.key} kept no {split} predictions (record_val)")
+    ya, pa = decode_predictions(pa_)
+    yv, pv = decode_predictions(pv_)
     if not np.array_equal(ya, yv):
-        raise ValueError(f"runs {audio.key} and {visual.key} were scored on different validation clips")
+        raise ValueError(f"runs {audio.key} and {visual.key} were scored on different {split} clips")
     logp = np.log(np.clip(pa, 1e-12, None)) + np.log(np.clip(pv, 1e-12, None))
     return 100.0 * float((logp.argmax(1) == ya).mean())
 
 
-def last_probe(run: RunResult, modality: str) -> float:
-    """The validation probe accuracy (%) of `modality`'s encoder at the last epoch that probed it."""
-    name = f"probe_val_{modality}"
+def last_probe(run: RunResult, modality: str, split: str = "val") -> float:
+    """The probe accuracy (%) on `split` of `modality`'s encoder at the last epoch that probed it."""
+    name = f"probe_val_{modality}" if split == "val" else f"probe_{modality}"
     values = [e[name] for e in run.epochs if name in e]
     if not values:
         raise ValueError(f"run {run.key} has no {name} (probe_every 0, or made without record_val)")
@@ -169,20 +174,24 @@ def t_interval_low(diffs: Sequence[float], confidence: float = CONFIDENCE) -> fl
     return float(d.mean() - half)
 
 
-def measure(runs: Runs) -> dict[str, float]:
-    """Every number the criteria use, from a design's plain runs (`ROWS` -> runs over seeds)."""
+def measure(runs: Runs, split: str = "val") -> dict[str, float]:
+    """Every number the criteria use, from a design's plain runs (`ROWS` -> runs over seeds), on `split`:
+    "val" (the criteria) or "test" (reported beside them, never used to choose). Which modality is the best
+    and which the weak one is decided on validation in both."""
     audio, visual, joint = (list(runs[r]) for r in ROWS)
-    uni = {"audio": float(np.mean([val_acc(r) for r in audio])),
-           "visual": float(np.mean([val_acc(r) for r in visual]))}
-    best = max(uni, key=uni.get)
+    on_val = {"audio": float(np.mean([val_acc(r) for r in audio])),
+              "visual": float(np.mean([val_acc(r) for r in visual]))}
+    best = max(on_val, key=on_val.get)
     weak = "visual" if best == "audio" else "audio"
+    uni = {"audio": float(np.mean([val_acc(r, split) for r in audio])),
+           "visual": float(np.mean([val_acc(r, split) for r in visual]))}
     visual_by_seed = {seed_of(r): r for r in visual}
-    product = {seed_of(a): product_val_acc(a, visual_by_seed[seed_of(a)]) for a in audio
+    product = {seed_of(a): product_val_acc(a, visual_by_seed[seed_of(a)], split) for a in audio
                if seed_of(a) in visual_by_seed}
-    joint_by_seed = {seed_of(r): val_acc(r) for r in joint}
+    joint_by_seed = {seed_of(r): val_acc(r, split) for r in joint}
     head = [product[s] - joint_by_seed[s] for s in product if s in joint_by_seed]
     alone = audio if weak == "audio" else visual
-    gaps = [last_probe(u, weak) - last_probe(j, weak) for u, j in _paired(alone, joint)]
+    gaps = [last_probe(u, weak, split) - last_probe(j, weak, split) for u, j in _paired(alone, joint)]
     every = audio + visual + joint
     return {"audio_val": uni["audio"], "visual_val": uni["visual"],
             "joint_val": float(np.mean(list(joint_by_seed.values()))), "best_unimodal": best, "weak": weak,

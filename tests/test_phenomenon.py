@@ -61,7 +61,7 @@ def test_product_of_the_unimodal_models_on_validation():
     assert ph.product_val_acc(a, v) == pytest.approx(expected)
     other = run("visual", 0, 0.4, correct=range(5, 13))
     other.val_predictions["labels"] = [(y + 1) % 10 for y in other.val_predictions["labels"]]
-    with pytest.raises(ValueError, match="different validation clips"):
+    with pytest.raises(ValueError, match="different val clips"):
         ph.product_val_acc(a, other)
     with pytest.raises(ValueError, match="record_val"):
         ph.product_val_acc(a, RunResult(key="x", config={}, epochs=[{}], best_epoch=0))
@@ -142,3 +142,20 @@ def test_designs_are_plain_runs_on_validation_records_and_keep_book_keys():
             assert cfg.method == "normal" and cfg.record_val and cfg.probe_every > 0
             assert cfg.dataset == "avdigits"
     assert len(testbed.search_configs(seeds=(0, 1))) == 2 * 3 * len(testbed.DESIGNS)
+
+
+def test_test_side_is_reported_from_the_test_records():
+    d = design()
+    for r in d["Concatenation"]:
+        r.epochs[r.best_epoch]["test_acc"] = 0.70
+        r.epochs[-1]["probe_visual"] = 0.10
+    for r in d["Visual-only"]:
+        r.epochs[-1]["probe_visual"] = 0.45
+    for rs in d.values():                      # test predictions: the same as validation's here
+        for r in rs:
+            r.predictions = dict(r.val_predictions)
+    val, test = ph.measure(d, "val"), ph.measure(d, "test")
+    assert test["joint_val"] == pytest.approx(70.0) and val["joint_val"] == pytest.approx(51.0)
+    assert test["probe_gap"] == pytest.approx(35.0) and val["probe_gap"] == pytest.approx(10.0)
+    assert test["product_val"] == pytest.approx(val["product_val"])
+    assert test["weak"] == val["weak"] == "visual"

@@ -220,3 +220,39 @@ def checks_text(regime_runs: dict[str, Runs]) -> str:
         out.append(f"In the {regime} regime {lead}; {sched}; over its last 15 % of epochs validation accuracy is "
                    f"{still} ({gain:+.1f} points, 95 % CI {lo:+.1f} to {hi:+.1f}, {n} runs).")
     return " ".join(out)
+
+
+def design_table(ranked, missed_names: bool = True):
+    """The testbed search (`testbed.ranking`): one row per design, closest first, with the criteria's values
+    (validation), the distance, and which criteria it misses; test accuracies are reported, never used."""
+    import pandas as pd
+
+    rows = {}
+    for name, dist, m, crit in ranked:
+        rows[name] = {
+            "seeds": m["seeds"],
+            "audio / visual / joint, val (%)": f"{m['audio_val']:.1f} / {m['visual_val']:.1f} / {m['joint_val']:.1f}",
+            "joint gain (pts)": round(m["joint_gain"], 1),
+            "headroom (pts)": round(m["headroom"], 1),
+            "probe gap (pts)": round(m["probe_gap"], 1),
+            "rho^a > 1: first epoch / window": f"{m['first_epoch_share']:.0%} / {m['window_share']:.0%}",
+            "on plateau": f"{m['converged_share']:.0%}",
+            "distance": round(dist, 2),
+            "misses": "; ".join(c.name.split(" (")[0] for c in crit if not c.met) or "nothing",
+        }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "design"
+    return table
+
+
+def design_test_table(designs):
+    """The designs' test accuracies (%; reported only: the choice uses validation), mean over seeds."""
+    import pandas as pd
+
+    rows = {}
+    for name, runs in designs.items():
+        rows[name] = {label: round(float(np.mean([100 * r.best["test_acc"] for r in rs])), 1)
+                      for label, rs in runs.items()}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "design"
+    return table
