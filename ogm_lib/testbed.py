@@ -107,7 +107,7 @@ def train_designs(names: Iterable[str] | None = None, seeds: Iterable[int] = SEA
 # 2. the `CONFIRM_TOP` closest are run at `CONFIRM_SEEDS` and ranked again on those seeds;
 # 3. the closest confirmed design is the testbed; if it misses a criterion, the book says which, by how much,
 #    on the calibration page and on the landing page (nothing is overridden).
-CONFIRM_TOP = 2
+CONFIRM_TOP = 2   # at most: the second is confirmed only when the first misses a primary criterion on its seeds
 
 
 def read_designs(names: Iterable[str] | None = None, seeds: Iterable[int] = SEARCH_SEEDS,
@@ -134,6 +134,32 @@ def ranking(designs: Mapping[str, Mapping[str, list]]) -> list[tuple[str, float,
         crit = ph.criteria(m)
         scored.append((n, ph.distance(crit), m, crit))
     return sorted(scored, key=lambda x: (x[1], order.index(x[0]) if x[0] in order else len(order)))
+
+
+def primary_met(crit) -> bool:
+    """Every primary criterion (weight 1: all but the unimodal accuracies) met."""
+    return all(c.met for c in crit if c.weight == 1.0)
+
+
+def to_confirm(search_ranked, confirmed_ranked=()) -> list[str]:
+    """The designs to run at `CONFIRM_SEEDS` next, by the rule above: the closest of the search first; the
+    next closest only when every design confirmed so far misses a primary criterion; at most `CONFIRM_TOP`.
+    The book's own regimes are measured, not candidates."""
+    candidates = [n for n, *_ in search_ranked if not n.endswith(" regime")][:CONFIRM_TOP]
+    done = {n: crit for n, _, _, crit in confirmed_ranked}
+    out = []
+    for n in candidates:
+        out.append(n)
+        if n not in done or primary_met(done[n]):
+            break
+    return [n for n in out if n not in done]
+
+
+def choose(confirmed_ranked) -> str:
+    """The testbed: the closest design on `CONFIRM_SEEDS` (`ranking` of the confirmed designs)."""
+    if not confirmed_ranked:
+        raise ValueError("no design confirmed yet")
+    return confirmed_ranked[0][0]
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -159,3 +159,20 @@ def test_test_side_is_reported_from_the_test_records():
     assert test["probe_gap"] == pytest.approx(35.0) and val["probe_gap"] == pytest.approx(10.0)
     assert test["product_val"] == pytest.approx(val["product_val"])
     assert test["weak"] == val["weak"] == "visual"
+
+
+def test_the_confirmation_rule_goes_to_the_second_design_only_when_the_first_fails():
+    def c(met):
+        return [ph.Criterion("x", 1.0 if met else 0.0, 0.5, True, 1.0),
+                ph.Criterion("unimodal", 9.0, 5.0, False, 5.0, weight=0.5)]   # a secondary miss never matters
+    names = list(testbed.DESIGNS)
+    search = [(names[1], 0.5, {}, c(True)), ("paper-like regime", 0.7, {}, c(True)), (names[0], 1.0, {}, c(True)),
+              (names[2], 2.0, {}, c(True))]
+    assert testbed.to_confirm(search) == [names[1]]                              # the closest first
+    assert testbed.to_confirm(search, [(names[1], 0.2, {}, c(True))]) == []       # it met them: done
+    assert testbed.to_confirm(search, [(names[1], 3.0, {}, c(False))]) == [names[0]]   # regimes are not candidates
+    both = [(names[0], 1.5, {}, c(False)), (names[1], 3.0, {}, c(False))]
+    assert testbed.to_confirm(search, both) == []                                 # at most CONFIRM_TOP
+    assert testbed.choose(both) == names[0]
+    with pytest.raises(ValueError):
+        testbed.choose([])
