@@ -256,3 +256,32 @@ def design_test_table(designs):
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "design"
     return table
+
+
+def _missed(crit) -> str:
+    """The criteria a design misses, each with its value against its threshold."""
+    out = []
+    for c in crit:
+        if not c.met:
+            value = "not measurable with one seed" if math.isnan(c.value) else (
+                f"{c.value:.0%}" if c.unit < 1 else f"{c.value:+.1f}")
+            bound = f"{c.threshold:.0%}" if c.unit < 1 else f"{c.threshold:+.1f}"
+            out.append(f"{c.name.split(' (')[0]}: {value} ({'at least' if c.at_least else 'at most'} {bound})")
+    return "; ".join(out)
+
+
+def search_text(search_ranked, confirmed_ranked, chosen: str) -> str:
+    """The search in sentences, for every outcome: how many designs, the closest, what the chosen design
+    meets and misses on its confirmation seeds."""
+    designs = [n for n, *_ in search_ranked if not n.endswith(" regime")]
+    first = search_ranked[0]
+    row = next(r for r in confirmed_ranked if r[0] == chosen)
+    _, dist, m, crit = row
+    primary = [c for c in crit if c.weight == 1.0]
+    met = sum(c.met for c in primary)
+    text = (f"The search tried {len(designs)} designs on seed 0; the closest to the criteria was "
+            f"\"{first[0]}\" (distance {first[1]:.2f}). ")
+    text += (f"The testbed is \"{chosen}\": on {m['seeds']} seeds it meets {met} of the {len(primary)} primary "
+             f"criteria (distance {dist:.2f})")
+    missed = _missed(crit)
+    return text + (f" and misses {missed}." if missed else ", and every secondary one.")
