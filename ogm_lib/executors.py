@@ -91,13 +91,11 @@ class Outcome:
 def claimed_fit(config: RunConfig, results_dir=None) -> Outcome:
     """Train `config` under its claim (`run_claims.acquire`), or read its result, or say it is busy."""
     from .results import result_path, results_folder
-    from .train import fit
+    from .train import fit, read_cached
     folder, key = results_folder(config, results_dir), config.key()
     me = dict(worker=f"{os.uname().nodename}:{os.getpid()}", visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"))
-    if result_path(config, folder).exists():
-        fit(config, folder)                    # reads it (a damaged file is set aside and trained below)
-        if result_path(config, folder).exists():
-            return Outcome(key, "read", **me)
+    if read_cached(result_path(config, folder), key) is not None:   # a damaged file is set aside: trained below
+        return Outcome(key, "read", **me)
     claim = run_claims.acquire(folder, key)
     if claim is None:
         return Outcome(key, "busy", **me)

@@ -266,3 +266,33 @@ def test_book_retrain_takes_its_shard_and_executor(tmp_path):
     assert f"0 runs of the book (shard {empty}/{n})" in out.stdout and "(local executor)" in out.stdout
     bad = _cli("retrain", "--results-dir", str(tmp_path), "--shard", "5/5")
     assert bad.returncode == 1 and bad.stderr.strip().startswith("error: --shard 5/5")
+
+
+def test_a_damaged_result_is_set_aside_and_trained_under_a_claim(tmp_path):
+    cfg = smoke(7)
+    (tmp_path / f"{cfg.key()}.json").write_text("{truncated")
+    with pytest.warns(RuntimeWarning, match="damaged result file"):
+        out = executors.claimed_fit(cfg, tmp_path)
+    assert out.status == "trained" and (tmp_path / f"{cfg.key()}.json.damaged").exists()
+    assert executors.claimed_fit(cfg, tmp_path).status == "read"
+
+
+class Recording(executors.LocalExecutor):
+    """The real local executor, which also keeps the keys it was asked to train."""
+    def __init__(self):
+        super().__init__(1)
+        self.asked = []
+
+    def map(self, configs, results_dir, report):
+        self.asked += [c.key() for c in configs]
+        return super().map(configs, results_dir, report)
+
+
+def test_the_notebooks_runner_takes_the_executor(tmp_path, monkeypatch):
+    from ogm_lib.book import train_seeds
+    ex = Recording()
+    runs = train_seeds({"row": smoke(method="normal")}, seeds=2, results_dir=tmp_path, headline_seeds=2, executor=ex)
+    assert sorted(ex.asked) == sorted(r.key for r in runs["row"]) and len(runs["row"]) == 2
+    monkeypatch.setenv("OGM_EXECUTOR", "cloud")            # without an argument, run_grid reads $OGM_EXECUTOR
+    with pytest.raises(ValueError, match="executor 'cloud'"):
+        run_grid([smoke(9)], tmp_path)
