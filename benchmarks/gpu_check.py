@@ -26,6 +26,7 @@ import datetime
 import json
 import os
 import platform
+import signal
 import socket
 import subprocess
 import sys
@@ -74,15 +75,28 @@ def _env() -> dict:
     return dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
 
 
+def run_limited(cmd, limit: float, **kw) -> subprocess.CompletedProcess | None:
+    """`cmd` in a session of its own; past `limit` seconds the whole session (workers, a notebook's kernel)
+    is killed and None returned, so that a phase over its time leaves nothing running into the next."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            **kw)
+    try:
+        out, err = proc.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return None
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
 def phase_bench(gpu: bool, limit: float) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench.json"
         cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_train.py"), "--json", str(out),
                *(["--device", "cuda"] if gpu else ["--device", "cpu", "--quick", "--tiny"])]
         t0 = time.perf_counter()
-        try:
-            run = subprocess.run(cmd, capture_output=True, text=True, timeout=limit, env=_env())
-        except subprocess.TimeoutExpired:
+        run = run_limited(cmd, limit, env=_env())
+        if run is None:
             return {"command": " ".join(cmd[1:]), "error": f"over its {limit:.0f} s limit"}
         if run.returncode or not out.exists():
             return {"command": " ".join(cmd[1:]), "error": run.stderr.strip().splitlines()[-1:] or run.returncode}
@@ -102,7 +116,8 @@ def phase_bench(gpu: bool, limit: float) -> dict:
     return report
 
 
-def phase_executor(gpu: bool, epochs: int, limit: float) -> dict:
+def executor_runs(gpu: bool, epochs: int, results_dir: str) -> dict:
+    """The executor phase itself (run as `gpu_check.py --executor-phase`, in a session `run_limited` can end)."""
     from ogm_lib import executors
     from ogm_lib.book import headline_rows
     from ogm_lib.config import make_config
@@ -114,22 +129,26 @@ def phase_executor(gpu: bool, epochs: int, limit: float) -> dict:
         configs = [make_config("smoke", dataset="synthetic", synthetic_size=128, epochs=1, quiet=True,
                                method=m, seed=s) for m in ("normal", "ogm_ge") for s in EXECUTOR_SEEDS]
         ex = executors.GpuExecutor(devices=["dry0", "dry1"])
-    with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        done: list = []
-        worker = __import__("threading").Thread(target=lambda: done.append(executors.run(configs, tmp, ex)),
-                                                daemon=True)
-        worker.start()
-        worker.join(limit)
-        wall = time.perf_counter() - t0
-        if not done:
-            return {"error": f"over its {limit:.0f} s limit", "runs": len(configs), "devices": ex.devices}
-        outcomes = done[0]
+    t0 = time.perf_counter()
+    outcomes = executors.run(configs, results_dir, ex)
+    wall = time.perf_counter() - t0
     per = [{"key": o.key, "status": o.status, "wall_s": round(o.wall_s or 0, 1), "device": o.visible_devices}
            for o in outcomes.values()]
     return {"profile": "gpu" if gpu else "smoke", "epochs": configs[0].epochs, "runs": len(configs),
-            "devices": ex.devices, "wall_s": round(wall, 1),
-            "runs_per_hour": round(3600 * len(configs) / wall, 1), "per_run": per}
+            "devices": ex.devices, "wall_s": round(wall, 1), "runs_per_hour": round(3600 * len(configs) / wall, 1),
+            "per_run": per}
+
+
+def phase_executor(gpu: bool, epochs: int, limit: float) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, __file__, "--executor-phase", tmp, "--executor-epochs", str(epochs),
+               *([] if gpu else ["--dry"])]
+        run = run_limited(cmd, limit, env=_env())
+        if run is None:
+            return {"error": f"over its {limit:.0f} s limit"}
+        if run.returncode:
+            return {"error": (run.stderr.strip().splitlines() or ["failed"])[-1]}
+        return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def phase_chapter(gpu: bool, limit: float) -> dict:
@@ -141,9 +160,8 @@ def phase_chapter(gpu: bool, limit: float) -> dict:
         cmd = [sys.executable, "-m", "papermill", CHAPTER, str(Path(tmp) / CHAPTER), "--cwd", ".", *params]
         env = dict(_env(), OGM_EXECUTOR="gpus" if gpu else "local")
         t0 = time.perf_counter()
-        try:
-            run = subprocess.run(cmd, cwd=ROOT / "notebooks", capture_output=True, text=True, timeout=limit, env=env)
-        except subprocess.TimeoutExpired:
+        run = run_limited(cmd, limit, cwd=ROOT / "notebooks", env=env)
+        if run is None:
             return {"notebook": CHAPTER, "error": f"over its {limit:.0f} s limit"}
         result = {"notebook": CHAPTER, "command": " ".join(cmd[2:3] + cmd[5:]).replace(tmp, "<scratch>"),
                   "executor": env["OGM_EXECUTOR"], "wall_s": round(time.perf_counter() - t0, 1),
@@ -158,9 +176,13 @@ def main(argv=None) -> int:
     p.add_argument("--dry", action="store_true", help="the CPU dry mode even where a GPU is visible")
     p.add_argument("--out", default=None, help="default benchmarks/gpu_figures.json (dry: gpu_figures.dry.json)")
     p.add_argument("--executor-epochs", type=int, default=10, help="epochs of the executor phase's gpu runs")
+    p.add_argument("--executor-phase", default=None, help=argparse.SUPPRESS)   # the executor phase's child
     args = p.parse_args(argv)
     import torch
     gpu = torch.cuda.is_available() and not args.dry
+    if args.executor_phase:
+        print(json.dumps(executor_runs(gpu, args.executor_epochs, args.executor_phase)))
+        return 0
     scale = 1.0 if gpu else 0.6       # the dry mode has the smaller limits (CI: under 2 minutes in all)
     out = Path(args.out) if args.out else ROOT / "benchmarks" / ("gpu_figures.json" if gpu else "gpu_figures.dry.json")
     t0 = time.perf_counter()
