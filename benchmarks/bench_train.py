@@ -20,6 +20,7 @@ the step-to-step comparison cannot. The official implementation's figure from th
 shapes, batch 64, GPU-resident inputs) is printed beside ours for comparison.
 
     python benchmarks/bench_train.py --quick                      # CPU, ~1-2 minutes
+    python benchmarks/bench_train.py --quick --tiny               # tiny shapes: a dry run in seconds
     python benchmarks/bench_train.py --device cuda [--amp bf16 --channels-last --fused-optimizer]
     python benchmarks/bench_train.py --device cuda --check-sync   # a modulated step may not sync the host
     python benchmarks/bench_train.py ... --json out.json
@@ -64,10 +65,20 @@ def placeholder_data(dataset: str) -> AVSplits:
     return AVSplits(ds, ds, ds, ds.class_names)
 
 
+def use_tiny_shapes() -> None:
+    """`--tiny`: every shape an eighth (spectrograms, 28-pixel frames) and encoders of width 8, so that a CPU
+    runs the whole benchmark in seconds (scripts/gpu_check.sh's dry mode: the figures mean nothing)."""
+    global IMAGE
+    IMAGE = 28
+    for s in SHAPES.values():
+        s["audio"] = (1, s["audio"][1] // 8, s["audio"][2] // 8)
+
+
 def make_trainer(dataset: str, method: str, args, results_dir: str) -> Trainer:
+    tiny = dict(width=8, image_size=IMAGE) if getattr(args, "tiny", False) else {}
     cfg = make_config("paper", dataset=dataset, fusion="concat", method=method, device=args.device,
                       batch_size=args.batch, amp=args.amp, channels_last=args.channels_last,
-                      fused_optimizer=args.fused_optimizer, compile=args.compile, quiet=True)
+                      fused_optimizer=args.fused_optimizer, compile=args.compile, quiet=True, **tiny)
     assert cfg.n_frames == SHAPES[dataset]["frames"] and cfg.image_size == IMAGE
     return Trainer(cfg, results_dir, data=placeholder_data(dataset))
 
@@ -138,7 +149,8 @@ def environment(args) -> dict:
         env["load_average_1min"] = round(os.getloadavg()[0], 2)   # others' work on a shared machine
     env["switches"] = {"amp": args.amp, "channels_last": args.channels_last,
                        "fused_optimizer": args.fused_optimizer, "compile": args.compile}
-    env.update(batch=args.batch, warmup=args.warmup, iters=args.iters, repeats=args.repeats)
+    env.update(batch=args.batch, warmup=args.warmup, iters=args.iters, repeats=args.repeats,
+               shapes="tiny (--tiny: figures mean nothing)" if getattr(args, "tiny", False) else "paper")
     return env
 
 
@@ -242,6 +254,8 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--quick", action="store_true",
                    help="batch 4, 1 warm-up, 3 x 1 timed steps: a 2-core CPU finishes in ~1-2 minutes")
+    p.add_argument("--tiny", action="store_true",
+                   help="every shape an eighth and width-8 encoders: a dry run of the benchmark in seconds")
     p.add_argument("--batch", type=int, default=None, help="batch size (default 64; 4 with --quick)")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 5; 1 with --quick)")
     p.add_argument("--iters", type=int, default=None, help="timed steps per round (default 20; 1 with --quick)")
@@ -265,6 +279,8 @@ def main(argv=None) -> int:
             setattr(args, k, v)
     if (args.channels_last or args.compile) and not args.device.startswith("cuda"):
         p.error("--channels-last and --compile are CUDA switches (refused on CPU: see book/multi_gpu.md)")
+    if args.tiny:
+        use_tiny_shapes()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.cudnn_benchmark:

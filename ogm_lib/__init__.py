@@ -10,6 +10,9 @@
 - `metrics`     accuracy and macro mAP
 - `results`     one JSON file per run (config, metrics, trace, provenance): the runs are data
 - `book`        the book's run recipe: every chapter's rows and seeds, the grid runner
+- `executors`   where the grid trains (local CPU pool, one worker per GPU, SLURM via submitit); shards;
+                `run_claims` (a claim per run on a shared results folder), `progress` (one line per run)
+- `alphas`      every dataset's alpha and its source, and the validation sweep rule for the others
 - `rerun`       committed runs checked by retraining them
 - `checks`      notebook parameters (papermill may pass them as text) checked before any run
 - `report`      the book's analysis of runs: statistics and verdicts, reductions, tables, plots, the paper's

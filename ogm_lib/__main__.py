@@ -64,7 +64,27 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--draw-seed", type=int, default=None, help="verify: seed of the random draw")
     book.add_argument("--compare-to", default=None,
                       help="retrain: afterwards, compare every run with the same file in this folder")
+    add_grid_options(book)
     return parser
+
+
+def add_grid_options(book: argparse.ArgumentParser) -> None:
+    """`book retrain|list`: where the runs train (`executors.py`) and which of them (`--shard`)."""
+    from .executors import EXECUTORS
+    book.add_argument("--executor", default=None, choices=EXECUTORS,
+                      help="retrain: local (CPU processes, --workers), gpus (one worker per visible GPU), slurm "
+                           "(a submitit job array); default $OGM_EXECUTOR, else local")
+    book.add_argument("--shard", default=None, help="retrain/list: only shard i of n (i/n, i from 0), the runs "
+                                                      "whose int(key, 16) %% n == i")
+    book.add_argument("--gpus", default=None, help="gpus: the devices, e.g. 0,1,2 (default: every visible GPU)")
+    book.add_argument("--partition", default=None, help="slurm: the partition")
+    book.add_argument("--time", dest="time_min", type=int, default=None, help="slurm: minutes per task (240)")
+    book.add_argument("--gpus-per-task", type=int, default=None, help="slurm: GPUs per task (1)")
+    book.add_argument("--array-parallelism", type=int, default=None, help="slurm: tasks running at once (64)")
+    book.add_argument("--cpus-per-task", type=int, default=None, help="slurm: CPUs per task (4)")
+    book.add_argument("--slurm-folder", default=None, help="slurm: submitit's logs (default <results>/slurm)")
+    book.add_argument("--cluster", default=None, choices=["slurm", "local", "debug"],
+                      help="slurm: submitit's cluster (default: found; local/debug run without SLURM)")
 
 
 def reencode_command(results_dir: Path) -> int:
@@ -106,18 +126,21 @@ def book_command(args) -> int:
         failed = verify_sample(results_dir, args.sample, args.draw_seed)
         print("all retrained runs agree with their files" if not failed else f"{failed} run(s) differ")
         return 1 if failed else 0
-    runs = book_runs()
+    from .executors import make_executor, take_shard
+    runs = take_shard(book_runs(), args.shard)
     have = [c for c in runs if (results_dir / f"{c.key()}.json").exists()]
+    shard = f" (shard {args.shard})" if args.shard else ""
     if args.action == "list":
-        for c in runs:
-            mark = "done" if c in have else "todo"
-            print(f"{mark} {c.key()} {c.modalities} {c.fusion} {c.method} {c.optimizer} lr={c.lr:g} "
-                  f"b={c.batch_size} alpha={c.alpha:g} seed={c.seed}")
-        print(f"{len(have)} of {len(runs)} runs in {results_dir}")
-        return 0
-    print(f"{len(runs)} runs of the book; {len(have)} already in {results_dir}, training {len(runs) - len(have)}")
+        return list_command(runs, results_dir, shard)
+    executor = make_executor(args.executor, workers=args.workers,
+                             devices=args.gpus.split(",") if args.gpus else None, partition=args.partition,
+                             time_min=args.time_min, gpus_per_task=args.gpus_per_task,
+                             array_parallelism=args.array_parallelism, cpus_per_task=args.cpus_per_task,
+                             folder=args.slurm_folder, cluster=None if args.cluster == "slurm" else args.cluster)
+    print(f"{len(runs)} runs of the book{shard}; {len(have)} already in {results_dir}, training "
+          f"{len(runs) - len(have)} ({executor.name} executor)", flush=True)
     t0 = time.perf_counter()
-    results = run_grid(runs, results_dir=results_dir, workers=args.workers, progress=True)
+    results = run_grid(runs, results_dir=results_dir, workers=args.workers, progress=True, executor=executor)
     print(f"{len(results)} runs in {results_dir}; this call took {time.perf_counter() - t0:.0f} s; "
           f"sum of the runs' own wall times {sum(r.wall_time_s for r in results):.0f} s")
     if args.compare_to:
@@ -129,6 +152,29 @@ def book_command(args) -> int:
                 differ += 1
         print(f"compared with {args.compare_to}: {differ} of {len(results)} runs differ")
         return 1 if differ else 0
+    return 0
+
+
+def list_command(runs, results_dir: Path, shard: str = "") -> int:
+    """`book list`: each run as done (its result is in the folder), claimed (a live job trains it: who, and
+    its last heartbeat), stale (claimed by a job that is gone: the next retrain retakes it) or todo; then
+    the counts."""
+    from .run_claims import read_claim
+    counts = {"done": 0, "claimed": 0, "stale": 0, "todo": 0}
+    for c in runs:
+        held, note = None, ""
+        if (results_dir / f"{c.key()}.json").exists():
+            mark = "done"
+        else:
+            held = read_claim(results_dir, c.key())
+            why = held.stale() if held is not None else None
+            mark = "todo" if held is None else ("stale" if why else "claimed")
+            note = "" if held is None else f" [{held.describe()}{'; ' + why if why else ''}]"
+        counts[mark] += 1
+        print(f"{mark} {c.key()} {c.modalities} {c.fusion} {c.method} {c.optimizer} lr={c.lr:g} "
+              f"b={c.batch_size} alpha={c.alpha:g} seed={c.seed}{note}")
+    print(f"{counts['done']} of {len(runs)} runs in {results_dir}{shard}: {counts['done']} done, "
+          f"{counts['claimed']} claimed, {counts['stale']} stale claims, {counts['todo']} missing")
     return 0
 
 

@@ -285,52 +285,42 @@ def default_workers() -> int:
     return int(os.environ.get("OGM_WORKERS", min(4, os.cpu_count() or 1)))
 
 
-def _fit_one(args):
-    config, results_dir, threads = args
-    import torch
-    torch.set_num_threads(threads)
-    from .train import fit
-    return fit(config, results_dir)
-
-
 def run_grid(configs: Sequence[RunConfig], results_dir=None, workers: int | None = None,
-             progress: bool = False) -> list:
-    """fit() every config (cached ones are read back), in `workers` processes of one thread each (on a
-    small CPU that beats one process with many threads); results in input order. `progress`: a bar with
-    an ETA over the runs."""
-    from tqdm import tqdm
-
-    from .results import result_path
+             progress: bool = False, executor=None) -> list:
+    """fit() every config (cached ones are read back); results in input order. `executor`
+    (`executors.py`): "local" (`workers` processes of one thread each; on a small CPU that beats one
+    process with many threads), "gpus" (one worker per visible GPU), "slurm" (a submitit job array), or an
+    executor object; None: `$OGM_EXECUTOR`, else "local". Each run is trained under its claim on the
+    results folder (`run_claims.py`), so concurrent jobs never train the same key. `progress`: a bar with an
+    ETA on a terminal, one line per finished run in a log (`progress.py`)."""
+    from . import executors
+    from .progress import GridProgress
+    from .results import result_path, results_folder
     from .train import fit
     configs = list(configs)
-    workers = default_workers() if workers is None else workers
-    cuda = any(str(c.device).startswith("cuda") for c in configs)
     unique = list({c.key(): c for c in configs}.values())   # identical configs are trained once
-    # finished runs are read here (as fit would); only the others start worker processes
-    finished = {c.key() for c in unique if result_path(c, results_dir).exists()}
-    done = [fit(c, results_dir) for c in unique if c.key() in finished]
-    todo = [c for c in unique if c.key() not in finished]
-    bar = tqdm(total=len(unique), initial=len(done), desc="runs", unit="run", disable=not progress, smoothing=0.05)
-    if workers <= 1 or len(todo) <= 1 or cuda:    # one GPU: run one after another
-        for c in todo:
-            done.append(fit(c, results_dir))
-            bar.update()
-    else:
-        import torch.multiprocessing as mp
-        ctx = mp.get_context("spawn")
-        with ctx.Pool(min(workers, len(todo))) as pool:
-            for r in pool.imap_unordered(_fit_one, [(c.replace(quiet=True), results_dir, 1) for c in todo]):
-                done.append(r)
-                bar.update()
-    bar.close()
-    by_key = {r.key: r for r in done}
+    if executor is None or isinstance(executor, str):
+        name = executor or os.environ.get("OGM_EXECUTOR") or "local"
+        local_cuda = name == "local" and any(str(c.device).startswith("cuda") for c in unique)
+        # one GPU under the local executor: run one after another in this process
+        executor = executors.make_executor(name, workers=1 if local_cuda else workers)
+    done = sum(result_path(c, results_folder(c, results_dir)).exists() for c in unique)
+    bar = GridProgress(len(unique), done, enabled=progress)
+    try:
+        executors.run(unique, results_dir, executor, bar)
+    finally:
+        bar.close()
+    by_key = {c.key(): fit(c, results_dir) for c in unique}      # every result is in the folder now
     return [by_key[c.key()] for c in configs]
 
 
 def train_seeds(rows: dict[str, RunConfig], seeds: int | Iterable[int] = SEEDS, workers: int | None = None,
-                results_dir=None, headline_seeds: int | Iterable[int] = HEADLINE_SEEDS) -> dict[str, list]:
-    """Train every row over its seeds (`row_seeds`), all in one parallel batch; label -> runs, in seed order."""
+                results_dir=None, headline_seeds: int | Iterable[int] = HEADLINE_SEEDS,
+                executor=None) -> dict[str, list]:
+    """Train every row over its seeds (`row_seeds`), all in one parallel batch (`run_grid`, on `executor`);
+    label -> runs, in seed order."""
     per_row = {label: [cfg.replace(seed=s) for s in row_seeds(cfg, seeds, headline_seeds)]
                for label, cfg in rows.items()}
-    results = iter(run_grid([c for cs in per_row.values() for c in cs], results_dir=results_dir, workers=workers))
+    results = iter(run_grid([c for cs in per_row.values() for c in cs], results_dir=results_dir, workers=workers,
+                             executor=executor))
     return {label: [next(results) for _ in cs] for label, cs in per_row.items()}

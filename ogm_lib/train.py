@@ -71,6 +71,7 @@ from .models import build_model
 from .modulation import GradientModulator, HalfBatch, half_size
 from .nonfinite import nonfinite_error, weights_finite
 from .probe import probe_encoder
+from .progress import use_bar
 from .results import RunResult, encode_predictions, provenance, results_folder
 from .shards import Shard, SingleProcess
 from .strategies import Strategy, make_modulator, make_strategy
@@ -333,7 +334,7 @@ class Trainer:
         if self.load_checkpoint() and not cfg.quiet and is_main:
             print(f"resuming {self.key} after epoch {self.start_epoch - 1}")
         bar = tqdm(range(self.start_epoch, cfg.epochs), desc=f"{cfg.method} {cfg.fusion} seed {cfg.seed}",
-                   disable=cfg.quiet or not is_main, leave=False)
+                   disable=cfg.quiet or not is_main or not use_bar(), leave=False)   # no bar in a log or SLURM
         done_this_call = 0
         for epoch in bar:
             t0 = time.perf_counter()

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command (make test) after set-up:
 #   1. unit tests of the library and the data scripts (pytest, not marked `book`);
+#   1b. the GPU check (scripts/gpu_check.sh --dry): its three phases on the CPU at tiny shapes (~1 minute), so
+#      that the script a lent GPU runs cannot rot;
 #   2. every notebook: a `parameters` cell, and a papermill run at the smoke profile (tests/test_notebooks.py);
 #   3. the committed runs: retrain a random sample of results/ and compare every metric with its file
 #      (python -m ogm_lib book verify; the draw's seed is printed, OGM_VERIFY_SEED repeats a draw);
@@ -15,6 +17,8 @@ PY=.venv/bin/python
 export OGM_RESULTS_DIR="${OGM_RESULTS_DIR:-$PWD/results}"
 echo "== 1/6 unit tests"
 $PY -m pytest -q -m "not book" tests
+echo "== 1b/6 the GPU check in its CPU dry mode"
+PY="$PY" bash scripts/gpu_check.sh --dry
 echo "== 2/6 notebooks under papermill (smoke)"
 $PY -m pytest -q tests/test_notebooks.py
 echo "== 3/6 committed runs: retrain a random sample and compare"

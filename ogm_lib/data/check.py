@@ -4,6 +4,7 @@
     python -m ogm_lib data check --dataset cremad --split speaker   # actors disjoint: no overlap
     python -m ogm_lib data check --dataset avdigits --split speaker --seed 0
     python -m ogm_lib data check --dataset vggsound --deep          # also every array's SHA-256
+    python -m ogm_lib data lists --dataset ksounds --lists train.csv test.csv   # split lists, before preparing
 
 For one dataset and split rule it
 
@@ -35,7 +36,11 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
     """The `data` subcommand of `python -m ogm_lib` (its only action so far: `check`)."""
     p = sub.add_parser("data", help="check a dataset: store integrity, class counts, speakers per split",
                        parents=[common], description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("action", choices=["check"])
+    p.add_argument("action", choices=["check", "lists"],
+                   help="check: a store and its splits; lists: Kinetics-Sounds or VGGSound split lists before "
+                        "preparing (split_lists.py)")
+    p.add_argument("--lists", nargs="+", default=None,
+                   help="lists: the list files (ksounds: train and test lists; vggsound: vggsound.csv)")
     p.add_argument("--dataset", default="avdigits", choices=DATASETS)
     p.add_argument("--split", default="official", choices=SPLIT_RULES, help="split rule (data/splits.py)")
     p.add_argument("--data-dir", default=None, help="the data folder (default: <repository>/data/<dataset> "
@@ -49,6 +54,13 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
 
 def data_command(args) -> int:
     """Run `data check`; returns the exit status (1 when a store is damaged)."""
+    if args.action == "lists":
+        from .split_lists import check_lists
+        if not args.lists:
+            raise ValueError("data lists: pass the list files with --lists")
+        report = check_lists(args.dataset, args.lists)
+        print(report.text())
+        return 0 if report.ok else 1
     from ..paths import dataset_dir
     from . import build_datasets
     from .splits import split_manifest, split_report

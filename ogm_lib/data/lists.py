@@ -197,7 +197,8 @@ def ksounds_jobs(raw: str | os.PathLike, train_list: str | os.PathLike | None = 
     is either a path relative to `raw` with its extension (`train/playing_bagpipes/abc_000010_000020.mp4`)
     or a clip id found as `<id>.<ext>` anywhere under `raw` (`abc_000010_000020`, the Kinetics downloader's
     `<youtube_id>_<start:06d>_<end:06d>` naming). CSV quoting is honoured; a first line `clip,label` is a
-    header. To convert the official Kinetics-400 CSVs (`label,youtube_id,time_start,time_end,split`),
+    header. The OGM-GE repository's own lists (`my_train.txt`, `my_test.txt`: `<id>_<start>,10,<index>`) are
+    read too, their label index (0-30, no published names) as the label (`split_lists.py`). To convert the official Kinetics-400 CSVs (`label,youtube_id,time_start,time_end,split`),
     keep the rows of the Kinetics-Sounds classes and write `<youtube_id>_<start:06d>_<end:06d>,<label>`.
     """
     raw = raw_folder(raw, "Kinetics-Sounds")
@@ -208,6 +209,8 @@ def ksounds_jobs(raw: str | os.PathLike, train_list: str | os.PathLike | None = 
         if not path.exists():
             raise FileNotFoundError(f"Kinetics-Sounds {split} list {path} not found (lines `clip,label`)")
         for row in _read_rows(path):
+            if len(row) == 3 and row[1].replace(".", "", 1).isdigit() and row[2].isdigit():
+                row = [row[0], row[2]]     # the official OGM-GE lists: `<id>_<start>,10,<index>` (split_lists.py)
             if len(row) < 2 or (row[0].lower() in ("clip", "path", "id") and row[1].lower() == "label"):
                 continue
             entries.append((row[0], row[1], split, os.path.splitext(row[0])[0]))
