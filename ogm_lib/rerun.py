@@ -117,8 +117,8 @@ def verify_sample(results_dir: str | Path, n: int = 3, seed: int | None = None, 
             diffs = compare(new, old)
             committed_weights = weights_path(old.key, Path(results_dir))
             if committed_weights.exists():
-                import torch
-                load = lambda p: torch.load(p, map_location="cpu", weights_only=False)["model"]  # noqa: E731
+                from .checkpoint import load as load_pt
+                load = lambda p: load_pt(p)["model"]  # noqa: E731
                 if not same_weights(load(Path(scratch) / "checkpoints" / f"{old.key}.pt"), load(committed_weights)):
                     diffs.append(f"final weights differ from {committed_weights}")
             cfg = old.config
@@ -146,8 +146,9 @@ def save_weights(checkpoint: str | Path, key: str, results_dir: str | Path) -> P
 
     import torch
 
+    from .checkpoint import load
     from .fileio import atomic_write_bytes
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state = load(checkpoint)
     buf = io.BytesIO()
     torch.save({"key": key, "model": state["model"]}, buf)
     path = weights_path(key, results_dir)
