@@ -303,6 +303,8 @@ def run_grid(configs: Sequence[RunConfig], results_dir=None, workers: int | None
     from .results import result_path
     from .train import fit
     configs = list(configs)
+    # notebook parameters may arrive as any type (papermill -p): one line now, not a TypeError in the runner
+    workers, results_dir = checks.workers(workers), checks.folder(results_dir, "results_dir")
     workers = default_workers() if workers is None else workers
     cuda = any(str(c.device).startswith("cuda") for c in configs)
     unique = list({c.key(): c for c in configs}.values())   # identical configs are trained once

@@ -183,18 +183,22 @@ def test_damaged_array_without_clip_files_is_decoded_again(store, raw, tmp_path)
     assert len(load(work).test) > 0
 
 
-def test_deep_check_finds_a_changed_byte(store, raw, tmp_path):
+def test_every_open_finds_a_changed_byte(store, raw, tmp_path):
+    """Issue 26: same-size damage inside a large array is found when the store is opened (content check by
+    default, hashed once per process), not only with --deep; prepare repairs it without --verify."""
     from ogm_lib.data.store import problems
+    from ogm_lib.fileio import DamagedFileError
     work = copy(store, tmp_path)
+    load(work)                                                  # hashed once, remembered by size and mtime
     frames = work / "frames.npy"
     data = bytearray(frames.read_bytes())
     data[-1] ^= 0xFF
     frames.write_bytes(bytes(data))
     manifest = json.loads((work / "manifest.json").read_text())
-    assert problems(work, manifest) == []                       # same size and header: the quick check passes
-    assert [n for n, _ in problems(work, manifest, deep=True)] == ["frames.npy"]
-    assert not prepare(raw, work).packed
-    assert prepare(raw, work, dict(verify=True)).repaired
+    assert [n for n, _ in problems(work, manifest)] == ["frames.npy"]   # same size and header: found anyway
+    with pytest.raises(DamagedFileError, match="frames.npy: content differs from the manifest's SHA-256"):
+        load(work)
+    assert prepare(raw, work).repaired
     assert problems(work, json.loads((work / "manifest.json").read_text()), deep=True) == []
 
 

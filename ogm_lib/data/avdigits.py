@@ -81,6 +81,7 @@ import json
 import math
 import os
 import warnings
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -190,6 +191,14 @@ def _cache_problem(payload, knobs: dict) -> str | None:
         if len(part["speakers"]) != n:
             return f"holds {len(part['speakers'])} {s} speakers for {n} clips"
     return None
+
+
+@lru_cache(maxsize=256)
+def split_sizes(val_fraction: float, rule: str = "official") -> dict[str, int]:
+    """Clips per split (`train`, `val`, `test`) at `val_fraction`, without reading any data: the counts of
+    `split_clips`, which do not depend on the seed (it draws which clips, not how many)."""
+    split = split_clips(list(expected_checksums()), float(val_fraction), 0, rule)
+    return {s: int(np.sum(split == s)) for s in SPLITS}
 
 
 def _hash(knobs: dict) -> str:
