@@ -70,9 +70,20 @@ def _torch_loads(tree: ast.AST):
             yield node
 
 
+#: the project's code that is not tests: the library, the data and build scripts, the benchmarks
+CODE = [p for d in ("ogm_lib", "data_scripts", "scripts", "benchmarks") for p in sorted((ROOT / d).rglob("*.py"))]
+
+
+def test_notebooks_load_nothing_with_torch():
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(nb.read_text())["cells"]
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        assert "torch.load" not in code and "weights_only" not in code and "pickle" not in code, nb.name
+
+
 def test_every_torch_load_of_the_library_is_weights_only():
     calls = 0
-    for path in sorted((ROOT / "ogm_lib").rglob("*.py")):
+    for path in CODE:
         for call in _torch_loads(ast.parse(path.read_text(), str(path))):
             calls += 1
             safe = [k for k in call.keywords if k.arg == "weights_only"
