@@ -14,6 +14,8 @@ frames leave 7 x 7 positions).
 training clip through a copy of the model in training mode (the run's own model, its running statistics and
 every random generator untouched) and refuses the config, naming the batch sizes that would work, if
 that forward fails. A config without a batch of one, or whose model takes one, trains exactly as before.
+The check is made in one process (`Trainer`, world_size 1); data parallel, a rank's shard of the batch is
+smaller still and SyncBatchNorm reduces over the ranks, which a lone forward cannot reproduce.
 """
 from __future__ import annotations
 

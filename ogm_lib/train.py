@@ -202,7 +202,9 @@ class Trainer:
         memory_format = torch.channels_last if config.channels_last else torch.preserve_format
         self.model = model.to(self.device, memory_format=memory_format)
         # a batch of one clip that BatchNorm cannot train on is refused now, not after an epoch (batches.py)
-        lone = lone_batch_problem(self.model, self.data.train, config.batch_size, self.device)
+        # (one process: data parallel, each rank holds a shard of the batch and SyncBatchNorm would reduce)
+        lone = lone_batch_problem(self.model, self.data.train, config.batch_size, self.device) \
+            if dist.world_size == 1 else None
         if lone:
             raise ValueError(lone)
         self.optimizer, self.scheduler = make_optimizer(config, self.model)
