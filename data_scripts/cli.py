@@ -52,7 +52,8 @@ def base_parser(dataset: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--remove-clips", action="store_true",
                    help="delete the per-clip files after packing (reruns then rely on the packed store)")
     p.add_argument("--verify", action="store_true",
-                   help="also check the SHA-256 of the large arrays of an existing store (one full read)")
+                   help="hash the large arrays of an existing store again even if this process has (every "
+                        "SHA-256 is checked by default)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--debug", action="store_true", help="on an error, show the full traceback instead of one line")
     return p

@@ -14,8 +14,8 @@ validation and test actors disjoint; `python -m ogm_lib data check --dataset cre
 shows the actors of each split and those two splits share.
 
 The store goes to <repository>/data/cremad (or $OGM_DATA_DIR/cremad) unless --out says otherwise: where
-runs look for it, whatever their working directory. A rerun repairs a damaged store (--verify: also
-re-read the large arrays' checksums).
+runs look for it, whatever their working directory. A rerun repairs a damaged store (every file's
+SHA-256 is checked; a damaged per-clip file is decoded again).
 
 Example:
   python data_scripts/prepare_cremad.py --raw ~/CREMA-D --split-dir ~/OGM-GE/data/CREMAD

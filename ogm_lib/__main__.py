@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--workers", type=int, default=None, help="parallel processes (default: one per core)")
     book.add_argument("--sample", type=int, default=3, help="verify: how many runs to retrain")
     book.add_argument("--draw-seed", type=int, default=None, help="verify: seed of the random draw")
+    book.add_argument("--device", default="cpu", help="verify: the torch device to retrain on (default cpu; a "
+                                                      "result file's own device is not obeyed)")
     book.add_argument("--compare-to", default=None,
                       help="retrain: afterwards, compare every run with the same file in this folder")
     add_grid_options(book)
@@ -123,7 +125,7 @@ def book_command(args) -> int:
         return reencode_command(results_dir)
     if args.action == "verify":
         from .rerun import verify_sample
-        failed = verify_sample(results_dir, args.sample, args.draw_seed)
+        failed = verify_sample(results_dir, args.sample, args.draw_seed, device=args.device)
         print("all retrained runs agree with their files" if not failed else f"{failed} run(s) differ")
         return 1 if failed else 0
     from .executors import make_executor, take_shard
@@ -234,7 +236,9 @@ def run_command(args) -> int:
     result = fit(config_from_args(args), retrain=args.retrain)
     best = result.best
     if args.json:
-        print(json.dumps({"key": result.key, "best_epoch": result.best_epoch, **best}, indent=1))
+        from .results import strict_json      # NaN as null, inf as "Infinity": JSON any reader takes
+        print(json.dumps(strict_json({"key": result.key, "best_epoch": result.best_epoch, **best}), indent=1,
+                         allow_nan=False))
     else:
         print(f"run {result.key}: best epoch {result.best_epoch} (chosen on validation), "
               f"{result.wall_time_s:.1f} s")

@@ -298,6 +298,8 @@ def run_grid(configs: Sequence[RunConfig], results_dir=None, workers: int | None
     from .results import result_path, results_folder
     from .train import fit
     configs = list(configs)
+    # notebook parameters may arrive as any type (papermill -p): one line now, not a TypeError in the runner
+    workers, results_dir = checks.workers(workers), checks.folder(results_dir, "results_dir")
     unique = list({c.key(): c for c in configs}.values())   # identical configs are trained once
     if executor is None or isinstance(executor, str):
         name = executor or os.environ.get("OGM_EXECUTOR") or "local"

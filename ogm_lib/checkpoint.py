@@ -7,10 +7,17 @@ global one), the strategy's own state (gradient blending's weights, OPM's last r
 and the wall time, with the epoch and the run's key. `read` names what makes a file unusable (unreadable,
 truncated, another run's, an epoch the run does not have); the Trainer then sets it aside and starts the
 run from the beginning, which gives the same numbers.
+
+A checkpoint is data, never code: every file is read with `torch.load(..., weights_only=True)` (`load`),
+torch's restricted unpickler, which rebuilds tensors, numbers, strings and plain containers and refuses any
+other object (a pickle whose `__reduce__` would call `os.system`, say) before it is built. Everything a
+checkpoint holds is of those kinds, so the real checkpoints load as before; a refused file is "unreadable"
+like a truncated one: named, set aside as `<name>.damaged`, and the run trained from the start.
 """
 from __future__ import annotations
 
 import io
+import pickle
 from pathlib import Path
 
 import torch
@@ -47,13 +54,30 @@ def problem(state, key: str, epochs: int) -> str | None:
     return None
 
 
+def load(path, map_location="cpu"):
+    """`torch.load` with the restricted unpickler (`weights_only=True`): tensors and plain data only, never
+    an object whose unpickling would run code. Every `.pt` file of this project is read through it."""
+    return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def unreadable(err: BaseException) -> str:
+    """One line for a file that cannot be loaded. torch's message for a refused pickle runs over several
+    lines and suggests `weights_only=False`, which is exactly what must not be done with an untrusted file:
+    only its line naming the refused object is kept."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    if isinstance(err, pickle.UnpicklingError) and lines and lines[0].startswith("Weights only load failed"):
+        what = next((ln for ln in lines[1:] if "weights_only" not in ln and not ln.startswith("Check the")), "")
+        return f"refused by the safe loader (weights_only=True: not plain tensors and data; {what.rstrip('.')})"
+    return f"unreadable ({type(err).__name__}: {lines[0] if lines else ''})"
+
+
 def read(path: Path, device, key: str, epochs: int) -> tuple[dict | None, str | None]:
     """`(state, None)`, or `(None, what is wrong with the file)`."""
     try:
-        state = torch.load(path, map_location=device, weights_only=False)
+        state = load(path, map_location=device)
     except (MemoryError, PermissionError):
         raise                           # says nothing about the file's content
     except Exception as err:            # truncated zip, bad pickle, I/O error: all mean "do not trust it"
-        return None, f"unreadable ({type(err).__name__}: {(str(err).splitlines() or [''])[0]})"
+        return None, unreadable(err)
     trouble = problem(state, key, epochs)
     return (None, trouble) if trouble else (state, None)

@@ -12,12 +12,16 @@ batch size, are checked again there, with the field's range.)
 - `number_list(value, name, kind, low, ...)`: a non-empty list of numbers (or its text, or one number) in
   a range.
 - `number(value, name, kind, low, ...)`: one number (or its text) in a range.
+- `workers(value)`: None (the default count) or a count of processes >= 1 (or its text): `-p workers two`
+  is refused here, in one line, instead of a TypeError inside the grid runner.
+- `folder(value, name)`: None or a path (a string or a `PathLike`); a number or a list is refused.
 """
 from __future__ import annotations
 
 import ast
 import math
 import numbers
+import os
 from typing import Any
 
 from .config import describe_range
@@ -94,3 +98,18 @@ def number_list(value: Any, name: str, kind: type = float, low=None, high=None, 
             raise ValueError(f"parameter {name} = {value!r}: {item!r} is not {what} with {rng}; "
                              f"expected {expected}") from None
     return out
+
+
+def workers(value: Any, name: str = "workers") -> int | None:
+    """None (one process per core, `book.default_workers`) or a number of processes >= 1 (or its text)."""
+    if value is None or (isinstance(value, str) and value.strip() in ("None", "")):
+        return None
+    return number(value, name, int, low=1)
+
+
+def folder(value: Any, name: str) -> str | os.PathLike | None:
+    """None (the default folder) or a path: a non-empty string or a `PathLike`."""
+    if value is None or isinstance(value, os.PathLike) or (isinstance(value, str) and value.strip()):
+        return value
+    raise ValueError(f"parameter {name} = {value!r} is not a folder path (a string such as 'results-retrain') "
+                     "or None")

@@ -110,6 +110,9 @@ PINNED_FINGERPRINTS = {"avdigits": "b17cb6f936da3106"}
 #: modulation methods that change the gradients, and so need a modulation window with at least one epoch
 MODULATING_METHODS = ("ogm", "ogm_ge", "ge")
 
+#: seeds are below this (RANGES): the largest generator seed a run derives, seed * 1000 + 5, stays below 2**64
+SEED_LIMIT = 2 ** 64 // 1000
+
 #: numeric fields: (kind, low, high, low inclusive, high inclusive, what the range means); None: unbounded.
 #: Float fields must also be finite (a result file holds strict JSON, and inf/nan are never meant).
 RANGES: dict[str, tuple] = {
@@ -140,7 +143,10 @@ RANGES: dict[str, tuple] = {
     "lr_gamma": (float, 0, None, False, True, "the factor of each learning-rate drop"),
     "epochs": (int, 1, None, True, True, ""),
     "batch_size": (int, 1, None, True, True, ""),
-    "seed": (int, 0, 2 ** 63, True, False, "numpy and torch generators take non-negative seeds"),
+    # torch generators take seeds below 2**64, and a run seeds them with seed + 1, seed + 2 and (avdigits'
+    # frames) seed * 1000 + 5: every seed below 2**64 // 1000 keeps all of them in range
+    "seed": (int, 0, SEED_LIMIT, True, False, "numpy and torch generators take non-negative seeds, torch's below "
+                                              "2**64, and avdigits seeds its frames with seed * 1000 + 5"),
     "probe_every": (int, 0, None, True, True, "0: never"),
     "world_size": (int, 1, None, True, True, ""),
     "num_workers": (int, 0, None, True, True, ""),
@@ -388,6 +394,14 @@ class RunConfig:
                     f"method {self.method!r} would never modulate: modulation_start..modulation_end = "
                     f"{start}..{end} (inclusive) holds no epoch of 0..{last} (epochs = {self.epochs}); valid: "
                     f"modulation_start <= modulation_end and modulation_start <= {last}, or method 'normal'")
+        if self.dataset == "avdigits":
+            from .data.avdigits import split_sizes
+            sizes = split_sizes(self.val_fraction, self.split)
+            if min(sizes.values()) < 1:       # no validation clip: no epoch could be chosen, nor scored
+                empty = [k for k, v in sizes.items() if v < 1]
+                raise ValueError(f"val_fraction = {self.val_fraction} leaves no {' and no '.join(empty)} clip of "
+                                 f"avdigits (split {self.split!r}: {sizes}); valid: val_fraction >= "
+                                 f"{split_sizes_threshold(self.split)} (at least one clip per split)")
         if self.dataset == "synthetic":
             sizes = _synthetic_sizes(self.synthetic_size, self.val_fraction)
             empty = [k for k, v in sizes.items() if v < 1]
@@ -476,6 +490,17 @@ class RunConfig:
     def key(self) -> str:
         """Hash of every field that can change the result: names the run's result file."""
         return config_key(self.to_dict())
+
+
+def split_sizes_threshold(rule: str) -> str:
+    """The smallest val_fraction that gives avdigits a validation clip, as text (official: half a clip of
+    the smallest digit's training takes; speaker: the rule always holds a speaker out)."""
+    from .data.avdigits import split_sizes
+    lo, hi = 0.0, 0.5
+    for _ in range(40):                 # bisection on the (monotone) validation count
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if split_sizes(mid, rule)["val"] >= 1 else (mid, hi)
+    return f"{hi:.4g}"
 
 
 def _synthetic_sizes(n: int, val_fraction: float) -> dict[str, int]:

@@ -55,6 +55,15 @@ def set_aside(path: str | os.PathLike) -> Path:
     return target
 
 
+def check_folder(path: str | os.PathLike, what: str) -> Path:
+    """`path` as a Path, refused (NotADirectoryError naming it) when something that is not a folder is there
+    (a file given where a folder is meant)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"{what} {path} is a file, not a folder")
+    return path
+
+
 def check_writable(folder: str | os.PathLike, what: str = "folder") -> Path:
     """Create `folder` if needed and prove that a file can be written in it (a temporary file, removed);
     otherwise a PermissionError (or the OSError met) naming the folder. Returns the folder."""

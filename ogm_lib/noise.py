@@ -44,20 +44,21 @@ def load_trained_model(config: RunConfig, num_classes: int, results_dir=None):
     checked against its committed result when the results folder has no checkpoint)."""
     import warnings
 
+    from .checkpoint import load, unreadable
     from .fileio import set_aside
     from .rerun import checkpoint_of
     path = checkpoint_of(config, results_dir)
     try:
         model = build_model(config, num_classes)
-        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=False)["model"])
+        model.load_state_dict(load(path)["model"])      # weights_only=True: data, never code
     except Exception as err:     # a damaged checkpoint: set aside, retrained (and checked) by checkpoint_of
         aside = set_aside(path)
-        warnings.warn(f"damaged checkpoint {path}: unreadable ({type(err).__name__}: {str(err).splitlines()[0]}); "
+        warnings.warn(f"damaged checkpoint {path}: {unreadable(err)}; "
                       f"set aside as {aside.name}; retraining run {config.key()} for its weights",
                       RuntimeWarning, stacklevel=2)
         path = checkpoint_of(config, results_dir)
         model = build_model(config, num_classes)
-        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=False)["model"])
+        model.load_state_dict(load(path)["model"])
     return model.eval()
 
 

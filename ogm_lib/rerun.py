@@ -27,14 +27,30 @@ METRIC_ATOL = 1e-6
 TRACE_RTOL = 1e-5
 
 
-def committed_runs(results_dir: str | Path) -> list[Path]:
-    """The result files of a results folder, sorted by name."""
-    return sorted(Path(results_dir).glob("*.json"))
+def committed_runs(results_dir: str | Path, out=None) -> list[Path]:
+    """The result files of a results folder, sorted by name: the `.json` files named by a run key. Any other
+    JSON file there (notes, a table) is not a run: it is skipped, with a note to `out` when given."""
+    from .results import KEY_PATTERN
+    files = sorted(Path(results_dir).glob("*.json"))
+    others = [f.name for f in files if not KEY_PATTERN.match(f.stem)]
+    if others and out is not None:
+        out(f"note: skipping {len(others)} JSON file(s) not named by a run key (not results): "
+            + ", ".join(others[:5]) + (", ..." if len(others) > 5 else ""))
+    return [f for f in files if KEY_PATTERN.match(f.stem)]
 
 
-def config_of(result: RunResult) -> RunConfig:
-    """The RunConfig a result was made from (bookkeeping fields as recorded)."""
-    return RunConfig(**result.config)
+def config_of(result: RunResult, **bookkeeping) -> RunConfig:
+    """The RunConfig to retrain a result with. A result file is data, not instructions: only the fields of
+    its config that are in the key are taken from it (the key, checked on load, proves those); every other
+    field (`config._NOT_IN_KEY`: device, workers, the data, results and TensorBoard folders, the profile's
+    name, quiet) is the caller's `bookkeeping` or RunConfig's default, so an edited `tensorboard_dir` or
+    `data_dir` in a file steers nothing."""
+    from .config import _NOT_IN_KEY
+    unknown = set(bookkeeping) - set(_NOT_IN_KEY)
+    if unknown:
+        raise ValueError(f"config_of takes only fields outside the key, not {sorted(unknown)}")
+    trusted = {k: v for k, v in result.config.items() if k not in _NOT_IN_KEY}
+    return RunConfig(**trusted, **bookkeeping)
 
 
 def _close(a, b, atol: float, rtol: float = 0.0) -> bool:
@@ -84,9 +100,10 @@ def compare(new: RunResult, old: RunResult, atol: float = METRIC_ATOL, rtol: flo
     return diffs
 
 
-def retrain(result: RunResult, scratch: str | Path) -> RunResult:
-    """Train `result`'s config again into `scratch` (never into the committed folder), with the number
-    of torch threads its provenance records (1 for the book's runs): same threads, same bits."""
+def retrain(result: RunResult, scratch: str | Path, device: str = "cpu", data_dir: str | None = None) -> RunResult:
+    """Train `result`'s config again into `scratch` (never into the committed folder) on `device`, with the
+    number of torch threads its provenance records (1 for the book's runs): same threads, same bits. The
+    file's own bookkeeping fields are not obeyed (`config_of`): `device` and `data_dir` are the caller's."""
     import torch
 
     from .train import fit
@@ -94,16 +111,22 @@ def retrain(result: RunResult, scratch: str | Path) -> RunResult:
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        return fit(config_of(result).replace(quiet=True), scratch)
+        return fit(config_of(result, device=device, data_dir=data_dir, quiet=True), scratch)
     finally:
         torch.set_num_threads(before)
 
 
-def verify_sample(results_dir: str | Path, n: int = 3, seed: int | None = None, out=print) -> int:
-    """Retrain `n` randomly drawn committed runs and compare them; returns the number that differ.
+def verify_sample(results_dir: str | Path, n: int = 3, seed: int | None = None, out=print,
+                  device: str = "cpu") -> int:
+    """Retrain `n` randomly drawn committed runs on `device` and compare them; returns the number that differ.
 
-    `seed`: the draw (None: a fresh one, printed so that the sample can be drawn again)."""
-    files = committed_runs(results_dir)
+    `seed`: the draw (None: a fresh one, printed so that the sample can be drawn again). `n` must be at least
+    1 (a sample of none would report agreement having checked nothing); `device` must exist here
+    (`config.check_device`), checked before anything is drawn."""
+    from .config import check_device, check_number
+    n = check_number("--sample", n, int, 1, meaning="how many runs to retrain; a sample of 0 checks nothing")
+    check_device(device)
+    files = committed_runs(results_dir, out)
     if not files:
         raise FileNotFoundError(f"no result files in {results_dir}")
     seed = random.SystemRandom().randrange(2 ** 31) if seed is None else int(seed)
@@ -113,12 +136,12 @@ def verify_sample(results_dir: str | Path, n: int = 3, seed: int | None = None, 
     with tempfile.TemporaryDirectory(prefix="ogm-verify-") as scratch:
         for path in sample:
             old = RunResult.load(path)
-            new = retrain(old, scratch)
+            new = retrain(old, scratch, device)
             diffs = compare(new, old)
             committed_weights = weights_path(old.key, Path(results_dir))
             if committed_weights.exists():
-                import torch
-                load = lambda p: torch.load(p, map_location="cpu", weights_only=False)["model"]  # noqa: E731
+                from .checkpoint import load as load_pt
+                load = lambda p: load_pt(p)["model"]  # noqa: E731
                 if not same_weights(load(Path(scratch) / "checkpoints" / f"{old.key}.pt"), load(committed_weights)):
                     diffs.append(f"final weights differ from {committed_weights}")
             cfg = old.config
@@ -146,8 +169,9 @@ def save_weights(checkpoint: str | Path, key: str, results_dir: str | Path) -> P
 
     import torch
 
+    from .checkpoint import load
     from .fileio import atomic_write_bytes
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state = load(checkpoint)
     buf = io.BytesIO()
     torch.save({"key": key, "model": state["model"]}, buf)
     path = weights_path(key, results_dir)
@@ -180,7 +204,7 @@ def checkpoint_of(config: RunConfig, results_dir: str | Path | None = None) -> P
         raise FileNotFoundError(f"no result for run {config.key()} in {results_dir}; train it first with fit()")
     old = RunResult.load(committed)
     with tempfile.TemporaryDirectory(prefix="ogm-weights-") as scratch:
-        new = retrain(old, scratch)
+        new = retrain(old, scratch, config.device, config.data_dir)
         diffs = compare(new, old)
         if diffs:
             raise RuntimeError(f"retraining run {config.key()} for its weights did not reproduce {committed}: "

@@ -17,10 +17,18 @@ the trace as JSON numbers; `load` reads all three, and `reencode` (`python -m og
 rewrites a file in the current encoding. In memory `steps` are plain lists of floats and `predictions`
 stays encoded (`decode_predictions`).
 
-Files are strict JSON (no `NaN`/`Infinity`, which standard JSON readers refuse): a non-finite number
-outside the encoded trace (an epoch metric, say) is written as `null` and read back as NaN. `load` checks
-what it reads and raises `fileio.DamagedFileError` naming the file when it is truncated, empty, not a
-result, or holds another run (its stored key is not its file's name, or its config does not hash to it).
+Files are strict JSON (no `NaN`/`Infinity` literals, which standard JSON readers refuse), on write and on
+read: a non-finite number outside the encoded trace (an epoch metric, the wall time) is written explicitly,
+NaN as `null` and an infinity as the string `"Infinity"` or `"-Infinity"` (`strict_json`), and read back as
+that float; a file holding a `NaN` literal is damaged. `load` checks what it reads and raises
+`fileio.DamagedFileError` naming the file when it is truncated, empty, not strict JSON, not a result, or
+holds another run (its stored key is not its file's name, or its config does not hash to it), and when an
+epoch lacks a metric the readers use (`epoch_fields`: every split's fused and per-modality accuracy, mAP and
+loss, the probes at their epochs) or the chosen epoch is not the first best on validation.
+
+A result file is data, never instructions: only its config's fields in the key are trusted (they are what
+its key proves); a reader that retrains it (`rerun.config_of`) takes every other field (device, data and
+TensorBoard folders, workers) from its own command line or the defaults.
 """
 from __future__ import annotations
 
@@ -120,7 +128,10 @@ class RunResult:
         if not text.strip():
             raise DamagedFileError(path, "empty file", DAMAGED_RESULT_FIX)
         try:
-            d = json.loads(text)
+            d = json.loads(text, parse_constant=_refuse_constant)
+        except _NonStandard as err:
+            raise DamagedFileError(path, f"not strict JSON: it holds the literal {err} (non-finite numbers are "
+                                   'written null or "Infinity")', DAMAGED_RESULT_FIX) from None
         except json.JSONDecodeError as err:
             raise DamagedFileError(path, f"not valid JSON, truncated or edited ({err.msg} at line {err.lineno} "
                                    f"column {err.colno})", DAMAGED_RESULT_FIX) from None
@@ -191,6 +202,41 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+class _NonStandard(ValueError):
+    """A `NaN`, `Infinity` or `-Infinity` literal: Python's json reads them, strict JSON has none."""
+
+
+def _refuse_constant(token: str):
+    raise _NonStandard(token)
+
+
+#: how `strict_json` writes the non-finite floats (NaN: null), and what reading gives back
+NONFINITE = {"Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _number_or_nonfinite(v):
+    """A stored metric as a float: null -> NaN, "Infinity"/"-Infinity" -> inf; anything else as is."""
+    if v is None:
+        return math.nan
+    return NONFINITE.get(v, v) if isinstance(v, str) else v
+
+
+def epoch_fields(config: dict, epoch: int) -> set[str]:
+    """The metrics every epoch of a run with this config holds, and that the readers (reports, tables,
+    `train`'s summary) use: `epoch`, `lr`, `train_loss`; for validation and test (and train, with
+    `eval_train`) the fused accuracy, mAP and loss, and each of the run's modalities' own; the linear probes
+    of each modality at the probe epochs (`probe_every`, and the last epoch)."""
+    mods = {"av": ("audio", "visual"), "audio": ("audio",), "visual": ("visual",)}.get(
+        config.get("modalities", "av"), ("audio", "visual"))
+    splits = ("val", "test") + (("train",) if config.get("eval_train") else ())
+    need = {"epoch", "lr", "train_loss"}
+    need |= {f"{s}_{m}{sfx}" for s in splits for m in ("acc", "map", "loss") for sfx in ("", *(f"_{x}" for x in mods))}
+    every, last = config.get("probe_every") or 0, config.get("epochs", 0) - 1
+    if every and ((epoch + 1) % every == 0 or epoch == last):
+        need |= {f"probe_{x}" for x in mods}
+    return need
+
+
 def check_result(d, expected_key: str | None = None) -> dict:
     """The keyword arguments of a `RunResult` from a result file's parsed JSON, the trace decoded and
     `null` metrics as NaN; a ValueError says what is wrong (not an object, fields missing or of the wrong
@@ -223,14 +269,26 @@ def check_result(d, expected_key: str | None = None) -> dict:
     epochs = d["epochs"]
     if not isinstance(epochs, list) or not epochs or not all(isinstance(e, dict) for e in epochs):
         raise ValueError("epochs is not a non-empty list of objects")
+    if isinstance(config.get("epochs"), int) and len(epochs) != config["epochs"]:
+        raise ValueError(f"holds {len(epochs)} epochs, its config trains {config['epochs']}")
     for i, e in enumerate(epochs):
-        bad = [k for k, v in e.items() if v is not None and not _is_number(v)]
+        bad = [k for k, v in e.items() if not _is_number(_number_or_nonfinite(v))]
         if bad:
             raise ValueError(f"epoch {i}: {', '.join(bad)} not a number")
-    d["epochs"] = [{k: (math.nan if v is None else v) for k, v in e.items()} for e in epochs]
+        missing = sorted(epoch_fields(config, i) - set(e))
+        if missing:
+            raise ValueError(f"epoch {i} lacks {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''} "
+                             f"({len(missing)} metric(s) a run of this config records)")
+        if e["epoch"] != i:
+            raise ValueError(f"epoch {i} is labelled epoch {e['epoch']!r}")
+    d["epochs"] = [{k: _number_or_nonfinite(v) for k, v in e.items()} for e in epochs]
     best = d["best_epoch"]
     if not isinstance(best, int) or isinstance(best, bool) or not 0 <= best < len(epochs):
         raise ValueError(f"best_epoch {best!r} is not an epoch of the {len(epochs)} stored")
+    accs = [e["val_acc"] for e in d["epochs"]]
+    first_best = max(range(len(accs)), key=lambda i: (accs[i], -i))       # as `Trainer.run` chooses it
+    if not any(math.isnan(a) for a in accs) and best != first_best:
+        raise ValueError(f"best_epoch {best} is not the first best epoch on validation accuracy ({first_best})")
     steps = d["steps"]
     if not isinstance(steps, dict):
         raise ValueError("steps is not an object")
@@ -252,9 +310,8 @@ def check_result(d, expected_key: str | None = None) -> dict:
                          ", ".join(f"{k} {len(v)}" for k, v in steps.items()))
     d["steps"] = steps
     if "wall_time_s" in d:
-        if d["wall_time_s"] is None:
-            d["wall_time_s"] = math.nan
-        elif not _is_number(d["wall_time_s"]):
+        d["wall_time_s"] = _number_or_nonfinite(d["wall_time_s"])
+        if not _is_number(d["wall_time_s"]):
             raise ValueError("wall_time_s is not a number")
     if "provenance" in d and not isinstance(d["provenance"], dict):
         raise ValueError("provenance is not an object")
@@ -338,10 +395,11 @@ def recode_predictions(predictions: dict) -> dict:
 
 
 def strict_json(obj):
-    """`obj` with every non-finite float (NaN, inf) replaced by None, so that `json.dumps(allow_nan=False)`
-    writes it; finite values are untouched."""
+    """`obj` with every non-finite float written explicitly, NaN as None and an infinity as the string
+    "Infinity" or "-Infinity" (`NONFINITE`), so that `json.dumps(allow_nan=False)` writes it; finite values
+    are untouched."""
     if isinstance(obj, float) and not math.isfinite(obj):
-        return None
+        return None if math.isnan(obj) else ("Infinity" if obj > 0 else "-Infinity")
     if isinstance(obj, dict):
         return {k: strict_json(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -39,8 +39,11 @@ numbers.
 
 Damage and blow-ups (none of these checks changes what a healthy run computes):
 
-- before any data is read, the device must exist (`config.check_device`) and the results folder must be
-  writable (`fileio.check_writable`), so neither is found out after an epoch of training;
+- before any data is read, the device must exist (`config.check_device`; `fit` asks before it looks for a
+  cached result, so `--device cuda` without a GPU is refused even for a run already done) and the results,
+  checkpoint and TensorBoard folders must be writable folders (`fileio.check_writable`), so none of these is
+  found out after an epoch of training; before the first step, a batch of one clip that the model's
+  BatchNorm cannot train on is refused (`batches.py`);
 - a damaged result file (truncated, empty, another run's) is named, set aside as `<name>.damaged` and the
   run trained again; a damaged checkpoint (unreadable, another run's, not fitting the model) likewise,
   and training starts from the beginning (same seed, same numbers);
@@ -63,9 +66,10 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import checkpoint
+from .batches import lone_batch_problem
 from .config import RunConfig, check_device
 from .data import AVTensorDataset, build_datasets, iterate_batches
-from .fileio import DamagedFileError, check_writable, set_aside
+from .fileio import DamagedFileError, check_folder, check_writable, set_aside
 from .metrics import evaluate
 from .models import build_model
 from .modulation import GradientModulator, HalfBatch, half_size
@@ -184,9 +188,12 @@ class Trainer:
         self.result_path = self.results_dir / f"{self.key}.json"
         self.checkpoint_path = self.results_dir / "checkpoints" / f"{self.key}.pt"
         check_device(config.device)                  # before any data is read: a clear error, not a CUDA one
-        if dist.is_main:                             # ... and the folder the run will write to (rank 0 only)
+        if dist.is_main:                             # ... and the folders the run will write to (rank 0 only)
             check_writable(self.results_dir, "results folder")
             check_writable(self.checkpoint_path.parent, "checkpoint folder")
+            if config.tensorboard_dir:
+                check_folder(config.tensorboard_dir, "tensorboard_dir")
+                check_writable(Path(config.tensorboard_dir) / self.key, "TensorBoard folder")
         self.device = torch.device(config.device)
 
         torch.manual_seed(config.seed)               # same seed on every rank: same initial weights
@@ -195,6 +202,12 @@ class Trainer:
         model = dist.convert_batchnorm(build_model(config, self.num_classes))   # data parallel: SyncBatchNorm
         memory_format = torch.channels_last if config.channels_last else torch.preserve_format
         self.model = model.to(self.device, memory_format=memory_format)
+        # a batch of one clip that BatchNorm cannot train on is refused now, not after an epoch (batches.py)
+        # (one process: data parallel, each rank holds a shard of the batch and SyncBatchNorm would reduce)
+        lone = lone_batch_problem(self.model, self.data.train, config.batch_size, self.device) \
+            if dist.world_size == 1 else None
+        if lone:
+            raise ValueError(lone)
         self.optimizer, self.scheduler = make_optimizer(config, self.model)
         # what the training step calls: the module, wrapped by DDP (gradient all-reduce in backward) and/or
         # compiled; parameters are shared, so checkpoints and evaluation use the plain `self.model`
@@ -292,7 +305,7 @@ class Trainer:
         self.strategy.generator.set_state(state["strategy_gen"])
         self.strategy.load_state_dict(state["strategy"])
         torch.set_rng_state(state["torch_rng"])
-        self.result = RunResult(**state["result"])
+        self.result = with_bookkeeping(RunResult(**state["result"]), self.config)
         self.elapsed = state["elapsed"]
 
     def save_checkpoint(self, epoch: int) -> None:
@@ -408,6 +421,16 @@ def read_cached(path: Path, key: str, set_aside_damaged: bool = True) -> RunResu
         return None
 
 
+def with_bookkeeping(result: RunResult, config: RunConfig) -> RunResult:
+    """`result` with its config's fields outside the key (device, folders, workers, ...) replaced by those
+    of `config`, the run asked for: a stored result (a file, a checkpoint's copy) is trusted only for what
+    its key proves, never for where to write or what to run on."""
+    from .config import _NOT_IN_KEY
+    asked = config.to_dict()
+    result.config = {**result.config, **{k: asked[k] for k in _NOT_IN_KEY}}
+    return result
+
+
 def fit(config: RunConfig, results_dir: str | Path | None = None, retrain: bool = False,
         stop_after: int | None = None, dist=None) -> RunResult | None:
     """Train `config` (or read its cached result). `stop_after`: stop after that many epochs of this
@@ -420,12 +443,13 @@ def fit(config: RunConfig, results_dir: str | Path | None = None, retrain: bool 
     config = dist.configure(config)
     results_dir = results_folder(config, results_dir)
     key = config.key()
+    check_device(config.device)   # before the cache too: `--device cuda` on a machine without one is refused
     if retrain and dist.is_main:
         (results_dir / "checkpoints" / f"{key}.pt").unlink(missing_ok=True)
     dist.barrier()                # the stale checkpoint is gone before any rank looks for one
     cached = None if retrain else read_cached(results_dir / f"{key}.json", key, set_aside_damaged=dist.is_main)
     if cached is not None:
-        return cached
+        return with_bookkeeping(cached, config)
     result = Trainer(config, results_dir, dist=dist).run(stop_after=stop_after)
     dist.barrier()                # rank 0 has written the result before anyone returns
     return result

@@ -6,6 +6,7 @@ resolver tests, which read no data.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -183,18 +184,22 @@ def test_damaged_array_without_clip_files_is_decoded_again(store, raw, tmp_path)
     assert len(load(work).test) > 0
 
 
-def test_deep_check_finds_a_changed_byte(store, raw, tmp_path):
+def test_every_open_finds_a_changed_byte(store, raw, tmp_path):
+    """Issue 26: same-size damage inside a large array is found when the store is opened (content check by
+    default, hashed once per process), not only with --deep; prepare repairs it without --verify."""
     from ogm_lib.data.store import problems
+    from ogm_lib.fileio import DamagedFileError
     work = copy(store, tmp_path)
+    load(work)                                                  # hashed once, remembered by size and mtime
     frames = work / "frames.npy"
     data = bytearray(frames.read_bytes())
     data[-1] ^= 0xFF
     frames.write_bytes(bytes(data))
     manifest = json.loads((work / "manifest.json").read_text())
-    assert problems(work, manifest) == []                       # same size and header: the quick check passes
-    assert [n for n, _ in problems(work, manifest, deep=True)] == ["frames.npy"]
-    assert not prepare(raw, work).packed
-    assert prepare(raw, work, dict(verify=True)).repaired
+    assert [n for n, _ in problems(work, manifest)] == ["frames.npy"]   # same size and header: found anyway
+    with pytest.raises(DamagedFileError, match="frames.npy: content differs from the manifest's SHA-256"):
+        load(work)
+    assert prepare(raw, work).repaired
     assert problems(work, json.loads((work / "manifest.json").read_text()), deep=True) == []
 
 
@@ -269,3 +274,75 @@ def test_checker_names_a_damaged_file(store, tmp_path, capsys):
     (work / "nframes.npy").write_bytes(np.zeros(3, np.int16).tobytes())
     assert main(["data", "check", "--dataset", "cremad", "--data-dir", str(work)]) == 1
     assert f"{work / 'nframes.npy'}:" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------------
+# issue 26: stores checked by content on every open; prepare repairs damaged clip files, leaves no half store
+# ---------------------------------------------------------------------------------------------------
+
+def _flip_inside(path: Path, offset: int = 4096, length: int = 600) -> None:
+    """Overwrite `length` bytes inside a file, keeping its size (the damage a size check cannot see)."""
+    data = bytearray(path.read_bytes())
+    data[offset:offset + length] = bytes(b ^ 0xFF for b in data[offset:offset + length])
+    path.write_bytes(bytes(data))
+
+
+def test_a_large_array_is_hashed_once_per_process(store, tmp_path, monkeypatch):
+    import ogm_lib.data.store as st
+    work = copy(store, tmp_path)
+    hashed = []
+    real = st.sha256_of
+    monkeypatch.setattr(st, "sha256_of", lambda p, *a: hashed.append(Path(p).name) or real(p, *a))
+    load(work)
+    load(work)
+    assert hashed.count("frames.npy") == 1 and hashed.count("spec.npy") == 1     # remembered by size + mtime
+    _flip_inside(work / "spec.npy")                                             # a write: hashed again
+    with pytest.raises(Exception, match="spec.npy: content differs"):
+        load(work)
+    assert hashed.count("spec.npy") == 2
+
+
+def test_data_check_checks_content_by_default(store, tmp_path, capsys):
+    from ogm_lib.__main__ import main
+    work = copy(store, tmp_path)
+    _flip_inside(work / "frames.npy")
+    assert main(["data", "check", "--dataset", "cremad", "--data-dir", str(work)]) == 1
+    assert f"{work / 'frames.npy'}: content differs from the manifest's SHA-256" in capsys.readouterr().out
+
+
+def test_a_damaged_clip_file_is_named_removed_and_decoded_again(store, raw, tmp_path):
+    work = copy(store, tmp_path)
+    good = load(work)
+    clip = sorted(work.glob("clips-*/*.npz"))[0]
+    clip.write_bytes(clip.read_bytes()[:200])                 # a per-clip file cut short (BadZipFile)
+    _flip_inside(work / "frames.npy")                         # and a store that must be repacked from them
+    with pytest.warns(RuntimeWarning, match=f"damaged clip file {re.escape(str(clip))}: unreadable .*"
+                                            "removed, decoding .* again"):
+        report = prepare(raw, work)
+    assert report.packed and [r.split(":")[0] for r in report.redecoded] == [clip.name]
+    assert clip.exists() and (work / "manifest.json").exists() and not list(work.glob("*.tmp*"))
+    again = load(work)
+    assert [len(getattr(again, s)) for s in ("train", "val", "test")] == \
+        [len(getattr(good, s)) for s in ("train", "val", "test")]
+
+
+def test_an_interrupted_packing_leaves_the_previous_store_whole(store, raw, tmp_path, monkeypatch):
+    import ogm_lib.data.prepare as prep
+    work = copy(store, tmp_path)
+    (work / "train.csv").write_text("row,name,label,group\n")           # damaged: prepare must repack
+    before = {p.name: p.read_bytes() for p in work.glob("*.npy")}
+    calls = {"n": 0}
+    real = prep.read_clip
+
+    def interrupted(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+    monkeypatch.setattr(prep, "read_clip", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        prepare(raw, work)
+    assert (work / "manifest.json").exists() and not list(work.glob("*.tmp*"))
+    assert {p.name: p.read_bytes() for p in work.glob("*.npy")} == before
+    monkeypatch.setattr(prep, "read_clip", real)
+    assert prepare(raw, work).packed and load(work).train

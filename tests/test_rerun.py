@@ -59,7 +59,7 @@ def test_verify_sample_retrains_and_catches_a_tampered_file(smoke_run):
     lines = []
     assert verify_sample(folder, n=1, seed=0, out=lines.append) == 0
     assert "draw seed 0" in lines[0] and lines[1].startswith("same")
-    state = torch.load(weights, weights_only=False)
+    state = torch.load(weights, weights_only=True)
     name = next(iter(state["model"]))
     state["model"][name] = state["model"][name] + 1e-3
     torch.save(state, weights)
@@ -113,6 +113,6 @@ def test_committed_weights_are_the_chapter_03_model():
     config = book_config(regime=REGIME, fusion="concat", seed=0)
     path = weights_path(config.key(), COMMITTED)
     assert path.exists() and path.stat().st_size < 3e6
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = torch.load(path, map_location="cpu", weights_only=True)     # data only: the safe loader reads it
     assert state["key"] == config.key()
     build_model(config, 10).load_state_dict(state["model"])

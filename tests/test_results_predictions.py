@@ -15,7 +15,7 @@ from ogm_lib.config import make_config
 from ogm_lib.fileio import DamagedFileError
 from ogm_lib.results import (RAW_ENCODING, STEPS_ENCODING, RunResult, decode_floats, decode_predictions,
                              decode_probs, encode_floats, encode_predictions, identical, in_current_encoding,
-                             reencode)
+                             reencode, strict_json)
 from ogm_lib.train import fit
 
 COMMITTED = Path(__file__).resolve().parents[1] / "results"
@@ -109,7 +109,8 @@ def test_older_encodings_still_load_to_the_same_values(base, tmp_path):
         else:
             d["steps_encoding"] = encoding
         (tmp_path / name).mkdir()
-        (tmp_path / name / f"{base.key}.json").write_text(json.dumps(d))
+        # strict JSON, as every file is (NaN as null: a NaN literal is damage, test_untrusted_files.py)
+        (tmp_path / name / f"{base.key}.json").write_text(json.dumps(strict_json(d), allow_nan=False))
         old = RunResult.load(tmp_path / name / f"{base.key}.json")
         assert identical(old, base) and decode_probs(old.predictions).tobytes() == probs.tobytes()
         assert decode_predictions(old.predictions)[1].tolist() == decode_predictions(base.predictions)[1].tolist()

@@ -66,7 +66,11 @@ standardisation keeps both inputs near unit scale without leaking validation or 
 Preprocessing takes a few seconds; its result is saved to `<data_dir>/cache/avdigits-<hash>.pt`, keyed by
 a hash of every knob that changes the tensors (and of the checksum list), written atomically, so later runs
 load in a fraction of a second (0.1 s for the defaults' 107 MB). A cache hit does not read the recordings;
-the key includes a hash of the pinned checksum list, so it cannot outlive the data it was made from. A
+the key includes a hash of the pinned checksum list, so it cannot outlive the data it was made from.
+The file's name is only that hash, so a cache is not trusted for its name (`read_cache`): it is read with
+the safe loader (`weights_only=True`: tensors and plain data, never code), and must record the run's knobs,
+hold the clips those knobs split off and tensors of their shapes; a file that does not (another setting's
+cache copied over it, random bytes) is named in a one-line warning and rebuilt. A
 read-only `data_dir` just skips the cache. Mind the size at large `image_size`: the visual tensor is
 3,000 x T x S x S floats (at S = 224, T = 3: 1.8 GB).
 """
@@ -77,6 +81,7 @@ import json
 import math
 import os
 import warnings
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -118,10 +123,9 @@ def load_avdigits(config: RunConfig, *, data_seed: int | None = None, use_cache:
     cache = root / "cache" / f"avdigits-{_hash(knobs)}.pt"
     payload = None
     if use_cache and cache.is_file():
-        try:
-            payload = torch.load(cache, weights_only=True)
-        except Exception as err:  # a damaged cache is rebuilt, never trusted
-            warnings.warn(f"ignoring unreadable cache {cache}: {err}")
+        payload, problem = read_cache(cache, knobs)
+        if problem:          # a cache that does not prove it holds this data is rebuilt, never trained on
+            warnings.warn(f"avdigits cache {cache} {problem}; rebuilding it", RuntimeWarning, stacklevel=2)
     if payload is None:
         ensure_fsdd(root)
         payload = build_avdigits(root, knobs)
@@ -145,6 +149,62 @@ def _knobs(config: RunConfig, data_seed: int) -> dict:
         if getattr(config, name) != default:
             knobs[name] = getattr(config, name)
     return knobs
+
+
+def read_cache(path: Path, knobs: dict) -> tuple[dict | None, str | None]:
+    """`(payload, None)` for a cache file that holds the data of `knobs`, else `(None, what is wrong)`, in one
+    line. The file name is only a hash of the knobs, so a file copied over it (another setting's cache) would
+    otherwise be trusted: the payload must record the same knobs (seed, noise, sizes, preprocessing version,
+    the FSDD checksum list's hash), hold exactly the clips that `split_clips` puts in each split for them, and
+    tensors of the shapes they give. Read with the safe loader (`weights_only=True`): data, never code."""
+    from ..checkpoint import load, unreadable
+    try:
+        payload = load(path)
+    except (MemoryError, PermissionError):
+        raise
+    except Exception as err:       # random bytes, a truncated file, a pickle that is not plain data
+        return None, unreadable(err)
+    try:
+        problem = _cache_problem(payload, knobs)
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as err:
+        problem = f"is not an avdigits cache ({type(err).__name__}: {err})"
+    return (None, problem) if problem else (payload, None)
+
+
+def _cache_problem(payload, knobs: dict) -> str | None:
+    """What makes a loaded cache payload not the data of `knobs` (see `read_cache`), or None."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("knobs"), dict):
+        return f"holds a {type(payload).__name__} without recorded knobs, not an avdigits cache"
+    if payload["knobs"] != knobs:
+        diff = sorted(k for k in set(knobs) | set(payload["knobs"]) if payload["knobs"].get(k) != knobs.get(k))
+        shown = ", ".join(f"{k} {payload['knobs'].get(k)!r} (this run: {knobs.get(k)!r})" for k in diff[:3])
+        return f"was built for other data: {shown}"
+    names = list(expected_checksums())
+    split = split_clips(names, knobs["val_fraction"], knobs["data_seed"], knobs.get("split", "official"))
+    spec_t = 1 + int(round(knobs["audio_seconds"] * SAMPLE_RATE)) // HOP
+    for s in SPLITS:
+        part = payload[s]
+        want = [n for n, where in zip(names, split) if where == s]
+        if list(part["clip_ids"]) != want:
+            return f"holds other {s} clips than these knobs split off ({len(part['clip_ids'])}, expected {len(want)})"
+        n = len(want)
+        shapes = {"audio": (n, 1, N_FFT // 2 + 1, spec_t),
+                  "visual": (n, 1, knobs["n_frames"], knobs["image_size"], knobs["image_size"]),
+                  "labels": (n,), "image_ids": (n,)}
+        for name, shape in shapes.items():
+            if tuple(part[name].shape) != shape:
+                return f"holds {s} {name} of shape {tuple(part[name].shape)}, expected {shape}"
+        if len(part["speakers"]) != n:
+            return f"holds {len(part['speakers'])} {s} speakers for {n} clips"
+    return None
+
+
+@lru_cache(maxsize=256)
+def split_sizes(val_fraction: float, rule: str = "official") -> dict[str, int]:
+    """Clips per split (`train`, `val`, `test`) at `val_fraction`, without reading any data: the counts of
+    `split_clips`, which do not depend on the seed (it draws which clips, not how many)."""
+    split = split_clips(list(expected_checksums()), float(val_fraction), 0, rule)
+    return {s: int(np.sum(split == s)) for s in SPLITS}
 
 
 def _hash(knobs: dict) -> str:

@@ -3,14 +3,15 @@
     python -m ogm_lib data check --dataset cremad                   # the official split: actors shared
     python -m ogm_lib data check --dataset cremad --split speaker   # actors disjoint: no overlap
     python -m ogm_lib data check --dataset avdigits --split speaker --seed 0
-    python -m ogm_lib data check --dataset vggsound --deep          # also every array's SHA-256
+    python -m ogm_lib data check --dataset vggsound                 # every file's SHA-256, arrays included
     python -m ogm_lib data lists --dataset ksounds --lists train.csv test.csv   # split lists, before preparing
 
 For one dataset and split rule it
 
-1. checks a prepared store against its manifest (`store.problems`: every file there with its size, the
-   arrays' shapes and dtypes, the split lists' checksums; with `--deep` the large arrays' SHA-256 too) and
-   names each damaged file (exit status 1; the prepare script repairs the store);
+1. checks a prepared store against its manifest by content (`store.problems`: every file there with its
+   size, the arrays' shapes and dtypes, and every file's SHA-256, the large arrays included; `--deep` is
+   kept for old command lines and changes nothing in a fresh process) and names each damaged file (exit
+   status 1; the prepare script repairs the store);
 2. builds the splits exactly as a run does (`build_datasets` of the config these options make) and prints,
    per split, the clips, the class counts and the speakers, then the speakers two splits share;
 3. writes the split manifest (`splits.split_manifest`: those numbers, every clip's name, and a hash over
@@ -48,7 +49,7 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--val-fraction", type=float, default=None, help="share of train held out for validation")
     p.add_argument("--seed", type=int, default=0, help="avdigits: the seed that draws validation and pairing")
     p.add_argument("--profile", default="cpu", choices=tuple(PROFILES), help="data sizes to build avdigits at")
-    p.add_argument("--deep", action="store_true", help="also check the SHA-256 of the large arrays")
+    p.add_argument("--deep", action="store_true", help="hash the large arrays even if this process has already (every SHA-256 is checked by default)")
     p.add_argument("--out", default=None, help="where to write the split manifest (JSON)")
 
 
@@ -96,6 +97,6 @@ def store_ok(folder: Path, deep: bool) -> bool:
             print(f"  {folder / name}: {problem}")
         print(REPAIR_HINT.format(dataset=manifest.get("dataset", "<dataset>"), root=folder))
         return False
-    what = "sizes, shapes and every SHA-256" if deep else "sizes, shapes and split lists"
-    print(f"store {folder}: good ({what} as in its manifest; fingerprint {manifest.get('store_fingerprint')})")
+    print(f"store {folder}: good (sizes, shapes and every file's SHA-256 as in its manifest; fingerprint "
+          f"{manifest.get('store_fingerprint')})")
     return True

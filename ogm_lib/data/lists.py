@@ -3,7 +3,9 @@
 One reader per dataset (`cremad_jobs`, `ksounds_jobs`, `vggsound_jobs`, `ave_jobs`), each documenting the
 layout and list format it reads, and returning the jobs with an `info` dict (where the split came from,
 the listed clips whose media is missing, the classes). `pick_fraction` is the deterministic split by
-salted hash that the readers (and `splits.py`) use where a dataset has no official list.
+salted hash that the readers (and `splits.py`) use where a dataset has no official list. Every media path
+is resolved and must stay under `--raw` (`outside`): a list entry that climbs out (`../../x.mp4`) or a link to
+a file elsewhere is reported as a failed clip with the reason, never read.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 SPLITS = ("train", "val", "test")
 CREMAD_CLASSES = ("NEU", "HAP", "SAD", "FEA", "DIS", "ANG")   # the official class order
@@ -86,6 +88,16 @@ def _what_is_there(folder: Path, limit: int = 3) -> str:
         ", ..." if len(names) > limit else "")
 
 
+def outside(path: str | os.PathLike, root: str | os.PathLike) -> str | None:
+    """None when `path`, resolved (`..` and symbolic links followed), is under `root` resolved; else why it
+    is refused. A list file is data: an entry such as `../../outside/secret.mp4`, or a link under `--raw` to
+    a file elsewhere, must not pull a file from outside the download into the store."""
+    real, top = Path(path).resolve(), Path(root).resolve()
+    if real == top or top in real.parents:
+        return None
+    return f"{path} resolves to {real}, outside --raw {top}: refused (only files under --raw are read)"
+
+
 def _index_media(root: Path, exts: Sequence[str] = VIDEO_EXTS) -> dict[str, Path]:
     """Every media file under `root` by its stem (and by its relative path without extension)."""
     found: dict[str, Path] = {}
@@ -119,6 +131,7 @@ def cremad_jobs(raw: str | os.PathLike, split_dir: str | os.PathLike | None = No
                                 "is it the CREMA-D download?")
     wavs = {p.stem: p for p in audio_dir.glob("*.wav")} if audio_dir.is_dir() else {}
     flvs = {p.stem: p for p in video_dir.glob("*.flv")} if video_dir.is_dir() else {}
+    refused = {p.stem: why for p in [*wavs.values(), *flvs.values()] if (why := outside(p, raw))}
     names = sorted(set(wavs) | set(flvs))
     if not names:
         held = "; ".join(f"{d.name}/ holds {_what_is_there(d)}" for d in (audio_dir, video_dir) if d.is_dir())
@@ -157,7 +170,10 @@ def cremad_jobs(raw: str | os.PathLike, split_dir: str | os.PathLike | None = No
             raise ValueError(f"CREMA-D clip {name}: unknown label {label!r}; valid: {' '.join(CREMAD_CLASSES)}")
         group = name.split("_")[0] if speaker_independent else name
         flv, wav = flvs.get(name), wavs.get(name)
-        if flv is None or wav is None:
+        if name in refused:
+            missing.append((name, refused[name]))
+            flv = wav = None
+        elif flv is None or wav is None:
             missing.append((name, "missing " + " and ".join(
                 w for w, p in (("VideoFlash/%s.flv" % name, flv), ("AudioWAV/%s.wav" % name, wav)) if p is None)))
             flv = wav = None
@@ -178,7 +194,10 @@ def _listed_jobs(entries: list[tuple[str, str, str, str]], media: dict[str, Path
             path = direct
         else:
             path = media.get(os.path.splitext(name)[0] if name.lower().endswith(VIDEO_EXTS) else name)
-        if path is None:
+        why = outside(path if path is not None else direct, root)
+        if why:                                   # `..` in a list entry, or a link out of the download
+            missing[name], path = why, None
+        elif path is None:
             if direct.is_file():
                 missing[name] = (f"{direct} is not a video file (expected one of {' '.join(VIDEO_EXTS)}, "
                                  f"got {direct.suffix or 'no extension'})")

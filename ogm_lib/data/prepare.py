@@ -22,8 +22,10 @@ an STFT with librosa and decode JPEGs on every sample access. Here preparation h
    annotation's StartTime and EndTime: `lists.ave_segment_labels`, the localisation task of Table 5), and
    `manifest.json` (parameters, counts, the failed clips with reasons, and every file's
    size and SHA-256, with each array's shape and dtype). The manifest is written last, so its presence
-   means the store was complete; `store.py` checks on every open that it still is, naming a wrong file,
-   and a rerun of `prepare` repairs a damaged store instead of calling it done.
+   means the store was complete; `store.py` checks on every open that it still is (every file's SHA-256),
+   naming a wrong file, and a rerun of `prepare` repairs a damaged store instead of calling it done. A
+   damaged per-clip `.npz` met while packing is named, removed and decoded again (`_pack`); whatever stops
+   a packing, it leaves no temporary file and the previous store, manifest included, as it was.
 
 The loader (`prepared.py`) crops, flips and normalises frames and picks the audio window at read time.
 
@@ -69,6 +71,8 @@ class PrepareReport:
     failed: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     repaired: list[str] = field(default_factory=list)   # "file: problem" of a damaged store this run rebuilt
+    #: "clip file: problem" of the per-clip files found damaged while packing (removed and decoded again)
+    redecoded: list[str] = field(default_factory=list)
 
     @property
     def clips_per_second(self) -> float:
@@ -253,9 +257,17 @@ def prepare(jobs: list[ClipJob], info: dict, out_dir: str | os.PathLike, spec: D
                            + "; ".join(f"{k}: {v['reason']}" for k, v in shown))
     order = {s: i for i, s in enumerate(SPLITS)}
     done.sort(key=lambda j: (order[j.split], j.name))
-    # the manifest marks a complete store: drop it while the arrays change, write it again last
-    (out / "manifest.json").unlink(missing_ok=True)
-    _pack(out, done, clip_dir, old, spec, frame_size, max_frames, quiet)
+    while True:     # a damaged clip file is decoded again while packing; one that fails then leaves the store
+        try:
+            _pack(out, done, clip_dir, old, spec, frame_size, max_frames, quiet, report)
+            break
+        except _LostClip as lost:
+            done.remove(lost.job)
+            failed[lost.job.name] = {"name": lost.job.name, "reason": lost.reason,
+                                     "source_stat": _source_stat(lost.job)}
+            if not done:
+                raise RuntimeError(f"none of the {len(jobs)} listed clips of {spec.name} could be prepared; "
+                                   f"the last: {lost.job.name}: {lost.reason}") from None
     old.close()
     segments_shape = _write_segments(out, done)
 
@@ -347,34 +359,80 @@ class _OldStore:
         self.frames = self.spec = None
 
 
+class _LostClip(Exception):
+    """A clip whose per-clip file was damaged and could not be decoded again: it leaves the store."""
+
+    def __init__(self, job: ClipJob, reason: str):
+        super().__init__(f"{job.name}: {reason}")
+        self.job, self.reason = job, reason
+
+
+def read_clip(path: Path, spec: DatasetSpec, max_frames: int, frame_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """A per-clip file's (frames, spectrogram), checked: a ValueError naming what is wrong with a file that is
+    damaged (not a zip, a member cut short: `BadZipFile`, zlib errors), lacks an array or holds other shapes."""
+    try:
+        with np.load(path) as z:
+            f, s = z["frames"], z["spec"]
+    except (MemoryError, PermissionError):
+        raise
+    except Exception as err:
+        raise ValueError(f"unreadable ({type(err).__name__}: {(str(err).splitlines() or [''])[0]})") from None
+    if f.dtype != np.uint8 or f.ndim != 4 or not 1 <= len(f) <= max_frames or f.shape[1:] != (frame_size, frame_size, 3):
+        raise ValueError(f"frames {f.dtype} {f.shape}, expected uint8 (1..{max_frames}, {frame_size}, {frame_size}, 3)")
+    if s.shape != tuple(spec.spec_shape):
+        raise ValueError(f"spectrogram {s.shape}, expected {tuple(spec.spec_shape)}")
+    return f, s
+
+
 def _pack(out: Path, done: list[ClipJob], clip_dir: Path, old: _OldStore, spec: DatasetSpec,
-          frame_size: int, max_frames: int, quiet: bool) -> None:
-    """Copy every clip's frames and spectrogram into the memory-mapped arrays (temporary names, then swap)."""
+          frame_size: int, max_frames: int, quiet: bool, report: PrepareReport) -> None:
+    """Copy every clip's frames and spectrogram into the memory-mapped arrays (temporary names, then swap).
+
+    A per-clip file that is damaged (`read_clip`) is named in a warning, removed and decoded again; if that
+    fails, `_LostClip` (the caller drops the clip and packs again). Whatever stops the packing, its temporary
+    files are removed and the previous store (arrays and manifest) is left as it was: the manifest, which
+    marks a complete store, is removed only once the new arrays are whole, just before they replace the old."""
+    import warnings
+
     from tqdm.auto import tqdm
 
     n = len(done)
     tmp = {k: out / f".{k}.tmp.npy" for k in ("frames", "nframes", "spec")}
-    frames = np.lib.format.open_memmap(tmp["frames"], mode="w+", dtype=np.uint8,
-                                       shape=(n, max_frames, frame_size, frame_size, 3))
-    specs = np.lib.format.open_memmap(tmp["spec"], mode="w+", dtype=np.float16, shape=(n, *spec.spec_shape))
-    nframes = np.zeros(n, np.int16)
-    for i, job in enumerate(tqdm(done, desc=f"pack {spec.name}", unit="clip", disable=quiet)):
-        path = clip_dir / f"{job.key}.npz"
-        if path.exists():
-            with np.load(path) as z:
-                f, s = z["frames"], z["spec"]
-        else:
-            f, s = old.get(job.name)
-        nframes[i] = len(f)
-        frames[i, :len(f)] = f
-        specs[i] = s
-    frames.flush()
-    specs.flush()
-    del frames, specs
-    np.save(tmp["nframes"], nframes)
-    old.close()
-    for k, p in tmp.items():
-        os.replace(p, out / f"{k}.npy")
+    try:
+        frames = np.lib.format.open_memmap(tmp["frames"], mode="w+", dtype=np.uint8,
+                                           shape=(n, max_frames, frame_size, frame_size, 3))
+        specs = np.lib.format.open_memmap(tmp["spec"], mode="w+", dtype=np.float16, shape=(n, *spec.spec_shape))
+        nframes = np.zeros(n, np.int16)
+        for i, job in enumerate(tqdm(done, desc=f"pack {spec.name}", unit="clip", disable=quiet)):
+            path = clip_dir / f"{job.key}.npz"
+            if path.exists():
+                try:
+                    f, s = read_clip(path, spec, max_frames, frame_size)
+                except ValueError as err:
+                    warnings.warn(f"damaged clip file {path}: {err}; removed, decoding {job.name} again",
+                                  RuntimeWarning, stacklevel=3)
+                    report.redecoded.append(f"{path.name}: {err}")
+                    path.unlink()
+                    _, reason = _extract_one((job, spec, frame_size, max_frames, str(clip_dir)))
+                    if reason is not None:
+                        raise _LostClip(job, reason) from None
+                    f, s = read_clip(path, spec, max_frames, frame_size)
+            else:
+                f, s = old.get(job.name)
+            nframes[i] = len(f)
+            frames[i, :len(f)] = f
+            specs[i] = s
+        frames.flush()
+        specs.flush()
+        del frames, specs
+        np.save(tmp["nframes"], nframes)
+        old.close()
+        (out / "manifest.json").unlink(missing_ok=True)     # written again, last, by `prepare`
+        for k, p in tmp.items():
+            os.replace(p, out / f"{k}.npy")
+    finally:
+        for p in tmp.values():
+            p.unlink(missing_ok=True)
 
 
 def prepare_cremad(raw, out, *, split_dir=None, speaker_independent=False, test_fraction=0.1, **kw) -> PrepareReport:

@@ -25,8 +25,8 @@ its model on the same clips. AVE ships an official validation list, which is use
 validation and test actors disjoint (`splits.py`).
 
 **Checks on open.** The store is checked against its manifest first (`store.check_store`: sizes, array
-shapes and dtypes, the split lists' checksums), so a truncated array or an edited split list is named
-before any epoch; and its fingerprint must be the one the config was made with (the config's cache key
+shapes and dtypes, every file's SHA-256, the large arrays hashed once per process), so a truncated or
+overwritten array or an edited split list is named before any epoch; and its fingerprint must be the one the config was made with (the config's cache key
 holds it), so a result is never filed under another store's key.
 
 **Event localisation** (`RunConfig.task = "events"`, the paper's Table 5; AVE only, whose store keeps each

@@ -7,17 +7,19 @@ arrays their shape and dtype. `store_fingerprint` hashes those records (and the 
 two stores with the same fingerprint hold the same bytes, so it is the store's part of a run's cache key
 (`fingerprint.py`).
 
-Two levels of checking, both naming the file that is wrong:
+Every check is by content, and names the file that is wrong (`problems`, on every open by
+`prepared.load_prepared`, by `prepare` before it calls a store done, and by `python -m ogm_lib data check`):
+every file is there with its recorded size, each array's header has its recorded shape and dtype, and every
+file matches its SHA-256, the large memory-mapped arrays (`frames.npy`, `spec.npy`) included. A truncated
+`frames.npy` is named here, instead of failing in the first epoch with numpy's "mmap length is greater than
+file size"; a `train.csv` cut to 2 rows is an error, not a run on 2 clips; 60 kB overwritten inside
+`frames.npy` (same size) is named, not trained on.
 
-- **quick** (`check_store`, on every open by `prepared.load_prepared`, and by `prepare` before it calls a
-  store done): every file is there with its recorded size, each array's header has its recorded shape
-  and dtype, and the small files (the split lists, the class names, `nframes.npy`: read whole anyway)
-  match their SHA-256. A truncated `frames.npy` is named here, instead of failing in the first epoch with
-  numpy's "mmap length is greater than file size"; a `train.csv` cut to 2 rows is an error, not a run
-  on 2 clips.
-- **deep** (`deep=True`: `python -m ogm_lib data check --deep`, `prepare_<dataset>.py --verify`): also
-  the SHA-256 of the two large memory-mapped arrays (`frames.npy`, `spec.npy`), which costs one read of
-  the store (seconds for CREMA-D, minutes for VGGSound), too slow for every open.
+Hashing a large array costs one read of it, so it is done once per process (`verified_sha256`): the digest
+is remembered with the file's identity (resolved path, size, mtime in ns, inode) and reused while those are
+unchanged; a write to the file changes its mtime, and the next open hashes it again. The cost on a store of
+CREMA-D's size is measured by `benchmarks/bench_store_check.py` (see benchmarks/README.md). `deep=True`
+(`data check --deep`, `prepare_<dataset>.py --verify`) hashes again even what this process has hashed.
 
 A manifest written before the files were recorded (no `files` section) is reported as such; running the
 prepare script again repacks the store (from the per-clip files or the old arrays; nothing is decoded
@@ -33,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-#: the arrays the loader memory-maps: their checksum is checked only with deep=True
+#: the arrays the loader memory-maps (hashed once per process, `verified_sha256`)
 LARGE_ARRAYS = ("frames.npy", "spec.npy")
 #: every file of a store, in the order they are checked (val.csv only where the dataset ships one, segments.npy
 #: where its clips carry per-second event labels: AVE, `prepare._write_segments`)
@@ -51,6 +53,20 @@ def sha256_of(path: str | os.PathLike, chunk: int = 1 << 24) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+#: (resolved path, size, mtime_ns, inode) -> SHA-256, for the files this process has hashed
+_HASHED: dict[tuple, str] = {}
+
+
+def verified_sha256(path: str | os.PathLike, fresh: bool = False) -> str:
+    """`sha256_of(path)`, hashed once per process: remembered with the file's resolved path, size, mtime (ns)
+    and inode, and hashed again when any of them changes (or with `fresh`)."""
+    st = os.stat(path)
+    ident = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns, st.st_ino)
+    if fresh or ident not in _HASHED:
+        _HASHED[ident] = sha256_of(path)
+    return _HASHED[ident]
 
 
 def npy_header(path: str | os.PathLike) -> tuple[list[int], str]:
@@ -73,7 +89,8 @@ def describe(root: str | os.PathLike, names: list[str] | None = None) -> dict[st
     out = {}
     for name in names or store_files(root):
         path = root / name
-        record = {"bytes": path.stat().st_size, "sha256": sha256_of(path)}
+        record = {"bytes": path.stat().st_size,
+                  "sha256": verified_sha256(path, fresh=True) if name in LARGE_ARRAYS else sha256_of(path)}
         if name.endswith(".npy"):
             record["shape"], record["dtype"] = npy_header(path)
         out[name] = record
@@ -97,6 +114,7 @@ def _split_rows(path: Path) -> int | None:
 def problems(root: str | os.PathLike, manifest: dict, deep: bool = False,
              only: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
     """`[(file, what is wrong)]` for the store at `root` against its manifest; empty: the store is good.
+    Every file's content is checked against its SHA-256 (the large arrays once per process, `deep`: again).
 
     `only`: check just these files (`prepare` asks whether the old arrays can still be copied from)."""
     root = Path(root)
@@ -143,8 +161,10 @@ def problems(root: str | os.PathLike, manifest: dict, deep: bool = False,
                 found.append((name, f"shape {shape} {dtype}, the manifest records {record.get('shape')} "
                               f"{record.get('dtype')}"))
                 continue
-        if (deep or name not in LARGE_ARRAYS) and sha256_of(path) != record.get("sha256"):
-            found.append((name, "content differs from the manifest's SHA-256"))
+        digest = verified_sha256(path, fresh=deep) if name in LARGE_ARRAYS else sha256_of(path)
+        if digest != record.get("sha256"):
+            found.append((name, "content differs from the manifest's SHA-256 (same size: overwritten or "
+                                "damaged on disk)"))
     return found
 
 
