@@ -116,3 +116,43 @@ def test_committed_weights_are_the_chapter_03_model():
     state = torch.load(path, map_location="cpu", weights_only=True)     # data only: the safe loader reads it
     assert state["key"] == config.key()
     build_model(config, 10).load_state_dict(state["model"])
+
+
+def test_a_run_from_another_kind_of_cpu_is_checked_against_its_rows_spread(tmp_path):
+    """Runs committed on another CPU model cannot be retrained bit for bit here (other kernels, other last
+    bits, another SGD path): verify holds them against the spread of their row's seeds instead, and still
+    catches a number edited beyond it; a row with too few seeds is not drawn off its machine."""
+    import torch
+
+    from ogm_lib.rerun import ROW_SDS, compare_to_row, same_machine, this_machine
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        runs = [fit(make_config("smoke", dataset="synthetic", fusion="concat", quiet=True, seed=s), tmp_path)
+                for s in range(3)]
+    finally:
+        torch.set_num_threads(before)
+    assert all(same_machine(r) for r in runs) and not same_machine(
+        RunResult(**{**runs[0].__dict__, "provenance": {**runs[0].provenance, "cpu": "Other CPU 9000"}}))
+    for r in runs:                           # as if committed on another machine (provenance is not in the key)
+        path = tmp_path / f"{r.key}.json"
+        d = json.loads(path.read_text())
+        d["provenance"]["cpu"] = "Other CPU 9000"
+        path.write_text(json.dumps(d))
+    lines = []
+    assert verify_sample(tmp_path, n=1, seed=0, out=lines.append) == 0
+    assert "0 made on this kind of machine" in lines[0] and "3 others checkable" in lines[0]
+    assert lines[1].startswith("note:") and "Other CPU 9000" in lines[1] and lines[2].startswith("agrees")
+    # an edit beyond the row's spread is caught
+    old = RunResult.load(tmp_path / f"{runs[0].key}.json")
+    edited = RunResult(**{**old.__dict__, "epochs": [dict(e) for e in old.epochs]})
+    edited.epochs[edited.best_epoch]["test_acc"] += 0.5
+    diffs = compare_to_row(edited, old, runs)
+    assert diffs and "test_acc" in diffs[0] and f"{ROW_SDS:g} x the row's SD" in diffs[0]
+    assert compare_to_row(old, old, runs) == []
+    # with one seed left, the row cannot be checked off its machine: nothing is drawn
+    for r in runs[1:]:
+        (tmp_path / f"{r.key}.json").unlink()
+    with pytest.raises(ValueError, match="can be checked on this machine"):
+        verify_sample(tmp_path, n=1, seed=0, out=lines.append)
+    assert this_machine()["cpu"]
