@@ -34,7 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # 173 training clips, global batch 64: batches of 64, 64 and 45 (the last splits 23 / 22: unequal shards)
 JOBS = [("ogm_ge_concat_fp64", dict(method="ogm_ge", fusion="concat"), torch.float64, 1e-9),
         ("mdrop_film_fp64", dict(method="mdrop_audio", fusion="film"), torch.float64, 1e-9),
-        ("ogm_ge_concat_fp32", dict(method="ogm_ge", fusion="concat"), torch.float32, 1e-5)]
+        # fp32: the two ranks' half-batch convolutions round differently from one full-batch one; after three
+        # steps that was below 1e-5 on an AMD EPYC and up to 2.7e-4 on an Intel Xeon (AVX-512 kernels block
+        # by batch size). The fp64 jobs carry the exactness; this one checks the fp32 path stays close
+        ("ogm_ge_concat_fp32", dict(method="ogm_ge", fusion="concat"), torch.float32, 1e-3)]
 
 
 def ddp_config(**kw):
