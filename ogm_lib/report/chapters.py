@@ -313,3 +313,19 @@ def duplicates(book: dict, protocol: str = "val") -> list[tuple[tuple[str, str],
             if same_comparison(c1, c2, protocol):
                 out.append(((ch1, c1.key), (ch2, c2.key)))
     return out
+
+
+def imbalance_reading(verdict: Verdict) -> str:
+    """Chapter 01's reading of its visual-encoder claim, chosen by the verdict (or naming the chapter that
+    judges it)."""
+    from .claims import by_label
+    return by_label(
+        verdict,
+        reproduced="On this data the joint model under-trains its visual encoder: the imbalance the paper describes.",
+        smaller="On this data the joint model's visual encoder falls short of the one trained alone by less than the "
+                "paper's Figure 1 shows, if at all.",
+        equivalent="On this data the joint model's visual encoder is as good as the one trained alone, within the "
+                   "equivalence margin.",
+        contradicted="On this data the joint model's visual encoder is better than the one trained alone: the opposite "
+                     "of the paper's imbalance.",
+        inconclusive="On this data we cannot tell whether the joint model under-trains its visual encoder.")

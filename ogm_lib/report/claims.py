@@ -284,6 +284,18 @@ def count_text(verdicts: dict[str, Verdict] | Sequence[Verdict]) -> str:
                if elsewhere else ")"))
 
 
+def undetectable_text(verdicts: Sequence[Verdict]) -> str:
+    """'41 of 62 judged claims cannot detect the paper's effect with their seeds (MDE above every effect the paper
+    reports for them), 9 more cannot detect its smallest one; 12 have no paper effect'."""
+    vs = judged(verdicts)
+    with_paper = [v for v in vs if any(x > 0 for x in v.claim.paper.values())]
+    full = sum(len(v.undetectable()) == sum(x > 0 for x in v.claim.paper.values()) for v in with_paper)
+    some = sum(0 < len(v.undetectable()) < sum(x > 0 for x in v.claim.paper.values()) for v in with_paper)
+    return (f"{full} of {len(vs)} judged claims cannot detect the paper's effect with their seeds (MDE at 80% power "
+            f"above every positive effect the paper reports for them), {some} more cannot detect its smallest one; "
+            f"{len(vs) - len(with_paper)} have no positive paper effect to detect")
+
+
 def plain_summary(claims: Sequence[Claim], verdicts: dict[str, Verdict]) -> str:
     """Which claims got which label: 'all 4 reproduced' or '2 reproduced (concatenation; summation),
     2 inconclusive (FiLM; gated)'; claims judged in another chapter are named as such."""
