@@ -150,7 +150,7 @@ class Verdict:
         lo, hi = self.ci
         if lo != lo:   # nan: fewer than two pairs
             return f"{self._num(self.effect)}{self._unit()}, no interval"
-        return f"{self._num(self.effect)}{self._unit()}, 95% CI {self._num(lo)} to {self._num(hi)} (unadjusted)"
+        return f"{self._num(self.effect)}{self._unit()}, unadjusted 95% CI {self._num(lo)} to {self._num(hi)}"
 
     def level_text(self) -> str:
         """'alone at alpha 0.05' or 'Holm step alpha 0.0125 of a paper family of 4'."""
@@ -186,7 +186,7 @@ class Verdict:
 
     def __str__(self) -> str:
         if self.referred:
-            return f"{self.label} ({self.interval_text()}, n = {self.n} here)"
+            return f"{self.label}; here {self.interval_text()}, n = {self.n}"
         return f"{self.label} ({self.interval_text()}, n = {self.n}, {self.p_text()}; {self.mde_text()})"
 
 
