@@ -287,6 +287,13 @@ def test_summary_columns_and_by_label():
     assert cl.by_label(v, **texts) == "holds"
     with pytest.raises(ValueError):
         cl.by_label(v, reproduced="holds")
+    # every label's sentence, in points and in a plain unit (no margin: no equivalence test)
+    for unit in ("points", ""):
+        for a_, b_ in (((0.6, 0.7, 0.8), (0.5, 0.6, 0.7)), ((0.5, 0.6, 0.7), (0.6, 0.7, 0.8)),
+                       ((0.6, 0.6, 0.6), (0.6, 0.6, 0.6)), ((0.50, 0.51, 0.49), (0.5, 0.5, 0.5))):
+            w = cl.judge([cl.Claim("y", "y", dict(enumerate(a_)), dict(enumerate(b_)), paper={"X": 50.0 if unit else 5.0},
+                                   unit=unit)])["y"]
+            assert str(w).startswith(w.label) and "MDE" in str(w)
     ref = cl.judge([cl.Claim("x", "x", runs(0.6, 0.7, 0.8), runs(0.5, 0.6, 0.7), judged_in=("05_table1", "concat_ge"))])["x"]
     assert ref.referred and ref.label == "judged in chapter 05 (Table 1: fusions)"
     assert cl.by_label(ref, **texts) == "That comparison is judged in chapter 05 (Table 1: fusions)."

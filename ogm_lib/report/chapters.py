@@ -328,4 +328,6 @@ def imbalance_reading(verdict: Verdict) -> str:
                    "equivalence margin.",
         contradicted="On this data the joint model's visual encoder is better than the one trained alone: the opposite "
                      "of the paper's imbalance.",
-        inconclusive="On this data we cannot tell whether the joint model under-trains its visual encoder.")
+        inconclusive="On this data we cannot tell whether the joint model under-trains its visual encoder.",
+        referred=f"This chapter has {verdict.n} seeds of it; the book's verdict is that of the chapter that judges "
+                 "it, which has at least as many.")

@@ -177,12 +177,14 @@ class Verdict:
     def p_text(self) -> str:
         """The adjusted p that decides the label (for an inconclusive claim: the paper's direction)."""
         j = self.judgement
-        return {stats.CONTRADICTED: f"adjusted p = {j.p_adjusted_opposite:.2g} in the opposite direction",
-                stats.EQUIVALENT: f"equivalence (TOST, margin ±{self.claim.margin:g}) adjusted p = "
-                                  f"{j.p_adjusted_equivalent:.2g}",
-                stats.SMALLER: f"adjusted p = {j.p_adjusted_smaller:.2g} that it is below the paper's "
-                               f"{self._num(self.claim.paper_effect or 0)}"}.get(
-            j.label, f"adjusted p = {j.p_adjusted:.2g}")
+        if j.label == stats.CONTRADICTED:
+            return f"adjusted p = {j.p_adjusted_opposite:.2g} in the opposite direction"
+        if j.label == stats.EQUIVALENT:
+            return f"equivalence (TOST, margin ±{self.claim.margin:g}) adjusted p = {j.p_adjusted_equivalent:.2g}"
+        if j.label == stats.SMALLER:
+            return (f"adjusted p = {j.p_adjusted_smaller:.2g} that it is below the paper's "
+                    f"{self._num(self.claim.paper_effect)}")
+        return f"adjusted p = {j.p_adjusted:.2g}"
 
     def __str__(self) -> str:
         if self.referred:
@@ -301,8 +303,10 @@ def plain_summary(claims: Sequence[Claim], verdicts: dict[str, Verdict]) -> str:
     2 inconclusive (FiLM; gated)'; claims judged in another chapter are named as such."""
     if not claims:
         return "no claims"
-    groups = {label: [c.short or c.text for c in claims if verdicts[c.key].label == label]
-              for label in dict.fromkeys(verdicts[c.key].label for c in claims)}
+    def name(v: Verdict) -> str:
+        return f"judged in chapter {v.claim.judged_in[0][:2]}" if v.referred else v.label
+    groups = {label: [c.short or c.text for c in claims if name(verdicts[c.key]) == label]
+              for label in dict.fromkeys(name(verdicts[c.key]) for c in claims)}
     for label, members in groups.items():
         if len(members) == len(claims):
             return f"all {len(claims)} {label}" if len(claims) > 1 else label
