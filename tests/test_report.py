@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from ogm_lib.book import ge_rows, noise_settings  # noqa: E402
-from ogm_lib.report import chapters, claims as cl, figure3, plots, reduce, table7, tables  # noqa: E402
+from ogm_lib.report import chapters, claims as cl, figure3, plots, reduce, stats, table7, tables  # noqa: E402
 from ogm_lib.report.paper import FIGURE3, TABLE1, TABLE2, TABLE7, difference  # noqa: E402
 from ogm_lib.results import RunResult  # noqa: E402
 
@@ -98,11 +98,11 @@ def test_claims_pair_on_shared_seeds_and_are_judged_with_holm():
     down = cl.Claim("down", "B beats A", b, a)
     flat = cl.Claim("flat", "A ties", a, a)
     v = cl.judge([c, down, flat])
-    assert [v[k].label for k in ("up", "down", "flat")] == ["reproduced", "contradicted", "inconclusive"]
+    assert [v[k].label for k in ("up", "down", "flat")] == ["reproduced", "contradicted", "equivalent to no effect"]
     assert v["up"].effect == pytest.approx(10.8) and v["up"].n == 5
     lo, hi = v["up"].ci
     assert lo < 10.8 < hi and v["up"].covers_paper() == {"CREMA-D": lo <= 10.2 <= hi}
-    assert str(v["up"]).startswith("reproduced (+10.8 points, 95% CI ")
+    assert str(v["up"]).startswith("reproduced (+10.8 points, unadjusted 95% CI ")
     with pytest.raises(ValueError, match="unique"):
         cl.judge([c, c])
     with pytest.raises(ValueError, match="share no seed"):
@@ -115,7 +115,7 @@ def test_claim_sides_values_functions_and_metrics():
     assert cl.judge([cl.Claim("m", "map", a, b, metric="test_map")])["m"].effect == pytest.approx(70.0)
     rho = cl.Claim("r", "rho above 1", {0: 1.5, 1: 1.6, 2: 1.7}, {0: 1.0, 1: 1.0, 2: 1.0}, unit="")
     v = cl.judge([rho])["r"]
-    assert v.effect == pytest.approx(0.6) and v.interval_text().startswith("+0.60, 95% CI")
+    assert v.effect == pytest.approx(0.6) and v.interval_text().startswith("+0.60, unadjusted 95% CI")
     fn = cl.Claim("f", "f", lambda protocol: {0: 1.0 if protocol == "val" else 2.0}, {0: 0.0})
     assert cl.judge([fn], "test")["f"].effect == 200.0
 
@@ -133,7 +133,12 @@ def test_verdict_table_counts_and_glue(monkeypatch):
     assert t.loc["B beats A", "paper: A − B"] == cl.MISSING
     assert t.loc["B beats A", "verdict"] == "contradicted" and (t["seeds"] == 3).all()
     assert "verdict, paper's protocol" in t.columns
-    assert cl.count_text(v) == "1 reproduced, 0 inconclusive, 1 contradicted (of 2 claims)"
+    assert cl.count_text(v) == ("1 reproduced, 0 smaller than the paper's, 0 equivalent to no effect, 1 contradicted, "
+                                "0 inconclusive (of 2 claims)")
+    # the table shows the label, the unadjusted interval, the MDE at the claim's level and the paper's effect
+    assert "unadjusted 95% CI" in t.loc["A beats B", "ours: A − B, 95% CI (unadjusted)"]
+    assert t.loc["A beats B", "MDE (80% power, at the claim's level)"].startswith(f"{v['up'].mde:.1f} points")
+    assert "paper" in t.loc["A beats B", "family"]
     assert cl.plain_summary(claims, v) == "1 reproduced (A beats B), 1 contradicted (B beats A)"
     # +10.0 points (95% CI +7.5 to +12.5) holds the paper's +10.2 and not its +1.5; "B beats A" has no paper value
     assert cl.direction_text(claims, v) == ("our effect is positive for 1 of 2 claims and negative for 1; the paper's "
@@ -248,7 +253,8 @@ def test_every_chapter_claim_set_is_judged(fn, labels):
     claims = fn(_chapter_runs(labels))
     verdicts = cl.judge(claims)
     assert len(verdicts) == len(claims) >= 2
-    assert all(v.label in ("reproduced", "inconclusive", "contradicted") for v in verdicts.values())
+    assert all(v.label in stats.LABELS or v.referred for v in verdicts.values())
+    assert sum(c.family == "primary" for c in claims) <= 1
     fig = plots.forest_figure(list(verdicts.values()), "t")
     plt.close(fig)
 
@@ -277,4 +283,18 @@ def test_summary_columns_and_by_label():
     assert t.loc["a", "acc"] == "60.0 ± 14.1" and t.loc["a", "probe"] == "50.0 ± 14.1"
     assert t.loc["b", "probe"] == cl.MISSING
     v = cl.judge([cl.Claim("x", "x", runs(0.6, 0.7, 0.8), runs(0.5, 0.6, 0.7))])["x"]
-    assert cl.by_label(v, "holds", "unclear", "fails") == "holds"
+    texts = dict(reproduced="holds", smaller="smaller", equivalent="none", contradicted="fails", inconclusive="unclear")
+    assert cl.by_label(v, **texts) == "holds"
+    with pytest.raises(ValueError):
+        cl.by_label(v, reproduced="holds")
+    # every label's sentence, in points and in a plain unit (no margin: no equivalence test)
+    for unit in ("points", ""):
+        for a_, b_ in (((0.6, 0.7, 0.8), (0.5, 0.6, 0.7)), ((0.5, 0.6, 0.7), (0.6, 0.7, 0.8)),
+                       ((0.6, 0.6, 0.6), (0.6, 0.6, 0.6)), ((0.50, 0.51, 0.49), (0.5, 0.5, 0.5))):
+            w = cl.judge([cl.Claim("y", "y", dict(enumerate(a_)), dict(enumerate(b_)), paper={"X": 50.0 if unit else 5.0},
+                                   unit=unit)])["y"]
+            assert str(w).startswith(w.label) and "MDE" in str(w)
+    ref = cl.judge([cl.Claim("x", "x", runs(0.6, 0.7, 0.8), runs(0.5, 0.6, 0.7), judged_in=("05_table1", "concat_ge"))])["x"]
+    assert ref.referred and ref.label == "judged in chapter 05 (Table 1: fusions)"
+    assert cl.by_label(ref, **texts) == "That comparison is judged in chapter 05 (Table 1: fusions)."
+    assert cl.counts([ref]) == dict.fromkeys(stats.LABELS, 0)

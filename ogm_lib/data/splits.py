@@ -3,8 +3,9 @@
 **Two rules** (`RunConfig.split`):
 
 - `official` (the default): the dataset's own split, the paper's protocol. For CREMA-D that is the OGM-GE
-  repository's `train.csv` / `test.csv`, which puts the same actors in train and test (users of the
-  official code asked about it: official repository issue #43), with validation carved from train by clip.
+  repository's `train.csv` / `test.csv`, which puts the same actors in train and test (the overlap was raised
+  in lihongcs/AGM issue #2; the official repository's issue #43 asks for a validation split), with validation
+  carved from train by clip.
   For the default data, FSDD's takes 0-4 as test and validation drawn per digit: all six speakers are in
   every split.
 - `speaker`: train, validation and test speakers disjoint. The test speakers are the `TEST_FRACTION` of the

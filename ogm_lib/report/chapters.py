@@ -7,7 +7,7 @@ for accuracies, and, for OGM-GE against plain concatenation, the published re-ru
 from __future__ import annotations
 
 from .. import plugins
-from ..book import FUSIONS, OPM, PROFILE, REGIME
+from ..book import ALPHA, FUSIONS, OPM, PROFILE, REGIME
 from ..results import RunResult
 from .claims import Claim, Verdict, judge
 from . import plugins as plugin_claims
@@ -49,7 +49,8 @@ def imbalance_claims(runs: Runs) -> list[Claim]:
     return [
         Claim("visual", "the visual encoder is worse inside the joint model than trained alone (linear probe)",
               probe(runs["Visual-only"], "visual"), probe(runs["Joint"], "visual"),
-              paper=figure1_difference("visual", "visual-only", "joint"), short="visual encoder: alone beats joint"),
+              paper=figure1_difference("visual", "visual-only", "joint"), short="visual encoder: alone beats joint",
+              family="primary", judged_in=("12_when_ogm_ge_helps", "pl_imbalance")),
         Claim("audio", "the audio encoder is worse inside the joint model than trained alone (linear probe)",
               probe(runs["Audio-only"], "audio"), probe(runs["Joint"], "audio"),
               paper=figure1_difference("audio", "audio-only", "joint"), short="audio encoder: alone beats joint"),
@@ -57,22 +58,26 @@ def imbalance_claims(runs: Runs) -> list[Claim]:
               probe(runs["Joint + OGM-GE"], "visual"), probe(runs["Joint"], "visual"),
               paper=figure1_difference("visual", "joint + OGM-GE", "joint"), short="OGM-GE: better visual encoder"),
         Claim("joint", "the joint model beats the audio-only model", runs["Joint"], runs["Audio-only"],
-              paper=difference(TABLE1, "Concatenation", "Audio-only", ACC1), short="joint beats audio-only"),
+              paper=difference(TABLE1, "Concatenation", "Audio-only", ACC1), short="joint beats audio-only",
+              judged_in=("05_table1", "audio_joint")),
     ]
 
 
-def ogm_claims(runs: Runs) -> list[Claim]:
-    """Chapter 02: OGM-GE at each alpha against plain joint training, in accuracy and visual probe."""
+def ogm_claims(runs: Runs, alpha: float = ALPHA) -> list[Claim]:
+    """Chapter 02: OGM-GE at each alpha against plain joint training, in accuracy and visual probe. At the
+    chapter's main `alpha` the two are the headline rows' comparisons, judged in chapters 05 and 01."""
     out = []
     for label in (l for l in runs if l != "Joint"):
-        alpha = label.split("=")[1]
-        out.append(Claim(f"acc_{slug(alpha)}", f"{label} beats Joint (test accuracy)", runs[label], runs["Joint"],
+        a = label.split("=")[1]
+        main = float(a) == float(alpha)
+        out.append(Claim(f"acc_{slug(a)}", f"{label} beats Joint (test accuracy)", runs[label], runs["Joint"],
                          paper=difference(TABLE1, "Concatenation+", "Concatenation", ACC1),
-                         short=f"OGM-GE α={alpha}: accuracy"))
-        out.append(Claim(f"probe_{slug(alpha)}", f"{label} beats Joint (visual linear probe)",
+                         short=f"OGM-GE α={a}: accuracy", family="primary" if main else "paper",
+                         judged_in=("05_table1", "concat_ge") if main else None))
+        out.append(Claim(f"probe_{slug(a)}", f"{label} beats Joint (visual linear probe)",
                          probe(runs[label], "visual"), probe(runs["Joint"], "visual"),
                          paper=figure1_difference("visual", "joint + OGM-GE", "joint"),
-                         short=f"OGM-GE α={alpha}: visual probe"))
+                         short=f"OGM-GE α={a}: visual probe", judged_in=("01_imbalance", "ogmge") if main else None))
     return out
 
 
@@ -80,16 +85,18 @@ def ge_claims(runs: Runs) -> list[Claim]:
     """Chapter 04: GE with and without OGM, and the generalisation gap."""
     return [
         Claim("ogmge_vs_ogm", "OGM-GE beats OGM", runs["OGM-GE"], runs["OGM"],
-              paper=difference(TABLE2, "OGM-GE", "OGM"), short="OGM-GE beats OGM"),
+              paper=difference(TABLE2, "OGM-GE", "OGM"), short="OGM-GE beats OGM",
+              judged_in=("06_table2", "ogmge_vs_ogm")),
         Claim("ge_vs_normal", "GE alone beats normal training", runs["GE only"], runs["Normal"],
-              paper=difference(TABLE7, "b64 lr1e-3 GE only", "b64 lr1e-3"), short="GE alone beats normal"),
+              paper=difference(TABLE7, "b64 lr1e-3 GE only", "b64 lr1e-3"), short="GE alone beats normal",
+              judged_in=("08_table7", "ge_only")),
         Claim("ogmge_vs_normal", "OGM-GE beats normal training", runs["OGM-GE"], runs["Normal"],
               paper=difference(TABLE2, "OGM-GE", "Concatenation"), ledger=rerun_gains(),
-              short="OGM-GE beats normal"),
+              short="OGM-GE beats normal", family="primary", judged_in=("05_table1", "concat_ge")),
         Claim("gap_ogm", "OGM-GE has a smaller train − test gap than OGM", gap(runs["OGM"]), gap(runs["OGM-GE"]),
-              short="smaller gap: OGM-GE vs OGM"),
+              short="smaller gap: OGM-GE vs OGM", family="book"),
         Claim("gap_ge", "GE alone has a smaller train − test gap than normal training", gap(runs["Normal"]),
-              gap(runs["GE only"]), short="smaller gap: GE vs normal"),
+              gap(runs["GE only"]), short="smaller gap: GE vs normal", family="book"),
     ] + ge_noise_claims(runs)
 
 
@@ -105,10 +112,12 @@ def ge_noise_claims(runs: Runs) -> list[Claim]:
                  runs["GE alone (paper's noise)"], runs["Normal"],
                  paper=difference(TABLE7, "b64 lr1e-3 GE only", "b64 lr1e-3"), short="GE (paper's noise) beats normal")]
     out += [Claim(f"ogmge_{key}_vs_ogm", f"{label} beats OGM", runs[label], runs["OGM"],
-                  paper=difference(TABLE2, "OGM-GE", "OGM"), short=f"{label} beats OGM")
+                  paper=difference(TABLE2, "OGM-GE", "OGM"), short=f"{label} beats OGM",
+                  family="paper" if key == "sgd" else "book")       # the paper's noise; the other two are ours
             for label, key in GE_NOISE_ROWS.items()]
     out.append(Claim("restore_vs_official", "OGM-GE at SGD's temperature beats the official OGM-GE (beyond the paper)",
-                     runs["OGM-GE (SGD temperature)"], runs["OGM-GE"], short="SGD temperature beats official GE"))
+                     runs["OGM-GE (SGD temperature)"], runs["OGM-GE"], short="SGD temperature beats official GE",
+                     family="book"))
     return out
 
 
@@ -116,7 +125,7 @@ def table1_claims(runs: Runs) -> list[Claim]:
     """Chapter 05: OGM-GE with each fusion, and the unimodal comparisons."""
     out = [Claim(f"{fusion}_ge", f"{name} + OGM-GE beats {name}", runs[f"{name}+"], runs[name],
                  paper=difference(TABLE1, f"{name}+", name, ACC1), short=f"{name}: + OGM-GE",
-                 ledger=rerun_gains() if fusion == "concat" else {})
+                 ledger=rerun_gains() if fusion == "concat" else {}, family="primary" if fusion == "concat" else "paper")
            for name, fusion in FUSIONS.items()]
     out += [
         Claim("audio_visual", "Audio-only beats Visual-only (audio is the dominant modality)",
@@ -137,18 +146,27 @@ def table2_claims(runs: Runs) -> list[Claim]:
     methods = [label for label in runs if label != "Concatenation"]
     out = [Claim(f"{slug(m)}_vs_concat", f"{m} beats Concatenation", runs[m], runs["Concatenation"],
                  paper=difference(TABLE2, m, "Concatenation"), short=f"{m} beats concatenation",
-                 ledger=rerun_gains() if m == "OGM-GE" else {})
+                 ledger=rerun_gains() if m == "OGM-GE" else {}, family=_table2_family(m),
+                 judged_in=("05_table1", "concat_ge") if m == "OGM-GE" else None)
            for m in methods]
     out += [Claim(f"ogmge_vs_{slug(m)}", f"OGM-GE beats {m}", runs["OGM-GE"], runs[m],
-                  paper=difference(TABLE2, "OGM-GE", m), short=f"OGM-GE beats {m}")
+                  paper=difference(TABLE2, "OGM-GE", m), short=f"OGM-GE beats {m}",
+                  family="book" if m == OPM else "paper")
             for m in methods if m != "OGM-GE"]
     return out
 
 
+def _table2_family(method: str) -> str:
+    return "primary" if method == "OGM-GE" else "book" if method == OPM else "paper"
+
+
 def table6_claims(runs: Runs) -> list[Claim]:
-    """Chapter 07: OGM-GE with SGD and with Adam; SGD against Adam."""
+    """Chapter 07: OGM-GE with SGD and with Adam; SGD against Adam. SGD + OGM-GE against SGD is the headline
+    pair, judged in chapter 05."""
     def claim(key, a, b, text):
-        return Claim(key, text, runs[a], runs[b], paper=difference(TABLE6, a, b), short=text)
+        head = key == "sgd_plus"
+        return Claim(key, text, runs[a], runs[b], paper=difference(TABLE6, a, b), short=text,
+                     family="primary" if head else "paper", judged_in=("05_table1", "concat_ge") if head else None)
     return [claim("sgd_plus", "SGD+", "SGD", "SGD + OGM-GE beats SGD"),
             claim("adam_plus", "Adam+", "Adam", "Adam + OGM-GE beats Adam"),
             claim("sgd_adam", "SGD", "Adam", "SGD beats Adam"),
@@ -165,7 +183,7 @@ TITLES = {"01_imbalance": "The imbalance (Figure 1)", "02_ogm": "OGM and alpha",
           "05_table1": "Table 1: fusions", "06_table2": "Table 2: balancing methods",
           "07_table6": "Table 6: optimisers", "08_table7": "Table 7: noise", "09_figure3": "Figure 3: ρᵃ",
           "13_table3": "Table 3: video models", "14_table4": "Table 4: audio encoders",
-          "15_table5": "Table 5: event localisation"}
+          "15_table5": "Table 5: event localisation", "12_when_ogm_ge_helps": "When OGM-GE helps"}
 #: the plug-in chapters (Tables 3-5, `ogm_lib/plugins.py`) are judged only on the default data (or the synthetic
 #: test data), where all three run; on a prepared dataset each runs in its own notebook on its own dataset
 PLUGIN_DATASETS = ("avdigits", "synthetic")
@@ -186,6 +204,12 @@ def book_claims(dataset="avdigits", profile=PROFILE, device="cpu", seeds=None, h
     headline_seeds = HEADLINE_SEEDS if headline_seeds is None else headline_seeds
     out = {}
     for chapter in TITLES:
+        if chapter == "12_when_ogm_ge_helps":
+            if dataset != "avdigits":          # the regimes are knobs of the default data
+                continue
+            claims = regime_chapter_claims(profile, device, workers, results_dir)
+            out[chapter] = (claims, judge(claims, "val"), judge(claims, "test"))
+            continue
         if chapter in plugins.CHAPTERS:
             if dataset not in PLUGIN_DATASETS:
                 continue
@@ -202,3 +226,108 @@ def book_claims(dataset="avdigits", profile=PROFILE, device="cpu", seeds=None, h
         claims = noise_claims(settings, runs) if chapter == "08_table7" else CLAIMS[chapter](runs)
         out[chapter] = (claims, judge(claims, "val"), judge(claims, "test"))
     return out
+
+
+def regime_chapter_claims(profile=PROFILE, device="cpu", workers=None, results_dir=None,
+                          dataset: str = "avdigits") -> list[Claim]:
+    """Chapter 12's claims at its default parameters: each regime's alpha from its validation sweep, its four
+    rows with `regimes.REGIME_SEEDS` seeds (`explain.chapter_claims`)."""
+    from .. import regimes
+    from ..book import seed_list, train_seeds
+    from .explain import chapter_claims
+    runs = {}
+    for regime in regimes.REGIMES:
+        _, alpha, _ = regimes.sweep_alpha(regime, dataset, profile, device, seed_list(list(regimes.ALPHA_SEEDS)),
+                                          workers, results_dir)
+        runs[regime] = train_seeds(regimes.regime_rows(regime, alpha, dataset, profile, device),
+                                   regimes.REGIME_SEEDS, workers, results_dir, headline_seeds=regimes.REGIME_SEEDS)
+    return chapter_claims(runs)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The closing chapter's count: each comparison once, split by whether its row has the paper's phenomenon
+
+#: `phenomenon`'s three answers
+AUDIO_LEADS, VISION_LEADS, NO_JOINT_ROW = ("audio leads (ρᵃ > 1 in the window)", "vision leads (ρᵃ ≤ 1 in the window)",
+                                           "no joint row to read ρᵃ from")
+
+
+def phenomenon(claim: Claim) -> str:
+    """Whether the claim's B row (the model without what is tested: plain concatenation, a plug-in model
+    without OGM-GE) has the paper's phenomenon, audio dominating: the mean over its seeds of rho^a over the
+    modulation window (Eq. 9, `reduce.modulation_window_mean`) above 1. Claims whose B side is not a joint
+    model's runs (unimodal rows, probes, rho^a itself, the ceiling check) have no such row."""
+    import numpy as np
+
+    from .reduce import modulation_window_mean
+    side = claim.b
+    if callable(side) or isinstance(side, dict) or not side or any(r.config.get("modalities") != "av" for r in side):
+        return NO_JOINT_ROW
+    try:
+        rho = float(np.mean([modulation_window_mean(r, "rho_a") for r in side]))
+    except (KeyError, ValueError):
+        return NO_JOINT_ROW
+    return AUDIO_LEADS if rho > 1 else VISION_LEADS
+
+
+def judged_verdicts(book: dict) -> list[tuple[str, Verdict]]:
+    """(chapter, verdict) of every claim judged where it stands (each comparison once: a claim another chapter
+    judges is left out), under our protocol."""
+    return [(ch, v) for ch, (_, val, _) in book.items() for v in val.values() if not v.referred]
+
+
+def count_table(book: dict):
+    """Labels (rows) by `phenomenon` of the claim's row (columns), over every claim judged where it stands."""
+    import pandas as pd
+    from .stats import LABELS
+    vs = judged_verdicts(book)
+    cols = (AUDIO_LEADS, VISION_LEADS, NO_JOINT_ROW)
+    data = {label: {c: sum(v.label == label and phenomenon(v.claim) == c for _, v in vs) for c in cols}
+            for label in LABELS}
+    table = pd.DataFrame.from_dict(data, orient="index")
+    table["all"] = table.sum(axis=1)
+    table.loc["all"] = table.sum()
+    table.index.name = "label"
+    return table
+
+
+def same_comparison(x: Claim, y: Claim, protocol: str = "val") -> bool:
+    """Whether two claims compare the same numbers (in either direction): on the seeds they share (two at
+    least) their sides hold the same values."""
+    sx, ax, bx = x.pairs(protocol)
+    sy, ay, by = y.pairs(protocol)
+    shared = sorted(set(sx) & set(sy))
+    if len(shared) < 2:
+        return False
+    pick = lambda seeds, vals: [vals[seeds.index(s)] for s in shared]
+    ax, bx, ay, by = pick(sx, ax), pick(sx, bx), pick(sy, ay), pick(sy, by)
+    return (ax == ay and bx == by) or (ax == by and bx == ay)
+
+
+def duplicates(book: dict, protocol: str = "val") -> list[tuple[tuple[str, str], tuple[str, str]]]:
+    """Every pair of claims of the book that compare the same numbers: ((chapter, key), (chapter, key))."""
+    flat = [(ch, c) for ch, (claims, _, _) in book.items() for c in claims]
+    out = []
+    for i, (ch1, c1) in enumerate(flat):
+        for ch2, c2 in flat[i + 1:]:
+            if same_comparison(c1, c2, protocol):
+                out.append(((ch1, c1.key), (ch2, c2.key)))
+    return out
+
+
+def imbalance_reading(verdict: Verdict) -> str:
+    """Chapter 01's reading of its visual-encoder claim, chosen by the verdict (or naming the chapter that
+    judges it)."""
+    from .claims import by_label
+    return by_label(
+        verdict,
+        reproduced="On this data the joint model under-trains its visual encoder: the imbalance the paper describes.",
+        smaller="On this data the joint model's visual encoder falls short of the one trained alone by less than the "
+                "paper's Figure 1 shows, if at all.",
+        equivalent="On this data the joint model's visual encoder is as good as the one trained alone, within the "
+                   "equivalence margin.",
+        contradicted="On this data the joint model's visual encoder is better than the one trained alone: the opposite "
+                     "of the paper's imbalance.",
+        inconclusive="On this data we cannot tell whether the joint model under-trains its visual encoder.",
+        referred=f"This chapter has {verdict.n} seeds of it; the book's verdict is that of the chapter that judges "
+                 "it, which has at least as many.")

@@ -120,6 +120,10 @@ def crossover_text(c: dict, what: str = "OGM-GE's test accuracy") -> str:
                 f"measured epochs and ends {c['final']:+.1f} points from it")
     if c["first_for_good"] == int(c["epochs"][0]):
         return f"{what} is at or above the joint model from the first epoch on (it ends {c['final']:+.1f} points)"
+    if c["first_for_good"] == int(c["epochs"][-1]):
+        return (f"{what} does not overtake the joint model for good: it is at or above it only at the last measured "
+                f"epoch ({c['first_for_good']} of {int(c['epochs'][-1])}, {c['final']:+.1f} points), and leads at "
+                f"{c['leads']} of {c['of']} measured epochs")
     return (f"{what} overtakes the joint model for good at epoch {c['first_for_good']} of {int(c['epochs'][-1])} "
             f"(it ends {c['final']:+.1f} points)")
 
@@ -154,6 +158,43 @@ def explain_claims(runs: Runs, tag: str = "") -> list[Claim]:
               lambda protocol: ceiling(runs["Audio-only"], runs["Visual-only"]), head,
               short=f"product of unimodal models beats joint{sfx}"),
     ]
+
+
+#: each claim's family (`stats.FAMILIES`) in every regime: the paper's claims, and the book's readings of the
+#: mechanism and its ceiling check
+FAMILIES = {"gain": "paper", "imbalance": "paper", "visual": "paper", "audio": "book", "underfit": "book",
+            "ceiling": "book"}
+#: in the book's own regime (`book.REGIME`) the same runs are other chapters' rows: the headline pair (judged in
+#: chapter 05) and OGM-GE's visual probe (judged in chapter 01, same seeds); the imbalance claim is judged here,
+#: with 10 seeds to chapter 01's 5, and it is Figure 1's headline, so it is primary
+BOOK_REGIME_ROLES = {"gain": ("primary", ("05_table1", "concat_ge")), "imbalance": ("primary", None),
+                     "visual": ("paper", ("01_imbalance", "ogmge"))}
+
+
+def chapter_claims(runs: dict[str, Runs]) -> list[Claim]:
+    """The chapter's claims over every regime, judged together by the book's one rule: keys '<tag>_<key>'
+    ('pl_gain', 'ea_ceiling'), families `FAMILIES`, and in the book's regime the roles `BOOK_REGIME_ROLES`."""
+    from dataclasses import replace
+
+    from ..book import REGIME
+    out = []
+    for regime, rs in runs.items():
+        tag = TAGS.get(regime, regime)
+        for c in explain_claims(rs, regime):
+            family, judged_in = FAMILIES[c.key], None
+            if regime == REGIME and c.key in BOOK_REGIME_ROLES:
+                family, judged_in = BOOK_REGIME_ROLES[c.key]
+            out.append(replace(c, key=f"{tag}_{c.key}", family=family, judged_in=judged_in))
+    return out
+
+
+def by_regime(verdicts: dict, runs: dict[str, Runs]) -> dict[str, dict]:
+    """{regime: {claim key without its tag: verdict}} from `claims.judge(chapter_claims(runs))`."""
+    out = {}
+    for regime in runs:
+        tag = TAGS.get(regime, regime) + "_"
+        out[regime] = {k[len(tag):]: v for k, v in verdicts.items() if k.startswith(tag)}
+    return out
 
 
 def regime_facts(runs: Runs, protocol: str = "val") -> dict[str, float]:
@@ -253,32 +294,70 @@ def through_training_figure(runs: dict[str, Runs], alphas: dict[str, float]):
     return fig
 
 
-#: each claim's sentence per label (reproduced, inconclusive, contradicted), in reading order
-READINGS = {
-    "gain": ("OGM-GE raises the fused accuracy, as the paper reports.",
-             "We cannot tell whether OGM-GE changes the fused accuracy.",
-             "OGM-GE lowers the fused accuracy: the opposite of the paper."),
-    "imbalance": ("The joint model under-trains its visual encoder, so there is an imbalance to correct;",
-                  "We cannot tell whether the joint model under-trains its visual encoder;",
-                  "The joint model's visual encoder is better than the one trained alone, so there is no such "
-                  "imbalance to correct;"),
-    "visual": ("OGM-GE does improve the visual encoder,", "OGM-GE does not measurably improve the visual encoder,",
-               "OGM-GE makes the visual encoder worse,"),
-    "audio": ("it costs the audio encoder accuracy,", "its cost to the audio encoder is not measurable,",
-              "and the audio encoder is better with it than without,"),
-    "underfit": ("and the model fits its training data less well.",
-                 "and we cannot tell whether it fits its training data less well.",
-                 "and the model fits its training data better."),
-    "ceiling": ("Two separately trained models, multiplied, beat the joint model: the joint model leaves accuracy "
-                "unused that a balancing method could in principle recover.",
-                "We cannot tell whether two separately trained models, multiplied, beat the joint model.",
-                "The joint model beats the product of two separately trained models: little unused accuracy is left "
-                "for a balancing method to recover."),
-}
+#: each claim's sentence per label (`claims.by_label`'s keywords), in reading order; "referred": the claim is
+#: another chapter's, judged there
+def _readings() -> dict[str, dict[str, str]]:
+    from .claims import EQUIVALENCE_MARGIN as m
+    return {
+        "gain": dict(
+            reproduced="OGM-GE raises the fused accuracy, as the paper reports.",
+            smaller="OGM-GE's effect on the fused accuracy is smaller than every gain the paper reports for it.",
+            equivalent=f"OGM-GE leaves the fused accuracy within ±{m:g} points of plain training.",
+            contradicted="OGM-GE lowers the fused accuracy: the opposite of the paper.",
+            inconclusive="We cannot tell whether OGM-GE changes the fused accuracy.",
+            referred="The fused-accuracy comparison is the headline pair, judged in chapter 05."),
+        "imbalance": dict(
+            reproduced="The joint model under-trains its visual encoder, so there is an imbalance to correct;",
+            smaller="The joint model's visual encoder falls short of the one trained alone by less than the paper's "
+                    "Figure 1 shows;",
+            equivalent=f"The joint model's visual encoder is within ±{m:g} points of the one trained alone, so there "
+                       "is little imbalance to correct;",
+            contradicted="The joint model's visual encoder is better than the one trained alone, so there is no such "
+                         "imbalance to correct;",
+            inconclusive="We cannot tell whether the joint model under-trains its visual encoder;"),
+        "visual": dict(
+            reproduced="OGM-GE does improve the visual encoder,",
+            smaller="OGM-GE improves the visual encoder by less than the paper's Figure 1 shows, if at all,",
+            equivalent=f"OGM-GE leaves the visual encoder within ±{m:g} points of plain training,",
+            contradicted="OGM-GE makes the visual encoder worse,",
+            inconclusive="OGM-GE does not measurably improve the visual encoder,",
+            referred="OGM-GE's effect on the visual encoder is chapter 01's claim (the same runs, judged there),"),
+        "audio": dict(
+            reproduced="it costs the audio encoder accuracy,",
+            smaller="its cost to the audio encoder is smaller than the paper's,",
+            equivalent=f"it leaves the audio encoder within ±{m:g} points,",
+            contradicted="and the audio encoder is better with it than without,",
+            inconclusive="its cost to the audio encoder is not measurable,"),
+        "underfit": dict(
+            reproduced="and the model fits its training data less well.",
+            smaller="and it fits its training data less well by less than the paper's effect.",
+            equivalent=f"and its fit of the training data is within ±{m:g} points of plain training.",
+            contradicted="and the model fits its training data better.",
+            inconclusive="and we cannot tell whether it fits its training data less well."),
+        "ceiling": dict(
+            reproduced="Two separately trained models, multiplied, beat the joint model: the joint model leaves "
+                       "accuracy unused that a balancing method could in principle recover.",
+            smaller="Two separately trained models, multiplied, beat the joint model by less than the paper's effect.",
+            equivalent=f"Two separately trained models, multiplied, are within ±{m:g} points of the joint model: "
+                       "little unused accuracy is left for a balancing method to recover.",
+            contradicted="The joint model beats the product of two separately trained models: little unused accuracy "
+                         "is left for a balancing method to recover.",
+            inconclusive="We cannot tell whether two separately trained models, multiplied, beat the joint model."),
+    }
+
+
+READINGS = _readings()
 
 
 def reading_texts(verdicts: dict[str, dict]) -> dict[str, str]:
     """'ex_reading_pl' / 'ex_reading_ea': a paragraph per regime, each sentence chosen by a verdict's label."""
     from .claims import by_label
-    return {f"ex_reading_{TAGS.get(regime, regime)}": " ".join(by_label(v[key], *READINGS[key]) for key in READINGS)
+    return {f"ex_reading_{TAGS.get(regime, regime)}": " ".join(by_label(v[key], **READINGS[key]) for key in READINGS)
             for regime, v in verdicts.items()}
+
+
+def visual_change_text(verdicts: dict[str, dict]) -> str:
+    """'in the paper-like regime OGM-GE moves the visual encoder's probe by -0.3 points (95% CI ...), in the
+    easy audio regime by ...': what OGM-GE bought the visual encoder, in numbers, per regime."""
+    parts = [f"in the {regime} regime by {v['visual'].interval_text()}" for regime, v in verdicts.items()]
+    return "OGM-GE moves the visual encoder's linear probe " + "; ".join(parts)
