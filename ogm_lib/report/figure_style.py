@@ -18,6 +18,9 @@ import struct
 
 DPI = 200
 CSS_PX_PER_INCH = 100
+#: the book's text column at 1280 px (sphinx-book-theme 1.3: 688 CSS px of cell output); a wider figure (a legend
+#: outside the axes makes the tight bounding box wider than `plots.WIDTH`) is shown this wide, sharper still
+MAX_CSS_WIDTH = 680
 RC = {
     "figure.dpi": 100, "savefig.dpi": DPI, "font.size": 9.5, "axes.titlesize": 10, "axes.labelsize": 9.5,
     "xtick.labelsize": 9, "ytick.labelsize": 9, "legend.fontsize": 8.5, "legend.title_fontsize": 8.5,
@@ -65,8 +68,9 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 def intended_css_width(png_width_px: int) -> int:
-    """The CSS width a figure of `png_width_px` pixels is shown at: `CSS_PX_PER_INCH` per inch of figure."""
-    return round(png_width_px * CSS_PX_PER_INCH / DPI)
+    """The CSS width a figure of `png_width_px` pixels is shown at: `CSS_PX_PER_INCH` per inch of figure, at most
+    `MAX_CSS_WIDTH` (at least two image pixels per CSS pixel either way)."""
+    return min(round(png_width_px * CSS_PX_PER_INCH / DPI), MAX_CSS_WIDTH)
 
 
 def figure_png(fig) -> tuple[bytes, dict]:
@@ -76,7 +80,8 @@ def figure_png(fig) -> tuple[bytes, dict]:
     fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.06, facecolor="white")
     data = buf.getvalue()
     w, h = png_size(data)
-    return data, {"width": intended_css_width(w), "height": intended_css_width(h)}
+    css_w = intended_css_width(w)
+    return data, {"width": css_w, "height": round(h * css_w / w)}
 
 
 def install(ip=None) -> bool:
@@ -91,8 +96,11 @@ def install(ip=None) -> bool:
         ip = get_ipython()
     if ip is None:
         return False
-    import matplotlib.pyplot as plt   # noqa: F401 - selects the inline backend, which registers its formatter first
+    import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
+    # matplotlib resolves its backend at the first figure; the inline backend then registers its own PNG
+    # formatter, so make one (and close it) before registering ours
+    plt.close(plt.figure())
     apply()                           # the inline backend may have reset some rcParams
     ip.display_formatter.formatters["image/png"].for_type(Figure, figure_png)
     return True
