@@ -130,7 +130,8 @@ def box_html(chapter: str, est: Estimate | None = None, how_to: str = "../how_to
         time = f"None of its {est.runs} runs is committed: every one is trained."
     ds = "the default data" if chapter in DEFAULT_DATA_ONLY else (
         REAL_DATASET.get(chapter, DEFAULT_REAL) + " (prepared first, see the appendix)")
-    code = lambda s: f"<pre><code>{html.escape(s)}</code></pre>"   # noqa: E731
+    code = lambda s: (f'<pre style="white-space: pre-wrap; overflow-wrap: anywhere"><code>'   # noqa: E731
+                      f"{html.escape(s)}</code></pre>")
     return (f'<div class="admonition ogm-rerun" data-chapter="{html.escape(chapter)}">'
             f'<p class="admonition-title">Rerun this chapter</p>'
             f"<p>On the default data (reads the committed runs in <code>results/</code>, trains nothing "
