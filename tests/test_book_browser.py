@@ -279,3 +279,150 @@ def test_intro_screenshot(html_dir, chromium, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert shot.is_file() and shot.stat().st_size > 20_000, "screenshot missing or blank"
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --------------------------------------------------------------------------------------------
+# the book's look (issue 25): measured in the browser at 1280 px, on the executed notebooks
+
+WINDOW = "--window-size=1280,1000"
+#: the script appended to a copy of a page: measures the content column, its tables, cells and figures once the
+#: page has loaded (every <details> opened first), and writes them as JSON into <pre id="ogm-measure">
+MEASURE_JS = """<script>
+var ogmDone = false;
+function ogmMeasure() {
+  if (ogmDone) { return; }
+  ogmDone = true;
+  document.querySelectorAll('details').forEach(function (d) { d.open = true; });
+  var col = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+  var res = {column: col.getBoundingClientRect().width, tables: [], dots: [], imgs: []};
+  col.querySelectorAll('table').forEach(function (t) {
+    res.tables.push({width: t.getBoundingClientRect().width, cls: t.className});
+  });
+  col.querySelectorAll('td, th').forEach(function (c) {
+    var s = c.textContent.trim();
+    if (/(\\.\\.\\.|\\u2026)$/.test(s)) { res.dots.push(s.slice(-80)); }
+  });
+  col.querySelectorAll('.cell_output img, .output img').forEach(function (i) {
+    res.imgs.push({src: i.getAttribute('src'), attr: parseFloat(i.style.width) || i.getAttribute('width'),
+                   natural: i.naturalWidth,
+                   shown: i.getBoundingClientRect().width});
+  });
+  var pre = document.createElement('pre'); pre.id = 'ogm-measure'; pre.textContent = JSON.stringify(res);
+  document.body.appendChild(pre);
+}
+window.addEventListener('load', function () { setTimeout(ogmMeasure, 300); });
+setTimeout(ogmMeasure, 6000);   // virtual time: a page whose load event never fires is measured anyway
+</script>"""
+
+
+def _chapters(html_dir: Path) -> list[Path]:
+    return sorted((html_dir / "notebooks").glob("[0-9][0-9]_*.html"))
+
+
+def _measure(chromium: str, page: Path, tmp: Path) -> dict:
+    """Open a copy of `page` (a <base> pointing at the original's folder, `MEASURE_JS` appended) at 1280 px."""
+    import json
+    text = page.read_text(encoding="utf-8")
+    base = f'<base href="{page.parent.as_uri()}/">'
+    text = re.sub(r"<head([^>]*)>", lambda m: f"<head{m.group(1)}>{base}", text, count=1)
+    text = text.replace("</body>", MEASURE_JS + "</body>")
+    copy = tmp / f"measure-{page.stem}.html"
+    copy.write_text(text, encoding="utf-8")
+    for _ in range(3):   # on a loaded machine Chromium can dump the DOM before the script has run: try again
+        proc, _ = _render(chromium, copy, tmp, "--dump-dom", WINDOW)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        m = re.search(r'<pre id="ogm-measure">(.*?)</pre>', proc.stdout, re.S)
+        if m:
+            break
+    assert m, f"{page.name}: the measuring script did not run"
+    import html as _html
+    return json.loads(_html.unescape(m.group(1)))
+
+
+def test_no_table_wider_than_the_column_and_no_cell_cut(html_dir, chromium, tmp_path):
+    problems = []
+    for page in [html_dir / "intro.html", *_chapters(html_dir)]:
+        m = _measure(chromium, page, tmp_path)
+        for t in m["tables"]:
+            if t["width"] > m["column"] + 1:
+                problems.append(f"{page.name}: a table ({t['cls'] or 'no class'}) is {t['width']:.0f} px wide in a "
+                                f"{m['column']:.0f} px column")
+        for s in m["dots"]:
+            problems.append(f"{page.name}: a cell ends in '...': {s!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_every_figure_has_its_intended_size(html_dir, chromium, tmp_path):
+    """Each figure's PNG is 2 image pixels per CSS pixel (`figure_style`: 200 dpi shown at 100 CSS px per inch),
+    it carries that width, and it is shown at that width (not squeezed by a narrower column)."""
+    from ogm_lib.report.figure_style import intended_css_width
+    problems, seen = [], 0
+    for page in _chapters(html_dir):
+        m = _measure(chromium, page, tmp_path)
+        for img in m["imgs"]:
+            seen += 1
+            name = f"{page.name}: {img['src']}"
+            if not img["attr"]:
+                problems.append(f"{name}: no width (not drawn by figure_style)")
+                continue
+            want = intended_css_width(img["natural"])
+            if abs(float(img["attr"]) - want) > 1:
+                problems.append(f"{name}: width {img['attr']} for {img['natural']} px (want {want})")
+            if abs(img["shown"] - float(img["attr"])) > 1:
+                problems.append(f"{name}: shown {img['shown']:.0f} px wide, intended {img['attr']}")
+    assert seen, "no figure in any chapter"
+    assert not problems, "\n".join(problems)
+
+
+def test_every_chapter_has_its_rerun_box(html_dir):
+    pages = _chapters(html_dir)
+    assert pages
+    missing = [p.name for p in pages
+               if f'class="admonition ogm-rerun" data-chapter="{p.stem}"' not in p.read_text(encoding="utf-8")]
+    assert not missing, f"chapters without their rerun box: {missing}"
+
+
+def test_every_page_links_the_repository(html_dir):
+    from ogm_lib.report.findings import repository_url
+    url = repository_url()
+    missing = [str(p.relative_to(html_dir)) for p in _pages(html_dir)
+               if p.name != "index.html" and f'href="{url}' not in p.read_text(encoding="utf-8")]  # index: a redirect
+    assert not missing, f"pages without a link to {url}: {missing}"
+
+
+def _box_counts(text: str) -> dict[str, int]:
+    import html as _html
+    box = re.search(r'<div class="admonition ogm-findings">(.*?)</div>', text, re.S)
+    assert box, "no findings box"
+    return {_html.unescape(lab): int(n) for lab, n in
+            re.findall(r'class="ogm-count" data-label="([^"]+)" data-count="(\d+)"', box.group(1))}
+
+
+def test_findings_box_equals_chapter_10(html_dir):
+    """The landing page's and chapter 10's boxes show the same counts, and they are chapter 10's own numbers (its
+    'In short' paragraph, `fin_counts`)."""
+    import html as _html
+    intro = (html_dir / "intro.html").read_text(encoding="utf-8")
+    ch10 = (html_dir / "notebooks" / "10_verdicts.html").read_text(encoding="utf-8")
+    a, b = _box_counts(intro), _box_counts(ch10)
+    assert a and a == b, f"landing page {a} != chapter 10 {b}"
+    total = re.search(r'class="ogm-total" data-count="(\d+)"', intro)
+    assert total and int(total.group(1)) == sum(a.values())
+    plain = _html.unescape(re.sub(r"<[^>]+>", "", ch10))
+    m = re.search(r"Over all chapters, by our protocol:(.*?)\. By the", plain, re.S)
+    assert m, "chapter 10 has no 'Over all chapters, by our protocol:' sentence"
+    for label, n in a.items():
+        found = re.search(rf"(\d+) {re.escape(label)}\b", m.group(1))
+        assert found and int(found.group(1)) == n, f"{label}: box {n}, chapter 10 says {m.group(1)!r}"
+    assert intro.index("ogm-findings") < intro.index('<section id="the-problem')   # at the top of the page
+
+
+def test_screenshots_at_1280(html_dir, chromium, tmp_path):
+    out_dir = Path(os.environ.get("OGM_SCREENSHOT_DIR") or tmp_path)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for page in (html_dir / "intro.html", html_dir / "notebooks" / "01_imbalance.html",
+                 html_dir / "notebooks" / "10_verdicts.html"):
+        shot = out_dir / f"{page.stem}-1280.png"
+        proc, _ = _render(chromium, page, tmp_path, f"--screenshot={shot}", "--window-size=1280,2400")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert shot.is_file() and shot.stat().st_size > 20_000

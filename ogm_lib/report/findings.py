@@ -1,0 +1,148 @@
+"""'Findings at a glance': the box at the top of the landing page and of chapter 10, built from the verdicts.
+
+Nothing in it is typed: the data and profile the numbers come from, the headline claim's verdict with its
+interval beside the paper's effect and the published re-runs', the count of each label over the book's judged
+claims (whatever labels the rule has: `label_counts` takes them from the verdicts, in the rule's order
+`stats.LABELS` first), what the testbed lacks (the regime checks of chapter 11 that fail, `testbed_gaps`), and
+links to the repository (`book/_config.yml`'s `repository.url`), to chapter 10 and to chapter 12 (why).
+Chapter 10 builds it and glues it twice (`fin_box` for its own page, `fin_box_intro` with links relative to
+the book's root for `book/intro.md`).
+"""
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+from typing import Callable, Sequence
+
+from . import stats
+
+CONFIG = Path(__file__).resolve().parents[2] / "book" / "_config.yml"
+PLACEHOLDER_URL = "https://github.com/ogm-ge-book/ogm-ge-book"
+
+
+def repository_url(config: Path = CONFIG) -> str:
+    """`repository.url` of the book's `_config.yml` (read as text: the key under the `repository:` block)."""
+    try:
+        text = config.read_text(encoding="utf-8")
+    except OSError:
+        return PLACEHOLDER_URL
+    m = re.search(r"^repository:\s*\n(?:[ \t]+.*\n)*?[ \t]+url:\s*['\"]?([^'\"\s#]+)", text, re.M)
+    return m.group(1) if m else PLACEHOLDER_URL
+
+
+def label_counts(verdicts: Sequence, counts: Callable | None = None) -> dict[str, int]:
+    """label -> count. `counts`: the book's counting function (`claims.counts`, which may leave out claims judged
+    in another chapter); without it, every verdict's label is counted. Labels with a zero count are kept when the
+    rule names them (`stats.LABELS`); others appear in the order met."""
+    if counts is not None:
+        n = dict(counts(list(verdicts)))
+    else:
+        n = {}
+        for v in verdicts:
+            n[v.label] = n.get(v.label, 0) + 1
+    order = [lab for lab in stats.LABELS if lab in n] + [lab for lab in n if lab not in stats.LABELS]
+    return {lab: int(n[lab]) for lab in order}
+
+
+def testbed_gaps(checks: dict | None) -> list[str]:
+    """What the testbed lacks, from `calibration.regime_checks` of the paper-like regime: each failed check as a
+    phrase (empty when every check passes)."""
+    if not checks:
+        return []
+    gaps = []
+    rho = checks.get("rho_first")
+    if rho is not None and min(rho) <= 1:
+        gaps.append(f"audio does not lead from the first epoch in every seed (joint ρᵃ {min(rho):.2f} to "
+                    f"{max(rho):.2f})")
+    conv = checks.get("convergence")
+    if conv is not None and not conv.get("passes", True):
+        gaps.append(f"the schedule fails the convergence rule ({round(100 * conv['share'])} % of {conv['runs']} "
+                    "runs peak before the last 15 % of epochs)")
+    late = checks.get("late_gain")
+    if late is not None and late[1] > 0:
+        gaps.append(f"validation accuracy is still rising at the end ({late[0]:+.1f} points over the last 15 % "
+                    "of epochs)")
+    return gaps
+
+
+def findings_html(setting: str, headline, counts: dict[str, int], gaps: Sequence[str] = (),
+                  repo_url: str | None = None, root: str = "../", real_data: bool = False) -> str:
+    """The box. `setting`: what data and profile (`tables.setting_text`); `headline`: the headline claim's
+    Verdict; `counts`: `label_counts`; `gaps`: `testbed_gaps`; `root`: the relative path from the page to the
+    book's root ('../' on chapter 10, '' on the landing page); `real_data`: whether the numbers come from one of
+    the paper's datasets."""
+    from .claims import ledger_text, paper_text
+    from .table_style import LABEL_COLORS
+    repo_url = repo_url or repository_url()
+    e = html.escape
+    total = sum(counts.values())
+    chips = ", ".join(
+        f'<span class="ogm-count" data-label="{e(lab)}" data-count="{n}" '
+        f'style="background:{LABEL_COLORS.get(lab, ("#ececec",))[0]};padding:0 0.3em;border-radius:0.3em">'
+        f"<strong>{n}</strong> {e(lab)}</span>" for lab, n in counts.items())
+    data_note = ("" if real_data else " These are the book's default data, a stand-in built to show the "
+                 "imbalance, not CREMA-D or the paper's other datasets: the verdicts say what holds here.")
+    items = [
+        f"<li><strong>Data.</strong> Every number comes from {e(setting)}.{e(data_note)}</li>",
+        f"<li><strong>Headline</strong> (concatenation + OGM-GE beats concatenation): {e(str(headline))}. "
+        f"The paper: {e(paper_text(headline.claim))} points; published re-runs: {e(ledger_text(headline.claim))}."
+        "</li>",
+        f'<li><strong>All claims</strong> (<span class="ogm-total" data-count="{total}">{total}</span> judged): '
+        f"{chips}.</li>",
+    ]
+    if gaps:
+        items.append("<li><strong>What the testbed lacks</strong>: " + e("; ".join(gaps)) + ".</li>")
+    else:
+        items.append("<li><strong>The testbed</strong> passes every regime check of chapter 11.</li>")
+    links = (f'<a href="{e(repo_url)}">the repository</a> · '
+             f'<a href="{root}notebooks/10_verdicts.html">every verdict (chapter 10)</a> · '
+             f'<a href="{root}notebooks/12_when_ogm_ge_helps.html">why (chapter 12)</a> · '
+             f'<a href="{root}judging_claims.html">how a claim is judged</a>')
+    return ('<div class="admonition ogm-findings"><p class="admonition-title">Findings at a glance</p>'
+            f"<ul>{''.join(items)}</ul><p>{links}</p></div>")
+
+
+class Findings:
+    """Displays as the box (text/html) and as plain text."""
+
+    def __init__(self, body: str) -> None:
+        self.body = body
+
+    def _repr_html_(self) -> str:
+        return self.body
+
+    def __repr__(self) -> str:
+        return re.sub(r"<[^>]+>", "", self.body)
+
+
+def glue_findings(setting: str, headline, verdicts: Sequence, counts: Callable | None = None,
+                  checks: dict | None = None, real_data: bool = False) -> dict[str, int]:
+    """Glue 'fin_box' (links relative to a chapter page) and 'fin_box_intro' (relative to the book's root);
+    returns the label counts shown."""
+    n = label_counts(verdicts, counts)
+    gaps = testbed_gaps(checks)
+    try:
+        from myst_nb import glue
+    except ImportError:   # pragma: no cover
+        return n
+    glue("fin_box", Findings(findings_html(setting, headline, n, gaps, root="../", real_data=real_data)),
+         display=False)
+    glue("fin_box_intro", Findings(findings_html(setting, headline, n, gaps, root="", real_data=real_data)),
+         display=False)
+    return n
+
+
+def paper_like_checks(results_dir=None, workers=None) -> dict:
+    """`calibration.regime_checks` of the paper-like regime's committed rows (chapter 11's runs, read back)."""
+    from .. import regimes
+    from ..book import train_seeds
+    from .calibration import regime_checks
+    regime = "paper-like"
+    rows = regimes.regime_rows(regime, regimes.ALPHA[regime], "avdigits", regimes.PROFILE, "cpu")
+    runs = train_seeds(rows, regimes.REGIME_SEEDS, workers, results_dir, headline_seeds=regimes.REGIME_SEEDS)
+    return regime_checks(runs)
+
+
+__all__ = ["findings_html", "glue_findings", "label_counts", "testbed_gaps", "repository_url", "paper_like_checks",
+           "Findings"]
