@@ -117,7 +117,7 @@ batch_sizes, lr_factors, update_batch_sizes, update_draws, ks = (s.batch_sizes, 
                                                                  s.update_draws, s.ks)
 glue("sgd_rho_a", f"{s.rho_a:.2f}", display=False)
 glue("sgd_k_a", f"{k['audio']:.3f}", display=False)
-glue("sgd_runs_k_a", f"{s.runs_k.mean():.2f} (seeds: {s.runs_k.min():.2f} to {s.runs_k.max():.2f})", display=False)"""
+glue("sgd_runs_k_a", sgd_noise.runs_k_text(s), display=False)"""
 
 SGD_FIGURES = [
     ('ax.loglog(grp["batch size"], grp["measured"], "o", label=f"{m}: measured")',
@@ -169,6 +169,7 @@ def edit(nb, chapter: str) -> bool:
         changed |= _replace(nb, 'axes.flat[3].axis("off")', FIGURE1)
     if chapter == "03_sgd_noise":
         changed |= _replace(nb, "per_sample = {m: per_sample_gradients(model", SGD_SETUP)
+        changed |= _replace(nb, "s = sgd_noise.setup(", SGD_SETUP)     # refreshed when the template changes
         for marker, source in SGD_FIGURES:
             changed |= _replace(nb, marker, source)
     if chapter == "10_verdicts":

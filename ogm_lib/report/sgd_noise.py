@@ -149,3 +149,9 @@ def temperature_figure(forms, k_audio: float, ks: Sequence[float], r_audio: floa
 
 
 __all__ = ["setup", "Setup", "batch_noise_figure", "update_noise_figure", "ge_noise_figure", "temperature_figure"]
+
+
+def runs_k_text(setup) -> str:
+    """The OGM-GE runs' mean k^a over their modulated steps: the mean over seeds and its range."""
+    k = setup.runs_k
+    return f"{k.mean():.2f} (seeds: {k.min():.2f} to {k.max():.2f})"
