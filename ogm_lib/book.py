@@ -272,6 +272,9 @@ def book_runs(dataset: str = "avdigits", profile: str = PROFILE, device: str = "
     if include_regimes and dataset == "avdigits" and profile == regimes.PROFILE:
         for c in regimes.book_runs(device):
             out.setdefault(c.key(), c)
+        from . import testbed            # the testbed search (chapter 11): as far as its rule has got
+        for c in testbed.book_runs():
+            out.setdefault(c.key(), c)
     if include_plugins and dataset == "avdigits":
         from . import plugins            # plugins builds on this module: imported here, not at the top
         if regime == plugins.REGIME:

@@ -87,15 +87,15 @@ def design_rows(name: str, device: str = "cpu") -> dict[str, RunConfig]:
 def search_configs(names: Iterable[str] | None = None, seeds: Iterable[int] = SEARCH_SEEDS,
                    device: str = "cpu") -> list[RunConfig]:
     """Every run of the search over `names` (default: all designs), each row at each seed."""
-    return [cfg.replace(seed=s) for n in (names or DESIGNS) for cfg in design_rows(n, device).values()
-            for s in seeds]
+    names = list(DESIGNS) if names is None else list(names)
+    return [cfg.replace(seed=s) for n in names for cfg in design_rows(n, device).values() for s in seeds]
 
 
 def train_designs(names: Iterable[str] | None = None, seeds: Iterable[int] = SEARCH_SEEDS, workers: int | None = None,
                   results_dir=None) -> Mapping[str, dict[str, list]]:
     """design -> row -> its runs over `seeds` (trained or read back from `results_dir`)."""
     from .book import run_grid
-    names = list(names or DESIGNS)
+    names = list(DESIGNS) if names is None else list(names)
     seeds = list(seeds)
     results = iter(run_grid(search_configs(names, seeds), results_dir=results_dir, workers=workers))
     return {n: {label: [next(results) for _ in seeds] for label in ROWS} for n in names}
@@ -116,7 +116,7 @@ def read_designs(names: Iterable[str] | None = None, seeds: Iterable[int] = SEAR
     row missing a seed are left out."""
     from .results import RunResult, result_path
     out = {}
-    for n in (names or DESIGNS):
+    for n in (list(DESIGNS) if names is None else names):
         rows = {label: [result_path(cfg.replace(seed=s), results_dir) for s in seeds]
                 for label, cfg in design_rows(n).items()}
         if all(p.exists() for paths in rows.values() for p in paths):
@@ -183,3 +183,83 @@ def headline_rows(name: str, alpha: float, device: str = "cpu") -> dict[str, Run
     return {"Concatenation": design_config(name, device, fusion="concat", method="normal"),
             "Concatenation + OGM-GE": design_config(name, device, fusion="concat", method="ogm_ge",
                                                     alpha=float(alpha))}
+
+
+def read_outcome(results_dir=None):
+    """The rule's course from committed runs, training nothing: (the search's ranking, the confirmed designs'
+    ranking, the chosen design). A design the rule confirms whose runs are missing raises FileNotFoundError."""
+    search = ranking(read_designs(seeds=SEARCH_SEEDS, results_dir=results_dir))
+    confirmed: list = []
+    while True:
+        nxt = to_confirm(search, confirmed)
+        if not nxt:
+            break
+        done = read_designs([n for n, *_ in search if n in {c[0] for c in confirmed} | set(nxt)], CONFIRM_SEEDS,
+                            results_dir)
+        if not set(nxt) <= set(done):
+            raise FileNotFoundError(f"the confirmation runs of {sorted(set(nxt) - set(done))} are not in the results "
+                                    "folder: train them with testbed.train_designs(names, CONFIRM_SEEDS)")
+        confirmed = ranking(done)
+    return search, confirmed, choose(confirmed)
+
+
+def read_rows(rows: Mapping[str, RunConfig], seeds: Iterable[int], results_dir=None) -> dict[str, list]:
+    """label -> the committed runs of each row over `seeds` (those present; nothing is trained)."""
+    from .results import RunResult, result_path
+    out = {}
+    for label, cfg in rows.items():
+        paths = [result_path(cfg.replace(seed=s), results_dir) for s in seeds]
+        out[label] = [RunResult.load(p) for p in paths if p.exists()]
+    return out
+
+
+def alpha_values(name: str, results_dir=None) -> dict[float, list[float]]:
+    """{alpha: the seeds' best validation fused accuracies (%)} of design `name`'s committed alpha sweep."""
+    runs = read_rows(alpha_rows(name), ALPHA_SEEDS, results_dir)
+    return {float(label.split("=")[1]): [100 * r.best["val_acc"] for r in rs] for label, rs in runs.items() if rs}
+
+
+def book_runs() -> list[RunConfig]:
+    """The testbed's runs the book reads that the rule has reached: every design at `SEARCH_SEEDS`, and the
+    designs the rule confirmed at `CONFIRM_SEEDS` (as far as `read_outcome` gets on the committed runs)."""
+    out = {c.key(): c for c in search_configs()}
+    try:
+        _, confirmed, _ = read_outcome()
+    except (FileNotFoundError, ValueError):
+        confirmed = []
+    if confirmed:
+        for c in search_configs([n for n, *_ in confirmed], CONFIRM_SEEDS):
+            out.setdefault(c.key(), c)
+    return list(out.values())
+
+
+def run_rule(workers: int | None = None, results_dir=None, headline_seeds: Iterable[int] = HEADLINE_SEEDS,
+             out=print) -> tuple[str, float]:
+    """Run the whole rule, resumable (finished runs are read back): the search, the confirmations, the alpha
+    sweep on the chosen design, then the headline pair. Returns (chosen design, alpha)."""
+    from .book import run_grid
+    from .regimes import choose_alpha
+    train_designs(seeds=SEARCH_SEEDS, workers=workers, results_dir=results_dir)
+    search = ranking(read_designs(seeds=SEARCH_SEEDS, results_dir=results_dir))
+    out("search: " + "; ".join(f"{n} {d:.2f}" for n, d, *_ in search))
+    confirmed: list = []
+    while nxt := to_confirm(search, confirmed):
+        out(f"confirming {', '.join(nxt)} at seeds {list(CONFIRM_SEEDS)}")
+        names = [n for n, *_ in search if n in {c[0] for c in confirmed} | set(nxt)]
+        confirmed = ranking(train_designs(names, CONFIRM_SEEDS, workers, results_dir))
+    chosen = choose(confirmed)
+    out(f"chosen: {chosen}")
+    rows = alpha_rows(chosen)
+    runs = iter(run_grid([c.replace(seed=s) for c in rows.values() for s in ALPHA_SEEDS], results_dir, workers))
+    alpha, table = choose_alpha({float(l.split("=")[1]): [100 * next(runs).best["val_acc"] for _ in ALPHA_SEEDS]
+                                 for l in rows})
+    out(f"alpha: {alpha:g} ({table})")
+    head = headline_rows(chosen, alpha)
+    run_grid([c.replace(seed=s) for s in headline_seeds for c in head.values()], results_dir, workers)
+    out("headline pair trained")
+    return chosen, alpha
+
+
+if __name__ == "__main__":      # python -m ogm_lib.testbed [workers]: the whole rule, resumable
+    import sys
+    run_rule(int(sys.argv[1]) if len(sys.argv) > 1 else None)

@@ -176,3 +176,28 @@ def test_the_confirmation_rule_goes_to_the_second_design_only_when_the_first_fai
     assert testbed.choose(both) == names[0]
     with pytest.raises(ValueError):
         testbed.choose([])
+
+
+# ------------------------------------------------------------------ the chapter's section, on the committed runs
+
+def test_the_section_reads_the_committed_search_and_says_where_the_rule_stands():
+    from ogm_lib.report import testbed as tb_report
+    from ogm_lib.report.findings import phenomenon_gaps
+    tb = tb_report.section_for("avdigits", testbed.PROFILE)
+    search = tb["search"]
+    assert len(search) == len(testbed.DESIGNS) and list(search["distance"]) == sorted(search["distance"])
+    assert {"paper-like regime", "easy audio regime"} <= set(search.index)
+    # the book's paper-like regime lacks the phenomenon: joint training wins by far, no headroom
+    row = search.loc["paper-like regime"]
+    assert row["joint gain (pts)"] > ph.JOINT_GAIN_MAX and row["headroom (pts)"] < ph.HEADROOM_MIN
+    assert "misses" in phenomenon_gaps()[0]
+    text = tb["texts"]["tb_search"]
+    assert text.startswith(f"The search tried {len(testbed.DESIGNS) - 2} designs") or "not complete" in text
+    if "chosen" in tb:
+        assert tb["chosen"] in testbed.DESIGNS and not tb["chosen"].endswith("regime")
+        assert len(tb["criteria"]) == len(ph.criteria(ph.measure(
+            testbed.read_designs([tb["chosen"]], testbed.CONFIRM_SEEDS)[tb["chosen"]])))
+    note = tb_report.section_for("avdigits", "smoke")
+    assert "default data at the converged profile" in note["texts"]["tb_verdict"]
+    assert "note" in tb_report.table(note, "search").columns
+    assert "(4) rho^a is above 1" in tb_report.rule_text()

@@ -91,13 +91,15 @@ def test_book_run_list_and_seeds():
 
 
 def test_committed_results_cover_the_book():
-    """Every run the book reads at its default parameters is committed, with provenance; at most 30 MB (the book's
-    336 runs take about 26 MB: a joint run with its probe traces and test predictions is 60-80 KB of JSON)."""
+    """Every run the book reads at its default parameters is committed, with provenance; at most 45 MB (the book's
+    336 runs take about 26 MB: a joint run with its probe traces and test predictions is 60-80 KB of JSON; the
+    testbed search's runs keep the validation split's predictions too, about 100 KB each, and the testbed's
+    headline pair has 20 seeds: about 120 of them, 12 MB)."""
     missing = [c.key() for c in book_runs() if not (COMMITTED / f"{c.key()}.json").exists()]
     assert not missing, f"{len(missing)} runs of the book are not in results/ (make retrain): {missing[:5]}"
     files = sorted(COMMITTED.glob("*.json"))
     committed = [f for f in COMMITTED.rglob("*") if f.is_file() and "checkpoints" not in f.parts]
-    assert sum(f.stat().st_size for f in committed) <= 30e6
+    assert sum(f.stat().st_size for f in committed) <= 45e6
     for f in files[:: max(1, len(files) // 10)]:
         r = RunResult.load(f)
         assert r.key == f.stem and r.provenance.get("commit") and r.provenance.get("torch")

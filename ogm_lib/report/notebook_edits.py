@@ -107,7 +107,7 @@ from myst_nb import glue
 
 from ogm_lib.noise import (compare_to_theory, minibatch_noise_trace, noise_trace_formula, official_ge_noise_trace,
                            sgd_ge_noise_trace, update_noise_traces)
-from ogm_lib.report import sgd_noise
+from ogm_lib.report import sgd_noise, text
 from ogm_lib.temperature import FORM_LABELS, temperature_factor, temperature_table
 
 s = sgd_noise.setup(dataset, profile, device, regime, seed, alpha, pool, batch_sizes, lr_factors, update_batch_sizes,
