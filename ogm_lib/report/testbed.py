@@ -66,7 +66,8 @@ def section(results_dir=None) -> dict:
         search = testbed.ranking(designs)
         note = f"The confirmation is not complete on the committed runs ({err})."
         return {"search": cal.design_table(search), "search_test": cal.design_test_table(designs),
-                "texts": {"tb_search": f"The search tried {len(designs)} designs on seed 0. {note}",
+                "texts": {"tb_search": f"The search tried {sum(not n.endswith(' regime') for n in designs)} "
+                                       f"designs on seed 0. {note}",
                           "tb_alpha": note, "tb_verdict": note}}
     confirmed_runs = testbed.read_designs([n for n, *_ in confirmed], testbed.CONFIRM_SEEDS, results_dir)
     sweep = testbed.alpha_values(chosen, results_dir)
