@@ -73,6 +73,7 @@ class Criterion:
     at_least: bool      # True: met when value >= threshold; False: when value <= threshold
     unit: float         # shortfall per unit of distance
     weight: float = 1.0
+    short: str = ""     # a short name for tables
 
     @property
     def met(self) -> bool:
@@ -209,19 +210,25 @@ def measure(runs: Runs, split: str = "val") -> dict[str, float]:
 def criteria(m: Mapping[str, float]) -> list[Criterion]:
     """The criteria (module docstring) on a design's measurements (`measure`)."""
     return [
-        Criterion("joint gain over the best unimodal model (points)", m["joint_gain"], JOINT_GAIN_MAX, False, 5.0),
-        Criterion("headroom of the product of the unimodal models (points)", m["headroom"], HEADROOM_MIN, True, 5.0),
-        Criterion("headroom, lower end of its 95 % interval (points)", m["headroom_low"], 0.0, True, 5.0),
+        Criterion("joint gain over the best unimodal model (points)", m["joint_gain"], JOINT_GAIN_MAX, False, 5.0,
+                  short="joint gain"),
+        Criterion("headroom of the product of the unimodal models (points)", m["headroom"], HEADROOM_MIN, True, 5.0,
+                  short="headroom"),
+        Criterion("headroom, lower end of its 95 % interval (points)", m["headroom_low"], 0.0, True, 5.0,
+                  short="headroom CI"),
         Criterion("weak encoder: alone minus inside the joint model (probe, points)", m["probe_gap"],
-                  PROBE_GAP_MIN, True, 5.0),
+                  PROBE_GAP_MIN, True, 5.0, short="probe gap"),
         Criterion("seeds whose first-epoch rho^a is above 1 (share)", m["first_epoch_share"], FIRST_EPOCH_SHARE,
-                  True, 0.1),
-        Criterion("modulation-window steps with rho^a > 1 (share)", m["window_share"], WINDOW_SHARE_MIN, True, 0.1),
-        Criterion("runs on their validation plateau (share)", m["converged_share"], CONVERGED_SHARE, True, 0.1),
+                  True, 0.1, short="rho^a, first epoch"),
+        Criterion("modulation-window steps with rho^a > 1 (share)", m["window_share"], WINDOW_SHARE_MIN, True, 0.1,
+                  short="rho^a, window"),
+        Criterion("runs on their validation plateau (share)", m["converged_share"], CONVERGED_SHARE, True, 0.1,
+                  short="plateau"),
         Criterion("audio-only: distance to CREMA-D's 52.5 (points)", abs(m["audio_val"] - PAPER_UNIMODAL["audio"]),
-                  UNIMODAL_TOLERANCE, False, 5.0, weight=0.5),
+                  UNIMODAL_TOLERANCE, False, 5.0, weight=0.5, short="audio accuracy"),
         Criterion("visual-only: distance to CREMA-D's 41.9 (points)",
-                  abs(m["visual_val"] - PAPER_UNIMODAL["visual"]), UNIMODAL_TOLERANCE, False, 5.0, weight=0.5),
+                  abs(m["visual_val"] - PAPER_UNIMODAL["visual"]), UNIMODAL_TOLERANCE, False, 5.0, weight=0.5,
+                  short="visual accuracy"),
     ]
 
 

@@ -238,7 +238,7 @@ def design_table(ranked, missed_names: bool = True):
             "rho^a > 1: first epoch / window": f"{m['first_epoch_share']:.0%} / {m['window_share']:.0%}",
             "on plateau": f"{m['converged_share']:.0%}",
             "distance": round(dist, 2),
-            "misses": "; ".join(c.name.split(" (")[0] for c in crit if not c.met) or "nothing",
+            "misses": "; ".join(c.short or c.name for c in crit if not c.met) or "nothing",
         }
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "design"
