@@ -254,7 +254,10 @@ class GpuExecutor:
 
 
 def _slurm_task(task: dict) -> dict:
-    """One array task (submitit pickles this function by name)."""
+    """One array task (submitit pickles this function by name). One torch thread unless `$OGM_WORKER_THREADS`
+    says otherwise, as the local workers: a CPU run's bits depend on its thread count (`rerun.retrain`)."""
+    import torch
+    torch.set_num_threads(int(os.environ.get("OGM_WORKER_THREADS", 1)))
     return asdict(_run_task(task))
 
 

@@ -132,7 +132,7 @@ executors.claimed_fit(cfg, sys.argv[1])
 """
 
 
-def test_a_killed_workers_run_is_retaken_and_ends_identical(tmp_path):
+def test_a_killed_workers_run_is_retaken_and_ends_identical(tmp_path, one_thread):   # one thread, as the workers: the same bits
     cfg = smoke(synthetic_size=256, epochs=12)
     cut = tmp_path / "cut"
     victim = subprocess.Popen([sys.executable, "-c", _VICTIM, str(cut)], env=ENV, cwd=ROOT)
@@ -153,7 +153,7 @@ def test_a_killed_workers_run_is_retaken_and_ends_identical(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ executors
 
-def test_local_pool_and_run_grid_order(tmp_path):
+def test_local_pool_and_run_grid_order(tmp_path, one_thread):   # one thread, as the workers: the same bits
     cfgs = [smoke(s) for s in (2, 0, 1)]
     lines = io.StringIO()
     bar = GridProgress(3, 0, stream=lines)
@@ -166,7 +166,7 @@ def test_local_pool_and_run_grid_order(tmp_path):
     assert identical(comparable(results[0]), comparable(fit(cfgs[0], tmp_path / "alone")))
 
 
-def test_gpus_executor_pins_one_worker_per_device(tmp_path):
+def test_gpus_executor_pins_one_worker_per_device(tmp_path, one_thread):   # one thread, as the workers: the same bits
     cfgs = [smoke(s) for s in range(4)]
     out = executors.run(cfgs, tmp_path, executors.GpuExecutor(devices=["3", "5"]))
     assert {o.status for o in out.values()} == {"trained"}
@@ -191,7 +191,7 @@ def test_visible_gpus_reads_the_environment(monkeypatch):
         executors.GpuExecutor()
 
 
-def test_slurm_executor_through_submitits_local_cluster(tmp_path):
+def test_slurm_executor_through_submitits_local_cluster(tmp_path, one_thread):   # one thread, as the workers: the same bits
     pytest.importorskip("submitit")
     cfgs = [smoke(s) for s in range(2)]
     ex = executors.SlurmExecutor(cluster="local", gpus_per_task=0, time_min=10, folder=tmp_path / "logs")
