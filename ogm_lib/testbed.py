@@ -219,17 +219,28 @@ def alpha_values(name: str, results_dir=None) -> dict[float, list[float]]:
     return {float(label.split("=")[1]): [100 * r.best["val_acc"] for r in rs] for label, rs in runs.items() if rs}
 
 
-def book_runs() -> list[RunConfig]:
-    """The testbed's runs the book reads that the rule has reached: every design at `SEARCH_SEEDS`, and the
-    designs the rule confirmed at `CONFIRM_SEEDS` (as far as `read_outcome` gets on the committed runs)."""
+def book_runs(results_dir=None) -> list[RunConfig]:
+    """The testbed's runs the book reads, as far as the rule has got on the committed runs: every design at
+    `SEARCH_SEEDS`; the designs the rule confirmed at `CONFIRM_SEEDS`; the chosen design's alpha sweep once it
+    is complete; and the headline pair at every seed of `HEADLINE_SEEDS` whose two runs are both there."""
+    from .regimes import choose_alpha
+    from .results import result_path
     out = {c.key(): c for c in search_configs()}
     try:
-        _, confirmed, _ = read_outcome()
+        _, confirmed, chosen = read_outcome(results_dir)
     except (FileNotFoundError, ValueError):
-        confirmed = []
-    if confirmed:
-        for c in search_configs([n for n, *_ in confirmed], CONFIRM_SEEDS):
-            out.setdefault(c.key(), c)
+        return list(out.values())
+    for c in search_configs([n for n, *_ in confirmed], CONFIRM_SEEDS):
+        out.setdefault(c.key(), c)
+    sweep = [c.replace(seed=s) for c in alpha_rows(chosen).values() for s in ALPHA_SEEDS]
+    if not all(result_path(c, results_dir).exists() for c in sweep):
+        return list(out.values())
+    out.update((c.key(), c) for c in sweep)
+    alpha, _ = choose_alpha(alpha_values(chosen, results_dir))
+    for s in HEADLINE_SEEDS:
+        pair = [c.replace(seed=s) for c in headline_rows(chosen, alpha).values()]
+        if all(result_path(c, results_dir).exists() for c in pair):
+            out.update((c.key(), c) for c in pair)
     return list(out.values())
 
 
