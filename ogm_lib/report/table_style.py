@@ -43,8 +43,8 @@ CSS_CLASS = "ogm-table"
 CSS = f"""<style>
 table.{CSS_CLASS} {{table-layout: fixed; width: 100%; max-width: 100%; border-collapse: collapse;
   font-size: 0.82em; line-height: 1.3; margin: 0.3em 0 0.8em 0;}}
-table.{CSS_CLASS} th, table.{CSS_CLASS} td {{overflow-wrap: break-word; hyphens: auto; word-break: normal; white-space: normal;
-  padding: 0.25em 0.45em; border-bottom: 1px solid #ddd; vertical-align: top; text-align: left;}}
+table.{CSS_CLASS} th, table.{CSS_CLASS} td {{overflow-wrap: anywhere; hyphens: auto; word-break: normal; white-space: normal;
+  padding: 0.25em 0.35em; border-bottom: 1px solid #ddd; vertical-align: top; text-align: left;}}
 table.{CSS_CLASS} thead th {{border-bottom: 2px solid #999; font-weight: 600;}}
 table.{CSS_CLASS} td.num {{text-align: right; font-variant-numeric: tabular-nums;}}
 table.{CSS_CLASS} tr.group th {{background: #f3f3f3; font-weight: 600; border-top: 1px solid #bbb;}}
