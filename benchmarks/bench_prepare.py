@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import media_fixtures as mf  # noqa: E402
-from ogm_lib.data import prepare as P  # noqa: E402
+from ogm_lib.method.data import prepare as P  # noqa: E402
 
 
 def make_cremad_like(root: Path, n: int) -> None:
@@ -62,8 +62,8 @@ def bench_loader(store: Path, workers: int, samples: int) -> dict:
     import torch
     from torch.utils.data import DataLoader, RandomSampler
 
-    from ogm_lib.config import make_config
-    from ogm_lib.data.prepared import load_prepared
+    from ogm_lib.method.config import make_config
+    from ogm_lib.method.data.prepared import load_prepared
 
     torch.set_num_threads(1)
     config = make_config("paper", dataset="cremad", data_dir=str(store), image_size=224, n_frames=1)

@@ -35,8 +35,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ogm_lib.data import store  # noqa: E402
-from ogm_lib.data.features import SPECS  # noqa: E402
+from ogm_lib.method.data import store  # noqa: E402
+from ogm_lib.method.data.features import SPECS  # noqa: E402
 
 CREMAD_CLIPS = 7442          # CREMA-D's clips (91 actors, 6 emotions)
 FRAME_SIZE, MAX_FRAMES = 256, SPECS["cremad"].max_frames

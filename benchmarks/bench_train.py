@@ -42,10 +42,10 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from ogm_lib.config import make_config  # noqa: E402
-from ogm_lib.data import AVSplits, AVTensorDataset  # noqa: E402
-from ogm_lib.shards import Shard  # noqa: E402
-from ogm_lib.train import Trainer, train_step  # noqa: E402
+from ogm_lib.method.config import make_config  # noqa: E402
+from ogm_lib.method.data import AVSplits, AVTensorDataset  # noqa: E402
+from ogm_lib.method.shards import Shard  # noqa: E402
+from ogm_lib.method.train import Trainer, train_step  # noqa: E402
 
 #: audio (C, F, T), visual frames T, classes; alpha and frames come from config.DATASET_DEFAULTS
 SHAPES = {"cremad": dict(audio=(1, 257, 188), frames=1, classes=6),

@@ -5,7 +5,7 @@ On a machine with a CUDA GPU (`scripts/gpu_check.sh`), three phases, each under 
 1. `bench_train.py` at the CREMA-D and VGGSound shapes (ResNet-18 at width 64, batch 64), `normal` and
    `ogm_ge` in one process, alternating; judged against the targets `TARGETS` (OGM-GE at the CREMA-D shapes
    at least 4,000 samples/s on an H100-class GPU; OGM-GE's own work at most 3 % of a step);
-2. the `gpus` executor (`ogm_lib/executors.py`) on a handful of `gpu`-profile runs (the headline pair,
+2. the `gpus` executor (`ogm_lib/recipe/executors.py`) on a handful of `gpu`-profile runs (the headline pair,
    `EXECUTOR_SEEDS` seeds, shortened to `--executor-epochs` epochs so that the phase fits): one worker per
    visible GPU, each run's wall time and the GPU it ran on;
 3. one chapter (`CHAPTER`, Figure 3) executed by papermill at the `gpu` profile on the GPU executor, with
@@ -118,9 +118,9 @@ def phase_bench(gpu: bool, limit: float) -> dict:
 
 def executor_runs(gpu: bool, epochs: int, results_dir: str) -> dict:
     """The executor phase itself (run as `gpu_check.py --executor-phase`, in a session `run_limited` can end)."""
-    from ogm_lib import executors
-    from ogm_lib.book import headline_rows
-    from ogm_lib.config import make_config
+    from ogm_lib.recipe import executors
+    from ogm_lib.recipe.book import headline_rows
+    from ogm_lib.method.config import make_config
     if gpu:
         rows = headline_rows("avdigits", "gpu", "cuda")
         configs = [c.replace(seed=s, epochs=epochs) for c in rows.values() for s in EXECUTOR_SEEDS]

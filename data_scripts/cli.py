@@ -8,8 +8,8 @@ import argparse
 import os
 from typing import Callable
 
-from ogm_lib.data.features import SPECS
-from ogm_lib.data.prepare import PrepareReport, default_out_dir
+from ogm_lib.method.data.features import SPECS
+from ogm_lib.method.data.prepare import PrepareReport, default_out_dir
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):

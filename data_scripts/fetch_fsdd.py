@@ -2,7 +2,7 @@
 """Fetch the Free Spoken Digit Dataset (the audio of the default `avdigits` data) and verify it.
 
 Makes `<dest>/recordings/*.wav` complete, every file checked against the SHA-256 list pinned in
-`ogm_lib/data/fsdd_sha256.txt` (tag v1.0.10, 3,000 files). Sources, in order: the copy already at
+`ogm_lib/method/data/fsdd_sha256.txt` (tag v1.0.10, 3,000 files). Sources, in order: the copy already at
 `dest`; a local mirror (`--mirror`, else $OGM_FSDD_MIRROR, else `../shared/data/fsdd` next to the repository
 or the working directory); the public GitHub archive of tag v1.0.10.
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a checkout without installing
 
-from ogm_lib.data.fsdd import FSDD_URL, FSDDChecksumError, default_data_dir, fetch_fsdd  # noqa: E402
+from ogm_lib.method.data.fsdd import FSDD_URL, FSDDChecksumError, default_data_dir, fetch_fsdd  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runs from a checkout without installing
 
 from data_scripts.cli import base_parser, common_kwargs, open_fraction, run_cli, summarise  # noqa: E402
-from ogm_lib.data.prepare import prepare_cremad  # noqa: E402
+from ogm_lib.method.data.prepare import prepare_cremad  # noqa: E402
 
 
 def main(argv=None):

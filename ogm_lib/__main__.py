@@ -21,7 +21,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .options import add_run_options, config_from_args
+from .method.options import add_run_options, config_from_args
 
 def _common() -> argparse.ArgumentParser:
     """Options every subcommand takes (`--debug`), also accepted after the subcommand."""
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("dataset", choices=["avdigits"])
     fetch.add_argument("--dest", default=None, help="destination folder (default ./data/avdigits)")
     fetch.add_argument("--mirror", default=None, help="a local copy of FSDD to copy from")
-    from .data.check import add_parser as add_data_parser
+    from .method.data.check import add_parser as add_data_parser
     add_data_parser(sub, _common())
     book = sub.add_parser("book", help="the book's runs: list them, retrain them all, verify a sample, or "
                                        "re-encode their files", parents=[_common()])
@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_grid_options(book: argparse.ArgumentParser) -> None:
     """`book retrain|list`: where the runs train (`executors.py`) and which of them (`--shard`)."""
-    from .executors import EXECUTORS
+    from .recipe.executors import EXECUTORS
     book.add_argument("--executor", default=None, choices=EXECUTORS,
                       help="retrain: local (CPU processes, --workers), gpus (one worker per visible GPU), slurm "
                            "(a submitit job array); default $OGM_EXECUTOR, else local")
@@ -94,7 +94,7 @@ def reencode_command(results_dir: Path) -> int:
     file's bytes before and after, and the totals; 1 if a file could not be re-encoded (left as is)."""
     import time
 
-    from .results import KEY_PATTERN, STEPS_ENCODING, reencode
+    from .method.results import KEY_PATTERN, STEPS_ENCODING, reencode
     files = [f for f in sorted(Path(results_dir).glob("*.json")) if KEY_PATTERN.match(f.stem)]
     t0, before, after, kept, failed = time.perf_counter(), 0, 0, 0, 0
     for path in files:
@@ -117,18 +117,18 @@ def reencode_command(results_dir: Path) -> int:
 def book_command(args) -> int:
     import time
 
-    from .book import book_runs, run_grid
-    from .paths import default_results_dir
-    from .results import RunResult
+    from .recipe.book import book_runs, run_grid
+    from .method.paths import default_results_dir
+    from .method.results import RunResult
     results_dir = Path(args.results_dir) if args.results_dir else default_results_dir()
     if args.action == "reencode":
         return reencode_command(results_dir)
     if args.action == "verify":
-        from .rerun import verify_sample
+        from .recipe.rerun import verify_sample
         failed = verify_sample(results_dir, args.sample, args.draw_seed, device=args.device)
         print("all retrained runs agree with their files" if not failed else f"{failed} run(s) differ")
         return 1 if failed else 0
-    from .executors import make_executor, take_shard
+    from .recipe.executors import make_executor, take_shard
     runs = take_shard(book_runs(), args.shard)
     have = [c for c in runs if (results_dir / f"{c.key()}.json").exists()]
     shard = f" (shard {args.shard})" if args.shard else ""
@@ -146,7 +146,7 @@ def book_command(args) -> int:
     print(f"{len(results)} runs in {results_dir}; this call took {time.perf_counter() - t0:.0f} s; "
           f"sum of the runs' own wall times {sum(r.wall_time_s for r in results):.0f} s")
     if args.compare_to:
-        from .rerun import compare
+        from .recipe.rerun import compare
         differ = 0
         for r in results:
             path = Path(args.compare_to) / f"{r.key}.json"
@@ -161,7 +161,7 @@ def list_command(runs, results_dir: Path, shard: str = "") -> int:
     """`book list`: each run as done (its result is in the folder), claimed (a live job trains it: who, and
     its last heartbeat), stale (claimed by a job that is gone: the next retrain retakes it) or todo; then
     the counts."""
-    from .run_claims import read_claim
+    from .recipe.run_claims import read_claim
     counts = {"done": 0, "claimed": 0, "stale": 0, "todo": 0}
     for c in runs:
         held, note = None, ""
@@ -219,8 +219,8 @@ def run_command(args) -> int:
     if args.command == "fetch":
         from pathlib import Path
 
-        from .data.fsdd import default_data_dir, fetch_fsdd
-        from .data.mnist import fetch_mnist
+        from .method.data.fsdd import default_data_dir, fetch_fsdd
+        from .method.data.mnist import fetch_mnist
         dest = Path(args.dest or default_data_dir("avdigits"))
         print(fetch_fsdd(dest, mirror=args.mirror))
         # MNIST's test digits: the visual half of the testbed search's designs (data/mnist.py, testbed.py)
@@ -230,13 +230,13 @@ def run_command(args) -> int:
     if args.command == "book":
         return book_command(args)
     if args.command == "data":
-        from .data.check import data_command
+        from .method.data.check import data_command
         return data_command(args)
-    from .train import fit
+    from .method.train import fit
     result = fit(config_from_args(args), retrain=args.retrain)
     best = result.best
     if args.json:
-        from .results import strict_json      # NaN as null, inf as "Infinity": JSON any reader takes
+        from .method.results import strict_json      # NaN as null, inf as "Infinity": JSON any reader takes
         print(json.dumps(strict_json({"key": result.key, "best_epoch": result.best_epoch, **best}), indent=1,
                          allow_nan=False))
     else:

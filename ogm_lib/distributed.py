@@ -56,10 +56,10 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader
 
-from .config import RunConfig
-from .data import AVTensorDataset
-from .results import RunResult
-from .shards import Shard, whole_batches
+from .method.config import RunConfig
+from .method.data import AVTensorDataset
+from .method.results import RunResult
+from .method.shards import Shard, whole_batches
 
 __all__ = ["DistContext", "SyncBatchNormCPU", "convert_batchnorm", "shard_bounds", "init_from_env", "fit_ddp",
            "run_local", "main"]
@@ -274,7 +274,7 @@ def fit_ddp(config: RunConfig, results_dir: str | Path | None = None, retrain: b
 
     `config.batch_size` is the global batch. Returns the same result on every rank; only rank 0 writes it
     (and the checkpoints, which a restarted job resumes from on every rank)."""
-    from .train import fit
+    from .method.train import fit
     return fit(config, results_dir, retrain, stop_after, dist=ctx or init_from_env(config.device))
 
 
@@ -305,7 +305,7 @@ def run_local(fn: Callable, world_size: int, *args) -> None:
 def main(argv: list[str] | None = None) -> int:
     """`torchrun --nproc_per_node=N -m ogm_lib.distributed train [options of python -m ogm_lib train]`."""
     from .__main__ import build_parser
-    from .options import config_from_args
+    from .method.options import config_from_args
 
     args = build_parser().parse_args(argv)
     if args.command != "train":

@@ -16,11 +16,11 @@ pytest.importorskip("av", reason="PyAV (the `data` extra) decodes the raw media"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import media_fixtures as mf  # noqa: E402
 
-from ogm_lib.config import make_config  # noqa: E402
-from ogm_lib.data import build_datasets  # noqa: E402
-from ogm_lib.data import lists as L  # noqa: E402
-from ogm_lib.data import prepare as P  # noqa: E402
-from ogm_lib.data.events import segment_accuracy  # noqa: E402
+from ogm_lib.method.config import make_config  # noqa: E402
+from ogm_lib.method.data import build_datasets  # noqa: E402
+from ogm_lib.method.data import lists as L  # noqa: E402
+from ogm_lib.method.data import prepare as P  # noqa: E402
+from ogm_lib.method.data.events import segment_accuracy  # noqa: E402
 
 BELL, FEMALE, MALE = "Church bell", "Female speech, woman speaking", "Male speech, man speaking"
 # split -> (category, video id, StartTime, EndTime, seconds of video)
@@ -100,7 +100,7 @@ def test_older_store_is_refused_then_repaired(store, tmp_path):
     manifest = json.loads((work / "manifest.json").read_text())
     (work / "segments.npy").unlink()
     del manifest["files"]["segments.npy"], manifest["arrays"]["segments"], manifest["segments_hash"]
-    from ogm_lib.data.store import store_fingerprint
+    from ogm_lib.method.data.store import store_fingerprint
     manifest["store_fingerprint"] = store_fingerprint(manifest["params_hash"], manifest["files"])
     (work / "manifest.json").write_text(json.dumps(manifest))
     assert len(build_datasets(make_config("smoke", dataset="ave", data_dir=str(work), n_frames=1)).test) == 2
@@ -130,9 +130,9 @@ def test_event_datasets_from_the_store(store):
 
 
 def test_avga_fit_and_segment_accuracy(store, tmp_path):
-    from ogm_lib.models.localisation import LocalisationModel
-    from ogm_lib.results import decode_predictions
-    from ogm_lib.train import Trainer, fit
+    from ogm_lib.method.models.localisation import LocalisationModel
+    from ogm_lib.method.results import decode_predictions
+    from ogm_lib.method.train import Trainer, fit
     config = events_config(store / "out", method="ogm_ge")
     trainer = Trainer(config, tmp_path)
     assert isinstance(trainer.model, LocalisationModel) and trainer.model.segments == 10
@@ -149,7 +149,7 @@ def test_avga_fit_and_segment_accuracy(store, tmp_path):
 
 def test_table5_rows_on_ave_are_valid_configs():
     """Chapter 15's rows on AVE at the paper's sizes (`-p dataset ave -p profile paper -p device cuda`)."""
-    from ogm_lib.plugins import table5_rows
+    from ogm_lib.recipe.plugins import table5_rows
     rows = table5_rows(dataset="ave", profile="paper", device="cuda")
     assert set(rows) == {"AVGA", "AVGA+", "PSP", "PSP+"}
     for label, c in rows.items():

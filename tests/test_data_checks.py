@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ogm_lib.config import PINNED_FINGERPRINTS, config_key, make_config
-from ogm_lib.paths import dataset_dir
+from ogm_lib.method.config import PINNED_FINGERPRINTS, config_key, make_config
+from ogm_lib.method.paths import dataset_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,10 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # ---------------------------------------------------------------------------------------------------
 
 def test_every_data_folder_resolves_against_the_repository_root(tmp_path, monkeypatch):
-    from ogm_lib.data.fsdd import default_data_dir
+    from ogm_lib.method.data.fsdd import default_data_dir
     from data_scripts.cli import base_parser
-    from ogm_lib.data.prepare import default_out_dir
-    from ogm_lib.data.prepared import prepared_dir
+    from ogm_lib.method.data.prepare import default_out_dir
+    from ogm_lib.method.data.prepared import prepared_dir
     monkeypatch.delenv("OGM_DATA_DIR", raising=False)
     for cwd in (ROOT, ROOT / "notebooks", tmp_path):
         monkeypatch.chdir(cwd)
@@ -74,8 +74,8 @@ def test_speaker_split_needs_speakers():
 
 
 def test_avdigits_speaker_split_holds_speakers_out():
-    from ogm_lib.data.avdigits import _knobs, split_clips
-    from ogm_lib.data.fsdd import expected_checksums, parse_fsdd_name
+    from ogm_lib.method.data.avdigits import _knobs, split_clips
+    from ogm_lib.method.data.fsdd import expected_checksums, parse_fsdd_name
     names = list(expected_checksums())
     split = split_clips(names, 0.1, data_seed=3, rule="speaker")
     who = {s: {parse_fsdd_name(n)[1] for n, x in zip(names, split) if x == s} for s in ("train", "val", "test")}
@@ -112,14 +112,14 @@ def store(raw, tmp_path_factory):
 
 
 def prepare(raw, out, *extra):
-    from ogm_lib.data.prepare import prepare_cremad
+    from ogm_lib.method.data.prepare import prepare_cremad
     kw = dict(workers=1, frame_size=32, quiet=True)
     kw.update(extra[0] if extra else {})
     return prepare_cremad(raw, out, **kw)
 
 
 def load(out, **kw):
-    from ogm_lib.data import build_datasets
+    from ogm_lib.method.data import build_datasets
     return build_datasets(make_config("smoke", dataset="cremad", data_dir=str(out), n_frames=1, **kw))
 
 
@@ -130,7 +130,7 @@ def copy(store, tmp_path):
 
 
 def test_manifest_records_every_file(store):
-    from ogm_lib.data.store import STORE_FILES, store_fingerprint
+    from ogm_lib.method.data.store import STORE_FILES, store_fingerprint
     manifest = json.loads((store / "manifest.json").read_text())
     assert set(manifest["files"]) == set(STORE_FILES)
     frames = manifest["files"]["frames.npy"]
@@ -142,7 +142,7 @@ def test_manifest_records_every_file(store):
 
 @pytest.mark.parametrize("damage", ["truncate frames", "cut train.csv", "edit test.csv", "delete spec"])
 def test_damaged_store_is_named_and_repaired(damage, store, raw, tmp_path):
-    from ogm_lib.fileio import DamagedFileError
+    from ogm_lib.method.fileio import DamagedFileError
     work = copy(store, tmp_path)
     good = load(work)
     name = {"truncate frames": "frames.npy", "cut train.csv": "train.csv", "edit test.csv": "test.csv",
@@ -187,8 +187,8 @@ def test_damaged_array_without_clip_files_is_decoded_again(store, raw, tmp_path)
 def test_every_open_finds_a_changed_byte(store, raw, tmp_path):
     """Issue 26: same-size damage inside a large array is found when the store is opened (content check by
     default, hashed once per process), not only with --deep; prepare repairs it without --verify."""
-    from ogm_lib.data.store import problems
-    from ogm_lib.fileio import DamagedFileError
+    from ogm_lib.method.data.store import problems
+    from ogm_lib.method.fileio import DamagedFileError
     work = copy(store, tmp_path)
     load(work)                                                  # hashed once, remembered by size and mtime
     frames = work / "frames.npy"
@@ -228,7 +228,7 @@ def test_a_changed_store_gets_a_new_key(store, raw, tmp_path):
     assert after.key() != before.key()
     assert before.replace(seed=1).data_fingerprint == before.data_fingerprint
     assert before.replace(data_dir=str(work)).key() == after.replace(seed=0).key()   # fingerprinted again
-    from ogm_lib.data import build_datasets
+    from ogm_lib.method.data import build_datasets
     with pytest.raises(ValueError, match="prepared again or replaced since"):
         build_datasets(before)                              # an old config never trains on new data
 
@@ -288,7 +288,7 @@ def _flip_inside(path: Path, offset: int = 4096, length: int = 600) -> None:
 
 
 def test_a_large_array_is_hashed_once_per_process(store, tmp_path, monkeypatch):
-    import ogm_lib.data.store as st
+    import ogm_lib.method.data.store as st
     work = copy(store, tmp_path)
     hashed = []
     real = st.sha256_of
@@ -327,7 +327,7 @@ def test_a_damaged_clip_file_is_named_removed_and_decoded_again(store, raw, tmp_
 
 
 def test_an_interrupted_packing_leaves_the_previous_store_whole(store, raw, tmp_path, monkeypatch):
-    import ogm_lib.data.prepare as prep
+    import ogm_lib.method.data.prepare as prep
     work = copy(store, tmp_path)
     (work / "train.csv").write_text("row,name,label,group\n")           # damaged: prepare must repack
     before = {p.name: p.read_bytes() for p in work.glob("*.npy")}

@@ -12,10 +12,10 @@ import time
 import pytest
 import torch
 
-from ogm_lib.config import RunConfig
-from ogm_lib.data import avdigits, fsdd
-from ogm_lib.data.fsdd import FSDDChecksumError, fetch_fsdd, find_mirror, fsdd_split, parse_fsdd_name
-from ogm_lib.data.synthetic import make_synthetic
+from ogm_lib.method.config import RunConfig
+from ogm_lib.method.data import avdigits, fsdd
+from ogm_lib.method.data.fsdd import FSDDChecksumError, fetch_fsdd, find_mirror, fsdd_split, parse_fsdd_name
+from ogm_lib.method.data.synthetic import make_synthetic
 
 try:
     MIRROR = find_mirror()

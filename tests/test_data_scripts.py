@@ -20,12 +20,12 @@ pytest.importorskip("av", reason="PyAV (the `data` extra) decodes the raw media"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import media_fixtures as mf  # noqa: E402
 
-from ogm_lib.config import make_config  # noqa: E402
-from ogm_lib.data import build_datasets  # noqa: E402
-from ogm_lib.data import features as F  # noqa: E402
-from ogm_lib.data import lists as L  # noqa: E402
-from ogm_lib.data import prepare as P  # noqa: E402
-from ogm_lib.data.prepared import IMAGENET_MEAN, IMAGENET_STD, frame_indices  # noqa: E402
+from ogm_lib.method.config import make_config  # noqa: E402
+from ogm_lib.method.data import build_datasets  # noqa: E402
+from ogm_lib.method.data import features as F  # noqa: E402
+from ogm_lib.method.data import lists as L  # noqa: E402
+from ogm_lib.method.data import prepare as P  # noqa: E402
+from ogm_lib.method.data.prepared import IMAGENET_MEAN, IMAGENET_STD, frame_indices  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAME = 32        # stored frame side in the tests

@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from ogm_lib.config import make_config
-from ogm_lib.data import AVSplits, AVTensorDataset, build_datasets
+from ogm_lib.method.config import make_config
+from ogm_lib.method.data import AVSplits, AVTensorDataset, build_datasets
 from ogm_lib.distributed import SyncBatchNormCPU, run_local, shard_bounds
-from ogm_lib.train import Trainer, fit
+from ogm_lib.method.train import Trainer, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,13 +4,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ogm_lib.config import make_config
-from ogm_lib.data.common import AVSplits, AVTensorDataset
-from ogm_lib.data.events import event_sequences, make_events, segment_accuracy
-from ogm_lib.metrics import evaluate
-from ogm_lib.models import build_model
-from ogm_lib.models.localisation import LocalisationModel
-from ogm_lib.modulation import GradientModulator
+from ogm_lib.method.config import make_config
+from ogm_lib.method.data.common import AVSplits, AVTensorDataset
+from ogm_lib.method.data.events import event_sequences, make_events, segment_accuracy
+from ogm_lib.method.metrics import evaluate
+from ogm_lib.method.models import build_model
+from ogm_lib.method.models.localisation import LocalisationModel
+from ogm_lib.method.modulation import GradientModulator
 
 
 def test_segment_accuracy_on_a_hand_made_example():
@@ -25,7 +25,7 @@ def test_segment_accuracy_on_a_hand_made_example():
     # the evaluation of a model's per-segment logits gives the same number (as its `acc`)
     class Fixed(torch.nn.Module):
         def forward(self, audio, visual):
-            from ogm_lib.models import ModelOutput
+            from ogm_lib.method.models import ModelOutput
             return ModelOutput(logits, logits, logits, None, None)
     metrics = evaluate(Fixed(), [(torch.zeros(2), torch.zeros(2), labels)], num_classes=6)
     assert metrics["acc"] == pytest.approx(5 / 8) and metrics["acc_audio"] == pytest.approx(5 / 8)
@@ -105,8 +105,8 @@ def test_avga_attention_follows_the_audio():
 
 
 def test_events_config_and_a_training_step(tmp_path):
-    from ogm_lib.shards import Shard
-    from ogm_lib.train import Trainer, train_step
+    from ogm_lib.method.shards import Shard
+    from ogm_lib.method.train import Trainer, train_step
     config = make_config("smoke", dataset="synthetic", task="events", video_model="psp", n_frames=1,
                          method="ogm_ge", quiet=True, synthetic_size=120)
     assert config.key() != make_config("smoke", dataset="synthetic", n_frames=1, video_model="psp").key()

@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from ogm_lib import regimes
-from ogm_lib.book import train_seeds
+from ogm_lib.recipe import regimes
+from ogm_lib.recipe.book import train_seeds
 from ogm_lib.report import calibration as cal, claims as cl, explain as ex
 
 

@@ -7,9 +7,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
-from ogm_lib.config import make_config
-from ogm_lib.modulation import (GradientModulator, HalfBatch, ModulationState, coefficient, half_size,
-                                sgd_noise)
+from ogm_lib.method.config import make_config
+from ogm_lib.method.modulation import GradientModulator, HalfBatch, ModulationState, coefficient, half_size, sgd_noise
 
 
 class Tiny(nn.Module):
@@ -174,8 +173,8 @@ BEFORE = {"AMD EPYC": {"ogm_ge": ("a138ee9f1f6f6893", [0.13725490868091583, 0.15
 
 @pytest.mark.parametrize("method", ["ogm_ge", "ge"])
 def test_default_smoke_run_as_before(method, tmp_path, one_thread):
-    from ogm_lib.results import _cpu_name
-    from ogm_lib.train import fit
+    from ogm_lib.method.results import _cpu_name
+    from ogm_lib.method.train import fit
     cfg = make_config("smoke", dataset="synthetic", method=method, quiet=True)
     if _cpu_name() not in BEFORE:
         pytest.skip(f"no numbers of commit ea2b711 for this CPU ({_cpu_name()}); run it here to add them")
@@ -188,7 +187,7 @@ def test_default_smoke_run_as_before(method, tmp_path, one_thread):
 @pytest.mark.parametrize("method, ge_noise", [("ogm_ge", "sgd"), ("ogm_ge", "sgd_k"), ("ogm_ge", "sgd_restore"),
                                               ("ge", "sgd")])
 def test_variants_train(method, ge_noise, tmp_path, one_thread):
-    from ogm_lib.train import fit
+    from ogm_lib.method.train import fit
     cfg = make_config("smoke", dataset="synthetic", method=method, ge_noise=ge_noise, quiet=True, epochs=1,
                       modulation_end=0)
     assert cfg.key() != cfg.replace(ge_noise="official").key()
@@ -209,7 +208,7 @@ def test_ge_noise_config_checks():
         make_config("smoke", method="ogm_ge", ge_noise="sgd", world_size=2)
     # the default stays out of the key: a config dict without the field (a result file written before it
     # existed) has the same key
-    from ogm_lib.config import config_key
+    from ogm_lib.method.config import config_key
     cfg = make_config("cpu", method="ogm_ge")
     d = cfg.to_dict()
     d.pop("ge_noise")
@@ -223,7 +222,7 @@ def test_cli_lists_ge_noise():
 
 
 def test_temperature_factors():
-    from ogm_lib.temperature import temperature_factor, temperature_table
+    from ogm_lib.method.temperature import temperature_factor, temperature_table
     assert temperature_factor(0.1, "sgd") == pytest.approx((1 + 0.01) / 0.1)
     assert temperature_factor(0.03, "sgd") == pytest.approx(33.363, abs=1e-3)
     assert temperature_factor(0.2, "sgd") == pytest.approx(5.2)
@@ -244,7 +243,7 @@ def test_temperature_matches_a_simulated_sde():
     """On a quadratic L = x^2 / 2 with additive gradient noise, the stationary variance of x is set by the
     temperature: plain SGD at lr eta gives eta * s2 / (2 - eta); OGM-GE with k and noise s h behaves as
     SGD at lr k eta with temperature (k^2 + s^2) / k times SGD's."""
-    from ogm_lib.temperature import noise_scale_squared, temperature_factor
+    from ogm_lib.method.temperature import noise_scale_squared, temperature_factor
     gen = torch.Generator().manual_seed(0)
     eta, k, chains, steps = 0.05, 0.2, 20000, 2000
     variances = {}
@@ -267,7 +266,7 @@ def test_temperature_matches_a_simulated_sde():
 
 
 def test_ge_variant_rows():
-    from ogm_lib.ge_variants import GE_VARIANTS, ge_variant_rows
+    from ogm_lib.recipe.ge_variants import GE_VARIANTS, ge_variant_rows
     base = make_config("smoke", dataset="synthetic", alpha=0.8)
     rows = ge_variant_rows(base, alpha=0.4)
     assert list(rows)[0] == "Joint training" and len(rows) == len(GE_VARIANTS) + 1

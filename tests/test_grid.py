@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from ogm_lib import executors, run_claims
-from ogm_lib.book import book_runs, run_grid
-from ogm_lib.config import make_config
-from ogm_lib.progress import GridProgress, use_bar
-from ogm_lib.results import RunResult, identical
-from ogm_lib.train import fit
+from ogm_lib.recipe import executors, run_claims
+from ogm_lib.recipe.book import book_runs, run_grid
+from ogm_lib.method.config import make_config
+from ogm_lib.method.progress import GridProgress, use_bar
+from ogm_lib.method.results import RunResult, identical
+from ogm_lib.method.train import fit
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", OGM_CLAIM_POLL="0.3")
@@ -102,7 +102,7 @@ def test_heartbeat_keeps_a_claim_fresh(tmp_path):
 _RACE = """
 import json, sys
 from ogm_lib import executors
-from ogm_lib.config import make_config
+from ogm_lib.method.config import make_config
 cfgs = [make_config("smoke", dataset="synthetic", synthetic_size=128, epochs=1, quiet=True, method="ogm_ge",
                     seed=s) for s in range(4)]
 out = executors.run(cfgs, sys.argv[1], executors.LocalExecutor(1))
@@ -126,7 +126,7 @@ def test_two_workers_racing_on_one_folder_train_each_key_once(tmp_path):
 _VICTIM = """
 import sys
 from ogm_lib import executors
-from ogm_lib.config import make_config
+from ogm_lib.method.config import make_config
 cfg = make_config("smoke", dataset="synthetic", synthetic_size=256, epochs=12, quiet=True, method="ogm_ge")
 executors.claimed_fit(cfg, sys.argv[1])
 """
@@ -289,7 +289,7 @@ class Recording(executors.LocalExecutor):
 
 
 def test_the_notebooks_runner_takes_the_executor(tmp_path, monkeypatch):
-    from ogm_lib.book import train_seeds
+    from ogm_lib.recipe.book import train_seeds
     ex = Recording()
     runs = train_seeds({"row": smoke(method="normal")}, seeds=2, results_dir=tmp_path, headline_seeds=2, executor=ex)
     assert sorted(ex.asked) == sorted(r.key for r in runs["row"]) and len(runs["row"]) == 2

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from ogm_lib import checks
+from ogm_lib.method import checks
 from ogm_lib.__main__ import build_parser, main
-from ogm_lib.config import check_device, make_config
-from ogm_lib.data import build_datasets
-from ogm_lib.fileio import DamagedFileError
-from ogm_lib.results import RunResult
-from ogm_lib.train import Trainer, fit
+from ogm_lib.method.config import check_device, make_config
+from ogm_lib.method.data import build_datasets
+from ogm_lib.method.fileio import DamagedFileError
+from ogm_lib.method.results import RunResult
+from ogm_lib.method.train import Trainer, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 NAN, INF = float("nan"), float("inf")
@@ -79,7 +79,7 @@ CONFIG_CASES = [
 
 @pytest.mark.parametrize("bad, expected", CONFIG_CASES, ids=[str(c[0]) for c in CONFIG_CASES])
 def test_bad_values_are_refused_where_the_config_is_made(bad, expected, monkeypatch):
-    monkeypatch.setattr("ogm_lib.train.build_datasets", lambda c: pytest.fail("data read for a bad config"))
+    monkeypatch.setattr("ogm_lib.method.train.build_datasets", lambda c: pytest.fail("data read for a bad config"))
     with pytest.raises(ValueError) as err:
         smoke(**bad)
     assert expected in str(err.value)
@@ -110,7 +110,7 @@ def test_a_missing_device_is_refused_before_data_is_read(device, expected, appli
         pytest.skip(f"not a missing device on this machine: {device}")
     with pytest.raises(ValueError, match=re.escape(expected)):
         check_device(device)
-    monkeypatch.setattr("ogm_lib.train.build_datasets", lambda c: pytest.fail("data read for a missing device"))
+    monkeypatch.setattr("ogm_lib.method.train.build_datasets", lambda c: pytest.fail("data read for a missing device"))
     with pytest.raises(ValueError, match=re.escape(expected)):
         Trainer(smoke(device=device), tmp_path)
 
@@ -318,7 +318,7 @@ def test_checkpoint_of_another_run_is_not_resumed(tmp_path):
 
 def _poison_last_step(monkeypatch, cfg, in_epoch: int):
     """Make the last optimiser step of epoch `in_epoch` blow the weights up (its loss stays finite)."""
-    import ogm_lib.train as train
+    import ogm_lib.method.train as train
     step, n = train.train_step, math.ceil(len(build_datasets(cfg).train) / cfg.batch_size)
     count = {"i": 0}
 
@@ -364,7 +364,7 @@ def test_blow_up_names_the_cause_and_no_checkpoint_in_the_first_epoch(tmp_path):
 def test_unwritable_results_folder_is_refused_before_training(tmp_path, monkeypatch):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    monkeypatch.setattr("ogm_lib.train.build_datasets", lambda c: pytest.fail("data read before the check"))
+    monkeypatch.setattr("ogm_lib.method.train.build_datasets", lambda c: pytest.fail("data read before the check"))
     with pytest.raises(PermissionError, match="results folder .*a-file/results cannot be written"):
         fit(smoke(), blocker / "results")
 
@@ -430,7 +430,7 @@ def test_offline_fetch_without_mirror_is_one_line(tmp_path, monkeypatch, capsys)
 
 
 def test_damaged_checkpoint_of_a_finished_run_is_retrained_for_its_weights(tmp_path):
-    from ogm_lib.noise import load_trained_model
+    from ogm_lib.method.noise import load_trained_model
     cfg = smoke()
     fit(cfg, tmp_path)
     ckpt = tmp_path / "checkpoints" / f"{cfg.key()}.pt"
@@ -441,7 +441,7 @@ def test_damaged_checkpoint_of_a_finished_run_is_retrained_for_its_weights(tmp_p
 
 
 def test_damaged_manifest_is_named(tmp_path):
-    from ogm_lib.data.prepare import read_manifest
+    from ogm_lib.method.data.prepare import read_manifest
     (tmp_path / "manifest.json").write_text('{"format": 1, "names": [')
     with pytest.raises(DamagedFileError, match="manifest.json: not valid JSON"):
         read_manifest(tmp_path)
@@ -451,8 +451,8 @@ def test_each_option_has_one_help_text():
     """The help of every option is its RunConfig field's metadata, in `--help` and in the docs' table."""
     from dataclasses import fields
 
-    from ogm_lib.config import RunConfig
-    from ogm_lib.options import options_table
+    from ogm_lib.method.config import RunConfig
+    from ogm_lib.method.options import options_table
     text = " ".join(build_parser()._subparsers._group_actions[0].choices["train"].format_help().split())
     table = options_table()
     for f in fields(RunConfig):

@@ -1,4 +1,4 @@
-"""The ledger of published OGM-GE numbers (ogm_lib/report/ledger.json and ledger.py)."""
+"""The ledger of published OGM-GE numbers (ogm_lib/ground/ledger.json and ledger.py)."""
 import copy
 import json
 import re
@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ogm_lib.report.ledger import (DATASETS, LEDGER_PATH, SETTING_KEYS, ledger_gains, ledger_table,
-                                   load_ledger)
+from ogm_lib.ground.ledger import DATASETS, LEDGER_PATH, SETTING_KEYS, ledger_gains, ledger_table, load_ledger
 
 BIB = Path(__file__).resolve().parents[1] / "book" / "references.bib"
 

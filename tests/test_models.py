@@ -1,10 +1,10 @@
-"""Encoders, fusions and the classifier (ogm_lib/models)."""
+"""Encoders, fusions and the classifier (ogm_lib/method/models)."""
 import pytest
 import torch
 import torchvision
 
-from ogm_lib.models import AVClassifier, AudioEncoder, VisualEncoder
-from ogm_lib.models.fusion import FUSION_CLASSES
+from ogm_lib.method.models import AVClassifier, AudioEncoder, VisualEncoder
+from ogm_lib.method.models.fusion import FUSION_CLASSES
 
 
 def n_params(module):

@@ -1,12 +1,11 @@
-"""OGM-GE as the paper and the official code define it (ogm_lib/modulation.py)."""
+"""OGM-GE as the paper and the official code define it (ogm_lib/method/modulation.py)."""
 import math
 
 import pytest
 import torch
 from torch import nn
 
-from ogm_lib.modulation import (GradientModulator, coefficient, discrepancy_ratios, modality_scores,
-                                select_parameters)
+from ogm_lib.method.modulation import GradientModulator, coefficient, discrepancy_ratios, modality_scores, select_parameters
 
 
 @pytest.mark.parametrize("rho, alpha, expected", [
@@ -56,7 +55,7 @@ class TwoEncoders(nn.Module):
 
 def _state(mod, rho_a):
     """A ModulationState with a chosen rho_a (logits crafted so the scores have that ratio)."""
-    from ogm_lib.modulation import ModulationState
+    from ogm_lib.method.modulation import ModulationState
     rho_a = torch.tensor(rho_a)
     return ModulationState(rho_a, torch.tensor(1.0), rho_a, 1 / rho_a,
                            coefficient(rho_a, mod.alpha), coefficient(1 / rho_a, mod.alpha))

@@ -4,7 +4,7 @@ import torch
 
 
 def test_minibatch_noise_falls_as_one_over_b():
-    from ogm_lib.noise import minibatch_noise_trace, noise_trace_formula
+    from ogm_lib.method.noise import minibatch_noise_trace, noise_trace_formula
     flat = torch.randn(2000, 50, generator=torch.Generator().manual_seed(0))
     for b in (8, 32):
         measured = minibatch_noise_trace(flat, b, draws=2000)
@@ -15,8 +15,8 @@ def test_minibatch_noise_falls_as_one_over_b():
 
 
 def test_per_sample_gradients_sum_to_batch_gradient():
-    from ogm_lib.models import AVClassifier
-    from ogm_lib.noise import per_sample_gradients
+    from ogm_lib.method.models import AVClassifier
+    from ogm_lib.method.noise import per_sample_gradients
     torch.manual_seed(0)
     model = AVClassifier(3, width=4).eval()
     a, v, y = torch.randn(5, 1, 32, 20), torch.randn(5, 3, 2, 16, 16), torch.tensor([0, 1, 2, 0, 1])
@@ -30,7 +30,7 @@ def test_per_sample_gradients_sum_to_batch_gradient():
 
 
 def test_compare_to_theory_words():
-    from ogm_lib.noise import compare_to_theory
+    from ogm_lib.method.noise import compare_to_theory
     assert compare_to_theory({"audio": 0.5, "visual": 0.7}) == "smaller than the theory's for every encoder"
     assert compare_to_theory({"audio": 1.05, "visual": 0.4}) == (
         "about equal to the theory's for the audio encoder and smaller than the theory's for the visual encoder")

@@ -1,13 +1,13 @@
-"""The testbed criteria (ogm_lib/phenomenon.py) on hand-made runs whose every number is known, and the
-testbed search's designs (ogm_lib/testbed.py)."""
+"""The testbed criteria (ogm_lib/recipe/phenomenon.py) on hand-made runs whose every number is known, and the
+testbed search's designs (ogm_lib/recipe/testbed.py)."""
 import math
 
 import numpy as np
 import pytest
 
-from ogm_lib import phenomenon as ph
-from ogm_lib import testbed
-from ogm_lib.results import RunResult, encode_predictions
+from ogm_lib.recipe import phenomenon as ph
+from ogm_lib.recipe import testbed
+from ogm_lib.method.results import RunResult, encode_predictions
 
 N_VAL = 20
 

@@ -8,13 +8,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ogm_lib.config import AUDIO_MODELS, VIDEO_MODELS, make_config
-from ogm_lib.models import build_model
-from ogm_lib.models.plugin import PluginClassifier
-from ogm_lib.models.speech import IVectorEncoder, XVectorEncoder, filterbank
-from ogm_lib.models.video import (SEGMENTS, SegmentVisualEncoder, TemporalShift, audio_windows, sample_segments,
-                                  segment_bounds, temporal_shift)
-from ogm_lib.modulation import GradientModulator, ge_sigma, select_parameters
+from ogm_lib.method.config import AUDIO_MODELS, VIDEO_MODELS, make_config
+from ogm_lib.method.models import build_model
+from ogm_lib.method.models.plugin import PluginClassifier
+from ogm_lib.method.models.speech import IVectorEncoder, XVectorEncoder, filterbank
+from ogm_lib.method.models.video import SEGMENTS, SegmentVisualEncoder, TemporalShift, audio_windows, sample_segments, segment_bounds, temporal_shift
+from ogm_lib.method.modulation import GradientModulator, ge_sigma, select_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 # the clip classifiers of Tables 3 and 4 (avga localises events: tests/test_events.py)
@@ -184,8 +183,8 @@ def test_ogm_ge_scales_and_adds_noise_to_both_encoders(video, audio):
 
 @pytest.mark.parametrize("video, audio", PLUGINS, ids=ids)
 def test_one_training_step_of_the_real_loop(video, audio, tmp_path):
-    from ogm_lib.shards import Shard
-    from ogm_lib.train import Trainer, train_step
+    from ogm_lib.method.shards import Shard
+    from ogm_lib.method.train import Trainer, train_step
     config = make_config("smoke", dataset="synthetic", method="ogm_ge", n_frames=6, quiet=True,
                          video_model=video, audio_model=audio)
     trainer = Trainer(config, tmp_path)
@@ -226,7 +225,7 @@ def test_book_list_still_finds_every_committed_run():
 
 
 def test_table_rows_are_pairs_in_the_regime():
-    from ogm_lib import plugins, regimes
+    from ogm_lib.recipe import plugins, regimes
     t3, t4 = plugins.table3_rows(), plugins.table4_rows()
     assert list(t3) == ["TSN-AV", "TSN-AV+", "TSM-AV", "TSM-AV+", "TBN", "TBN+", "PSP", "PSP+",
                         plugins.REFERENCE, plugins.REFERENCE + "+"]
@@ -250,7 +249,7 @@ def test_table_rows_are_pairs_in_the_regime():
 
 
 def test_run_list_and_the_shared_reference_pair():
-    from ogm_lib import book, plugins, regimes
+    from ogm_lib.recipe import book, plugins, regimes
     listed = plugins.runs()
     keys = {c.key() for c in listed}
     # Tables 3 and 4: 7 models, Table 5: 2, each without and with OGM-GE; two reference pairs: Table 3's over
@@ -275,14 +274,14 @@ def test_run_list_and_the_shared_reference_pair():
 
 
 def _fake(acc, seed):
-    from ogm_lib.results import RunResult
+    from ogm_lib.method.results import RunResult
     eps = [{"epoch": 0, "val_acc": 0.1, "test_acc": 0.0}, {"epoch": 1, "val_acc": 0.9, "test_acc": acc}]
     return RunResult(key=f"k{seed}{acc}", config={"seed": seed}, epochs=eps, best_epoch=1,
                      steps={"rho_a": [2.0], "loss": [0.0]}, wall_time_s=10.0 * (1 + acc))
 
 
 def test_claims_carry_the_papers_gains_and_are_judged():
-    from ogm_lib import plugins
+    from ogm_lib.recipe import plugins
     from ogm_lib.report import claims as cl
     from ogm_lib.report import plugins as rp
     labels = list(plugins.table4_rows())
@@ -306,7 +305,7 @@ def test_claims_carry_the_papers_gains_and_are_judged():
 
 def test_the_book_shows_every_plugin_chapter_whose_runs_it_lists():
     """The plug-in chapters (whose runs `book.book_runs` lists and chapter 10 judges) are all in the toc, in order."""
-    from ogm_lib import plugins
+    from ogm_lib.recipe import plugins
     from ogm_lib.report import chapters
     toc = (ROOT / "book" / "_toc.yml").read_text()
     assert [ch for ch in plugins.CHAPTERS if f"notebooks/{ch}" in toc] == list(plugins.CHAPTERS)
@@ -314,7 +313,7 @@ def test_the_book_shows_every_plugin_chapter_whose_runs_it_lists():
 
 
 def _inside_run(seed, fused, visual, audio, steps):
-    from ogm_lib.results import RunResult
+    from ogm_lib.method.results import RunResult
     eps = [{"epoch": 0, "val_acc": 0.9, "test_acc": fused, "train_acc": 0.5},
            {"epoch": 1, "val_acc": 0.8, "test_acc": 0.0, "train_acc": 0.9, "probe_visual": visual,
             "probe_audio": audio}]

@@ -1,8 +1,8 @@
-"""The calibration rule of the paper-like regime (`ogm_lib/regimes.py`)."""
+"""The calibration rule of the paper-like regime (`ogm_lib/recipe/regimes.py`)."""
 import pytest
 
-from ogm_lib import regimes
-from ogm_lib.config import make_config
+from ogm_lib.recipe import regimes
+from ogm_lib.method.config import make_config
 
 
 def test_choose_picks_the_closest_mean_and_flags_the_tolerance():
@@ -55,8 +55,8 @@ def test_refine_splits_the_bracketing_interval_only_when_needed():
 
 
 def _committed(configs):
-    from ogm_lib.paths import repo_root
-    from ogm_lib.results import RunResult, result_path
+    from ogm_lib.method.paths import repo_root
+    from ogm_lib.method.results import RunResult, result_path
     return [RunResult.load(result_path(c, repo_root() / "results")) for c in configs]
 
 
@@ -66,7 +66,7 @@ def _committed_rows(rows, seeds):
 
 def test_the_paper_like_constants_are_the_rules_output_on_the_committed_runs():
     """REGIMES["paper-like"], REFINED and ALPHA are what the rules give on the committed runs (read, not trained)."""
-    from ogm_lib.book import book_config
+    from ogm_lib.recipe.book import book_config
     values = regimes.calibration_values(_committed_rows(regimes.calibration_rows(), regimes.CALIBRATION_SEEDS))
     for m in ("audio", "visual"):
         assert tuple(regimes.refine(m, values[m])) == tuple(regimes.REFINED.get(m, ()))

@@ -9,10 +9,10 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ogm_lib.book import ge_rows, noise_settings  # noqa: E402
+from ogm_lib.recipe.book import ge_rows, noise_settings  # noqa: E402
 from ogm_lib.report import chapters, claims as cl, figure3, plots, reduce, stats, table7, tables  # noqa: E402
-from ogm_lib.report.paper import FIGURE3, TABLE1, TABLE2, TABLE7, difference  # noqa: E402
-from ogm_lib.results import RunResult  # noqa: E402
+from ogm_lib.ground.paper import FIGURE3, TABLE1, TABLE2, TABLE7, difference  # noqa: E402
+from ogm_lib.method.results import RunResult  # noqa: E402
 
 
 def fake_run(test_acc, seed=0, test_map=None, rho=None, epochs=2, best_epoch=1, extra=None, **config):

@@ -130,7 +130,7 @@ def test_figure1_has_no_empty_panel():
 
     runs = {label: [Run(0.0), Run(0.01)] for label in
             ["Audio-only", "Visual-only", "Joint", "Joint + OGM-GE"]}
-    from ogm_lib.report.paper import FIGURE1
+    from ogm_lib.ground.paper import FIGURE1
     try:
         fig = plots.figure1(runs, FIGURE1, "t")
     except (AttributeError, KeyError, TypeError) as e:   # the runs' reader needs RunResult fields
@@ -144,7 +144,7 @@ def test_figure1_has_no_empty_panel():
 # ---------------------------------------------------------------------------------------------- rerun box
 
 def test_chapter_runs_are_the_notebooks_runs():
-    from ogm_lib import book
+    from ogm_lib.recipe import book
     runs = rerun_box.chapter_runs("05_table1")
     rows = book.table1_rows("avdigits", book.PROFILE, "cpu", regime=book.REGIME)
     want = {c.replace(seed=s).key() for c in rows.values() for s in book.row_seeds(c)}
@@ -175,7 +175,7 @@ def test_commands_retrain_into_a_fresh_folder():
 
 
 def test_every_profile_is_explained():
-    from ogm_lib.config import PROFILES
+    from ogm_lib.method.config import PROFILES
     assert [r[0] for r in rerun_box.profile_rows()] == list(PROFILES)
     page = (ROOT / "book" / "how_to_rerun.md").read_text()
     for name in PROFILES:

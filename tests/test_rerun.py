@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from ogm_lib.book import book_runs, is_headline, row_seeds, seed_list, table1_rows
-from ogm_lib.config import make_config
-from ogm_lib.rerun import compare, save_weights, verify_sample, weights_path
-from ogm_lib.results import RunResult
-from ogm_lib.train import fit
+from ogm_lib.recipe.book import book_runs, is_headline, row_seeds, seed_list, table1_rows
+from ogm_lib.method.config import make_config
+from ogm_lib.recipe.rerun import compare, save_weights, verify_sample, weights_path
+from ogm_lib.method.results import RunResult
+from ogm_lib.method.train import fit
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "results"
@@ -110,8 +110,8 @@ def test_committed_weights_are_the_chapter_03_model():
     not retrain it; CI's sample check compares them with a retrained run when it draws that run."""
     import torch
 
-    from ogm_lib.book import REGIME, book_config
-    from ogm_lib.models import build_model
+    from ogm_lib.recipe.book import REGIME, book_config
+    from ogm_lib.method.models import build_model
     config = book_config(regime=REGIME, fusion="concat", seed=0)
     path = weights_path(config.key(), COMMITTED)
     assert path.exists() and path.stat().st_size < 3e6
@@ -126,7 +126,7 @@ def test_a_run_from_another_kind_of_cpu_is_checked_against_its_rows_spread(tmp_p
     catches a number edited beyond it; a row with too few seeds is not drawn off its machine."""
     import torch
 
-    from ogm_lib.rerun import ROW_SDS, compare_to_row, same_machine, this_machine
+    from ogm_lib.recipe.rerun import ROW_SDS, compare_to_row, same_machine, this_machine
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

@@ -11,12 +11,10 @@ import numpy as np
 import pytest
 
 from ogm_lib.__main__ import main
-from ogm_lib.config import make_config
-from ogm_lib.fileio import DamagedFileError
-from ogm_lib.results import (RAW_ENCODING, STEPS_ENCODING, RunResult, decode_floats, decode_predictions,
-                             decode_probs, encode_floats, encode_predictions, identical, in_current_encoding,
-                             reencode, strict_json)
-from ogm_lib.train import fit
+from ogm_lib.method.config import make_config
+from ogm_lib.method.fileio import DamagedFileError
+from ogm_lib.method.results import RAW_ENCODING, STEPS_ENCODING, RunResult, decode_floats, decode_predictions, decode_probs, encode_floats, encode_predictions, identical, in_current_encoding, reencode, strict_json
+from ogm_lib.method.train import fit
 
 COMMITTED = Path(__file__).resolve().parents[1] / "results"
 

@@ -21,12 +21,12 @@ import json
 import pytest
 import torch
 
-from ogm_lib.config import _KEY_UNLESS_DEFAULT, _NOT_IN_KEY, make_config
-from ogm_lib.data import build_datasets
-from ogm_lib.data import iterate_batches
+from ogm_lib.method.config import _KEY_UNLESS_DEFAULT, _NOT_IN_KEY, make_config
+from ogm_lib.method.data import build_datasets
+from ogm_lib.method.data import iterate_batches
 from ogm_lib.distributed import DistContext
-from ogm_lib.shards import Shard, SingleProcess
-from ogm_lib.train import Trainer, fit, train_step
+from ogm_lib.method.shards import Shard, SingleProcess
+from ogm_lib.method.train import Trainer, fit, train_step
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 SWITCHES = ("amp", "channels_last", "fused_optimizer", "compile", "world_size")

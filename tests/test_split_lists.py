@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ogm_lib import alphas, regimes
-from ogm_lib.config import DATASET_DEFAULTS, DATASETS
-from ogm_lib.data import split_lists as sl
-from ogm_lib.data.lists import ksounds_jobs
+from ogm_lib.recipe import alphas, regimes
+from ogm_lib.method.config import DATASET_DEFAULTS, DATASETS
+from ogm_lib.method.data import split_lists as sl
+from ogm_lib.method.data.lists import ksounds_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 

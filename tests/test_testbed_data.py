@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from ogm_lib.config import make_config
-from ogm_lib.data import avdigits, mnist
-from ogm_lib.data.fsdd import default_data_dir, verify_fsdd
+from ogm_lib.method.config import make_config
+from ogm_lib.method.data import avdigits, mnist
+from ogm_lib.method.data.fsdd import default_data_dir, verify_fsdd
 
 ROOT = default_data_dir("avdigits")
 needs_fsdd = pytest.mark.skipif(not (ROOT / "recordings").is_dir(), reason="FSDD not fetched (make data)")
@@ -89,8 +89,8 @@ def test_mnist_testbed_data_splits_thinning_and_disjoint_pools():
 
 @needs_fsdd
 def test_record_val_keeps_validation_predictions_and_probes(tmp_path):
-    from ogm_lib.results import RunResult
-    from ogm_lib.train import fit
+    from ogm_lib.method.results import RunResult
+    from ogm_lib.method.train import fit
     common = dict(dataset="avdigits", split="speaker", probe_every=1, quiet=True, results_dir=str(tmp_path))
     with_val = fit(make_config("smoke", record_val=True, **common))
     plain = fit(make_config("smoke", **common))
@@ -108,5 +108,5 @@ def test_record_val_keeps_validation_predictions_and_probes(tmp_path):
 
 
 def avdigits_val_labels(run):
-    from ogm_lib.results import decode_predictions
+    from ogm_lib.method.results import decode_predictions
     return decode_predictions(run.val_predictions)

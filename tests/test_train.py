@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from ogm_lib.config import make_config
-from ogm_lib.results import RunResult
-from ogm_lib.train import Trainer, fit
+from ogm_lib.method.config import make_config
+from ogm_lib.method.results import RunResult
+from ogm_lib.method.train import Trainer, fit
 
 
 def smoke(**kw):
@@ -79,9 +79,9 @@ def plain_sgd(cfg, data):
     """Paper Algorithm 1 with the modulation removed, written out here independently of the Trainer: the
     same initial weights (seed), batch order (shuffle generator) and optimiser; forward, cross-entropy on
     the fused logits, backward, step; StepLR once per epoch. Returns the final parameters."""
-    from ogm_lib.data import iterate_batches
-    from ogm_lib.models import build_model
-    from ogm_lib.train import make_optimizer
+    from ogm_lib.method.data import iterate_batches
+    from ogm_lib.method.models import build_model
+    from ogm_lib.method.train import make_optimizer
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, data.num_classes)
     optimizer, scheduler = make_optimizer(cfg, model)
@@ -122,7 +122,7 @@ def test_bad_names_raise_before_work(bad, match):
 
 
 def test_unknown_profile_raises():
-    from ogm_lib.config import PROFILES
+    from ogm_lib.method.config import PROFILES
     with pytest.raises(ValueError, match="valid choices: " + ", ".join(PROFILES)):
         make_config("no-such-profile")
 

@@ -16,10 +16,10 @@ import pytest
 import torch
 
 from ogm_lib.__main__ import main
-from ogm_lib.config import make_config
-from ogm_lib.fileio import DamagedFileError
-from ogm_lib.results import RunResult
-from ogm_lib.train import Trainer, fit
+from ogm_lib.method.config import make_config
+from ogm_lib.method.fileio import DamagedFileError
+from ogm_lib.method.results import RunResult
+from ogm_lib.method.train import Trainer, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_GPU = not torch.cuda.is_available()
@@ -116,7 +116,7 @@ def test_a_checkpoint_that_would_run_code_is_refused_named_and_set_aside(tmp_pat
 
 
 def test_crafted_final_weights_are_refused_and_retrained(finished, tmp_path):
-    from ogm_lib.noise import load_trained_model
+    from ogm_lib.method.noise import load_trained_model
     folder, result = finished
     work = tmp_path / "results"
     shutil.copytree(folder, work)
@@ -135,8 +135,8 @@ def test_crafted_final_weights_are_refused_and_retrained(finished, tmp_path):
 @pytest.fixture(scope="module")
 def avdigits_dir(tmp_path_factory):
     """A data folder of its own (the recordings linked from the project's), so the tests' caches are apart."""
-    from ogm_lib.data.fsdd import verify_fsdd
-    from ogm_lib.paths import dataset_dir
+    from ogm_lib.method.data.fsdd import verify_fsdd
+    from ogm_lib.method.paths import dataset_dir
     source = dataset_dir("avdigits")
     missing, mismatched = verify_fsdd(source)
     if missing or mismatched:
@@ -147,12 +147,12 @@ def avdigits_dir(tmp_path_factory):
 
 
 def _cache(config):
-    from ogm_lib.data.avdigits import _hash, _knobs
+    from ogm_lib.method.data.avdigits import _hash, _knobs
     return Path(config.data_dir) / "cache" / f"avdigits-{_hash(_knobs(config, config.seed))}.pt"
 
 
 def test_another_settings_cache_copied_over_is_rebuilt(avdigits_dir, recwarn):
-    from ogm_lib.data.avdigits import load_avdigits
+    from ogm_lib.method.data.avdigits import load_avdigits
     mine = make_config("cpu", data_dir=str(avdigits_dir), audio_snr_db=-9, visual_noise=0.85)
     other = mine.replace(seed=1, visual_noise=0.2)
     honest = load_avdigits(mine, use_cache=False)
@@ -168,7 +168,7 @@ def test_another_settings_cache_copied_over_is_rebuilt(avdigits_dir, recwarn):
 
 
 def test_a_cache_with_other_clips_is_rebuilt(avdigits_dir):
-    from ogm_lib.data.avdigits import load_avdigits
+    from ogm_lib.method.data.avdigits import load_avdigits
     mine = make_config("cpu", data_dir=str(avdigits_dir), seed=2)
     load_avdigits(mine)
     payload = torch.load(_cache(mine), weights_only=True)
@@ -180,7 +180,7 @@ def test_a_cache_with_other_clips_is_rebuilt(avdigits_dir):
 
 @pytest.mark.parametrize("content", ["random bytes", "code"])
 def test_an_unreadable_cache_is_one_line_and_rebuilt(content, avdigits_dir, tmp_path):
-    from ogm_lib.data.avdigits import load_avdigits
+    from ogm_lib.method.data.avdigits import load_avdigits
     mine = make_config("cpu", data_dir=str(avdigits_dir), seed=3)
     marker = tmp_path / "code-ran"
     _cache(mine).parent.mkdir(parents=True, exist_ok=True)
@@ -209,7 +209,7 @@ def _edit(path: Path, **config_changes) -> None:
 
 
 def test_fields_outside_the_key_of_a_result_steer_nothing(finished, tmp_path):
-    from ogm_lib.rerun import config_of, verify_sample
+    from ogm_lib.recipe.rerun import config_of, verify_sample
     path, result = copy_of(finished, tmp_path)
     steer = tmp_path / "steered"
     _edit(path, tensorboard_dir=str(steer / "tb"), data_dir=str(steer / "data"), num_workers=7,
@@ -239,7 +239,7 @@ def test_a_resumed_run_records_the_callers_bookkeeping(tmp_path):
 # ------------------------------------------------------------------------------------------------------
 
 def _no_training(monkeypatch):
-    import ogm_lib.train as train
+    import ogm_lib.method.train as train
     monkeypatch.setattr(train, "train_one_epoch", lambda *a, **k: pytest.fail("a step ran for a refused config"))
 
 
@@ -254,8 +254,8 @@ def test_a_batch_of_one_that_batchnorm_cannot_train_on_is_refused_before_the_fir
 
 
 def test_a_batch_of_one_the_model_takes_is_left_alone():
-    from ogm_lib.batches import has_lone_batch, last_batch, lone_batch_problem
-    from ogm_lib.data import AVTensorDataset
+    from ogm_lib.method.batches import has_lone_batch, last_batch, lone_batch_problem
+    from ogm_lib.method.data import AVTensorDataset
     assert [last_batch(115, b) for b in (114, 115, 32, 200)] == [1, 115, 19, 115]
     assert has_lone_batch(115, 114) and has_lone_batch(5, 1) and not has_lone_batch(115, 32)
 
@@ -268,8 +268,8 @@ def test_a_batch_of_one_the_model_takes_is_left_alone():
 
 
 def test_the_book_profiles_have_no_lone_batch():
-    from ogm_lib.batches import has_lone_batch
-    from ogm_lib.data.avdigits import split_sizes
+    from ogm_lib.method.batches import has_lone_batch
+    from ogm_lib.method.data.avdigits import split_sizes
     for profile in ("cpu", "converged", "gpu"):
         assert not has_lone_batch(split_sizes(0.1)["train"], make_config(profile).batch_size)
 
@@ -279,20 +279,20 @@ def test_the_book_profiles_have_no_lone_batch():
     (dict(dataset="avdigits", val_fraction=0.0001), "val_fraction = 0.0001 leaves no val clip of avdigits"),
 ])
 def test_values_that_failed_after_data_was_read_are_refused_with_the_config(bad, expected, monkeypatch):
-    monkeypatch.setattr("ogm_lib.train.build_datasets", lambda c: pytest.fail("data read for a bad config"))
+    monkeypatch.setattr("ogm_lib.method.train.build_datasets", lambda c: pytest.fail("data read for a bad config"))
     with pytest.raises(ValueError, match=re.escape(expected)):
         smoke(**bad)
 
 
 def test_the_largest_seed_runs_its_generators():
-    from ogm_lib.config import SEED_LIMIT
+    from ogm_lib.method.config import SEED_LIMIT
     seed = make_config("smoke", dataset="synthetic", seed=SEED_LIMIT - 1).seed
     for derived in (seed, seed + 1, seed + 2, seed * 1000 + 5):
         torch.Generator().manual_seed(derived)
 
 
 def test_a_tensorboard_folder_that_is_a_file_is_refused_before_data_is_read(tmp_path, monkeypatch):
-    monkeypatch.setattr("ogm_lib.train.build_datasets", lambda c: pytest.fail("data read"))
+    monkeypatch.setattr("ogm_lib.method.train.build_datasets", lambda c: pytest.fail("data read"))
     blocker = tmp_path / "tb"
     blocker.write_text("a file")
     with pytest.raises(NotADirectoryError, match=f"tensorboard_dir {blocker} is a file, not a folder"):
@@ -303,8 +303,8 @@ def test_a_tensorboard_folder_that_is_a_file_is_refused_before_data_is_read(tmp_
                                                (0, "parameter workers = 0 is out of range"),
                                                (1.5, "is not an integer")])
 def test_notebook_workers_of_the_wrong_type_are_one_line(workers, expected, tmp_path, monkeypatch):
-    from ogm_lib.book import train_seeds
-    monkeypatch.setattr("ogm_lib.train.build_datasets", lambda c: pytest.fail("data read"))
+    from ogm_lib.recipe.book import train_seeds
+    monkeypatch.setattr("ogm_lib.method.train.build_datasets", lambda c: pytest.fail("data read"))
     with pytest.raises(ValueError, match=re.escape(expected)):
         train_seeds({"row": smoke()}, 1, workers, tmp_path)
     with pytest.raises(ValueError, match="results_dir = 5 is not a folder path"):
@@ -312,7 +312,7 @@ def test_notebook_workers_of_the_wrong_type_are_one_line(workers, expected, tmp_
 
 
 def test_notebook_workers_accepts_its_forms():
-    from ogm_lib import checks
+    from ogm_lib.method import checks
     assert [checks.workers(v) for v in (None, "None", 2, "3")] == [None, None, 2, 3]
 
 
@@ -321,7 +321,7 @@ def test_notebook_workers_accepts_its_forms():
 # ------------------------------------------------------------------------------------------------------
 
 def test_list_entries_and_links_outside_raw_are_refused(tmp_path):
-    from ogm_lib.data.lists import ksounds_jobs
+    from ogm_lib.method.data.lists import ksounds_jobs
     raw, secret = tmp_path / "raw", tmp_path / "outside" / "secret.mp4"
     (raw / "train").mkdir(parents=True)
     secret.parent.mkdir()
@@ -395,7 +395,7 @@ def test_verify_sample_0_is_refused(finished, capsys):
 
 
 def test_verify_skips_a_file_that_is_not_a_run(finished, tmp_path):
-    from ogm_lib.rerun import verify_sample
+    from ogm_lib.recipe.rerun import verify_sample
     path, _ = copy_of(finished, tmp_path)
     (tmp_path / "notes.json").write_text('{"note": "not a run"}')
     lines = []

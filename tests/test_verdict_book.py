@@ -62,7 +62,7 @@ def test_primary_claims_are_alone_at_the_full_alpha_and_families_are_known(book)
 
 
 def test_equivalence_margin_is_the_smallest_cremad_rerun_gain():
-    from ogm_lib.report.ledger import load_ledger
+    from ogm_lib.ground.ledger import load_ledger
     gains = [e["ogm_ge"] - e["baseline"] for e in load_ledger()["entries"]
              if e["dataset"] == "CREMA-D" and e["cite"] != "peng2022balanced" and e["fusion"] in ("concat", "not stated")]
     assert cl.EQUIVALENCE_MARGIN == pytest.approx(min(gains))

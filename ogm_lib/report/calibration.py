@@ -9,8 +9,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .. import regimes
-from ..results import RunResult
+from ..recipe import regimes
+from ..method.results import RunResult
 from .explain import first_epoch_mean
 from .reduce import modulation_window_mean, steps_per_epoch
 

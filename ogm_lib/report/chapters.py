@@ -6,13 +6,13 @@ for accuracies, and, for OGM-GE against plain concatenation, the published re-ru
 """
 from __future__ import annotations
 
-from .. import plugins
-from ..book import ALPHA, FUSIONS, OPM, PROFILE, REGIME
-from ..results import RunResult
+from ..recipe import plugins
+from ..recipe.book import ALPHA, FUSIONS, OPM, PROFILE, REGIME
+from ..method.results import RunResult
 from .claims import Claim, Verdict, judge
 from . import plugins as plugin_claims
 from .figure3 import rho_claims
-from .paper import TABLE1, TABLE2, TABLE6, TABLE7, difference, figure1_difference
+from ..ground.paper import TABLE1, TABLE2, TABLE6, TABLE7, difference, figure1_difference
 from .reduce import by_seed, final_metric
 from .reduce import gap as reduce_gap
 from .table7 import noise_claims
@@ -26,7 +26,7 @@ def rerun_gains(fusion: str = "concat") -> dict[str, float]:
     """Published re-runs' OGM-GE gains over plain training (points), '<entry id>, <dataset>' -> gain, for
     `fusion` and for entries whose fusion the source does not state; the paper's own entries are left out
     (they are the claim's paper column)."""
-    from .ledger import load_ledger
+    from ..ground.ledger import load_ledger
     out = {}
     for e in load_ledger()["entries"]:
         if e["fusion"] in (fusion, "not stated") and e["cite"] != "peng2022balanced":
@@ -184,7 +184,7 @@ TITLES = {"01_imbalance": "The imbalance (Figure 1)", "02_ogm": "OGM and alpha",
           "07_table6": "Table 6: optimisers", "08_table7": "Table 7: noise", "09_figure3": "Figure 3: ρᵃ",
           "13_table3": "Table 3: video models", "14_table4": "Table 4: audio encoders",
           "15_table5": "Table 5: event localisation", "12_when_ogm_ge_helps": "When OGM-GE helps"}
-#: the plug-in chapters (Tables 3-5, `ogm_lib/plugins.py`) are judged only on the default data (or the synthetic
+#: the plug-in chapters (Tables 3-5, `ogm_lib/recipe/plugins.py`) are judged only on the default data (or the synthetic
 #: test data), where all three run; on a prepared dataset each runs in its own notebook on its own dataset
 PLUGIN_DATASETS = ("avdigits", "synthetic")
 #: chapter -> the claims of its runs (chapter 08's also need its grid: `book_claims` passes it)
@@ -199,7 +199,7 @@ def book_claims(dataset="avdigits", profile=PROFILE, device="cpu", seeds=None, h
     """Every chapter's claims at its default parameters, judged per chapter under both protocols:
     chapter -> (claims, verdicts at the best validation epoch, verdicts at the best test epoch). The plug-in
     chapters (13-15) are judged as their notebooks judge them (`report.plugins`), on `PLUGIN_DATASETS` only."""
-    from ..book import CHAPTERS, HEADLINE_SEEDS, SEEDS, table7_rows, train_seeds
+    from ..recipe.book import CHAPTERS, HEADLINE_SEEDS, SEEDS, table7_rows, train_seeds
     seeds = SEEDS if seeds is None else seeds
     headline_seeds = HEADLINE_SEEDS if headline_seeds is None else headline_seeds
     out = {}
@@ -232,8 +232,8 @@ def regime_chapter_claims(profile=PROFILE, device="cpu", workers=None, results_d
                           dataset: str = "avdigits") -> list[Claim]:
     """Chapter 12's claims at its default parameters: each regime's alpha from its validation sweep, its four
     rows with `regimes.REGIME_SEEDS` seeds (`explain.chapter_claims`)."""
-    from .. import regimes
-    from ..book import seed_list, train_seeds
+    from ..recipe import regimes
+    from ..recipe.book import seed_list, train_seeds
     from .explain import chapter_claims
     runs = {}
     for regime in regimes.REGIMES:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Sequence, Union
 
-from ..results import RunResult
+from ..method.results import RunResult
 from . import stats
 from .reduce import PROTOCOLS, by_seed, check_protocol, metric
 

@@ -22,9 +22,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..results import RunResult, decode_predictions
+from ..method.results import RunResult, decode_predictions
 from .claims import Claim
-from .paper import TABLE1, difference, figure1_difference
+from ..ground.paper import TABLE1, difference, figure1_difference
 from .reduce import by_seed, epoch_curve, final_metric, metric, seed_of
 
 Runs = dict[str, list[RunResult]]
@@ -176,7 +176,7 @@ def chapter_claims(runs: dict[str, Runs]) -> list[Claim]:
     ('pl_gain', 'ea_ceiling'), families `FAMILIES`, and in the book's regime the roles `BOOK_REGIME_ROLES`."""
     from dataclasses import replace
 
-    from ..book import REGIME
+    from ..recipe.book import REGIME
     out = []
     for regime, rs in runs.items():
         tag = TAGS.get(regime, regime)

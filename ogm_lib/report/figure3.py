@@ -5,9 +5,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..results import RunResult
+from ..method.results import RunResult
 from .claims import MISSING, Claim
-from .paper import FIGURE3, FIGURE3_LATE
+from ..ground.paper import FIGURE3, FIGURE3_LATE
 from .plots import color_of
 from .reduce import by_seed, mean_std, modulation_window_mean, modulation_window_steps, share_above, step_mean, \
     trace_band

@@ -70,8 +70,8 @@ def phenomenon_gaps(results_dir=None) -> list[str]:
     """The paper's phenomenon criteria (`phenomenon.py`) that the book's regime misses, measured in chapter 11's
     search (its plain rows at seed 0, validation); and where the search's chosen testbed stands. Empty when the
     search's runs are not in the results folder."""
-    from .. import phenomenon as ph
-    from .. import testbed
+    from ..recipe import phenomenon as ph
+    from ..recipe import testbed
     designs = testbed.read_designs(["paper-like regime"], testbed.SEARCH_SEEDS, results_dir)
     if not designs:
         return []
@@ -162,8 +162,8 @@ def glue_findings(setting: str, headline, verdicts: Sequence, counts: Callable |
 
 def paper_like_checks(results_dir=None, workers=None) -> dict:
     """`calibration.regime_checks` of the paper-like regime's committed rows (chapter 11's runs, read back)."""
-    from .. import regimes
-    from ..book import train_seeds
+    from ..recipe import regimes
+    from ..recipe.book import train_seeds
     from .calibration import regime_checks
     regime = "paper-like"
     rows = regimes.regime_rows(regime, regimes.ALPHA[regime], "avdigits", regimes.PROFILE, "cpu")

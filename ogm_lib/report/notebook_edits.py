@@ -105,10 +105,10 @@ import numpy as np
 import pandas as pd
 from myst_nb import glue
 
-from ogm_lib.noise import (compare_to_theory, minibatch_noise_trace, noise_trace_formula, official_ge_noise_trace,
+from ogm_lib.method.noise import (compare_to_theory, minibatch_noise_trace, noise_trace_formula, official_ge_noise_trace,
                            sgd_ge_noise_trace, update_noise_traces)
 from ogm_lib.report import sgd_noise, text
-from ogm_lib.temperature import FORM_LABELS, temperature_factor, temperature_table
+from ogm_lib.method.temperature import FORM_LABELS, temperature_factor, temperature_table
 
 s = sgd_noise.setup(dataset, profile, device, regime, seed, alpha, pool, batch_sizes, lr_factors, update_batch_sizes,
                     update_draws, ks, workers, results_dir)

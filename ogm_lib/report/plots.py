@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..results import RunResult
+from ..method.results import RunResult
 from .claims import Verdict
 from .figure_style import legend_outside, marker_of
 from .reduce import epoch_curve

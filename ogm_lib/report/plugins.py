@@ -1,4 +1,4 @@
-"""The claims of Tables 3, 4 and 5 (OGM-GE as a plug-in), as functions of their runs (`ogm_lib/plugins.py`).
+"""The claims of Tables 3, 4 and 5 (OGM-GE as a plug-in), as functions of their runs (`ogm_lib/recipe/plugins.py`).
 
 As in `chapters.py`, a claim reads "A beats B" in the paper's direction and carries the paper's own A - B
 (`paper.TABLE3`, `paper.TABLE4`), in points. One claim per plug-in model ("model + OGM-GE beats model"): the
@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..plugins import AUDIO_ROWS, EVENT_ROWS, PLUS, REFERENCE, VIDEO_ROWS
-from ..results import RunResult
+from ..recipe.plugins import AUDIO_ROWS, EVENT_ROWS, PLUS, REFERENCE, VIDEO_ROWS
+from ..method.results import RunResult
 from .claims import MISSING, Claim
-from .paper import TABLE1, TABLE2, TABLE3, TABLE4, TABLE5, difference
+from ..ground.paper import TABLE1, TABLE2, TABLE3, TABLE4, TABLE5, difference
 from .reduce import by_seed, final_metric, metric, modulation_window_mean
 from .stats import paired_test
 from .tables import slug

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..results import RunResult
+from ..method.results import RunResult
 
 PROTOCOLS = {"val": "best validation epoch (ours)", "test": "best test epoch (the official code's)"}
 

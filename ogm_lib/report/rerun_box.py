@@ -30,7 +30,7 @@ DEFAULT_DATA_ONLY = ("11_regimes", "12_when_ogm_ge_helps")
 def chapter_runs(chapter: str, device: str = "cpu") -> list:
     """Every RunConfig chapter `chapter` (a notebook stem such as '05_table1') reads at its default parameters,
     each once."""
-    from .. import book, plugins, regimes
+    from ..recipe import book, plugins, regimes
     out: dict[str, object] = {}
 
     def add(configs):
@@ -80,7 +80,7 @@ class Estimate:
 
 def estimate(chapter: str, results_dir: str | Path | None = None) -> Estimate:
     """The chapter's runs and their committed wall times (`results/<key>.json`'s `wall_time_s`)."""
-    from ..results import result_path
+    from ..method.results import result_path
     configs = chapter_runs(chapter)
     total, found = 0.0, 0
     for c in configs:
@@ -176,7 +176,7 @@ PROFILE_PROSE = {
 
 def profile_rows() -> list[tuple[str, str, str]]:
     """(profile, its numbers, its prose) for every profile of `config.PROFILES`."""
-    from ..config import PROFILES
+    from ..method.config import PROFILES
     out = []
     for name, p in PROFILES.items():
         nums = (f"width {p['width']}, {p['epochs']} epochs, batch {p['batch_size']}, lr {p['lr']:g} "

@@ -40,11 +40,11 @@ def setup(dataset, profile, device, regime, seed, alpha, pool, batch_sizes, lr_f
           update_draws, ks, workers=None, results_dir=None) -> Setup:
     import torch
 
-    from .. import checks
-    from ..book import book_config, headline_rows, row_seeds, run_grid
-    from ..data import build_datasets
-    from ..modulation import coefficient, discrepancy_ratios, modality_scores
-    from ..noise import flatten, load_trained_model, per_sample_gradients
+    from ..method import checks
+    from ..recipe.book import book_config, headline_rows, row_seeds, run_grid
+    from ..method.data import build_datasets
+    from ..method.modulation import coefficient, discrepancy_ratios, modality_scores
+    from ..method.noise import flatten, load_trained_model, per_sample_gradients
     from .reduce import modulation_window_mean
 
     pool = checks.number(pool, "pool", int, low=2)
@@ -131,7 +131,7 @@ def temperature_figure(forms, k_audio: float, ks: Sequence[float], r_audio: floa
     """SGD temperature per unit of effective learning rate, for each GE form, against k."""
     import matplotlib.pyplot as plt
 
-    from ..temperature import FORM_LABELS, temperature_factor
+    from ..method.temperature import FORM_LABELS, temperature_factor
     grid = np.logspace(-2, 0, 200)
     fig, ax = plt.subplots(figsize=(WIDTH, 3.6))
     for f in forms:

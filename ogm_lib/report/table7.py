@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..book import NoiseSetting
-from ..results import RunResult
+from ..recipe.book import NoiseSetting
+from ..method.results import RunResult
 from .claims import Claim
-from .paper import TABLE7, difference
+from ..ground.paper import TABLE7, difference
 from .plots import CONDITION_COLORS
 from .reduce import mean_std, values
 from .tables import slug

@@ -13,8 +13,8 @@ import math
 import re
 from typing import Sequence
 
-from ..config import RunConfig
-from ..results import RunResult
+from ..method.config import RunConfig
+from ..method.results import RunResult
 from . import stats
 from .claims import MISSING
 from .reduce import fmt_pm, mean_std, optimism, values
@@ -36,7 +36,7 @@ def seed_count_text(runs: dict[str, list[RunResult]]) -> str:
 
 def regime_name(runs: dict[str, list[RunResult]]) -> str | None:
     """The regime of the default data (`regimes.REGIMES`) every run has, if any."""
-    from ..regimes import regime_named
+    from ..recipe.regimes import regime_named
     names = {regime_named(r.config.get("dataset", "avdigits"), r.config) for rs in runs.values() for r in rs}
     return names.pop() if len(names) == 1 else None
 
@@ -51,7 +51,7 @@ def setting_text(dataset: str, profile: str, runs: dict[str, list[RunResult]]) -
 
 def test_split_size(config: RunConfig) -> int:
     """The number of test items of `config`'s data (the data is built, or read from its cache)."""
-    from ..data import build_datasets
+    from ..method.data import build_datasets
     return len(build_datasets(config).test)
 
 

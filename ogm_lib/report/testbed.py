@@ -10,8 +10,8 @@ import dataclasses
 
 import numpy as np
 
-from .. import phenomenon as ph
-from .. import testbed
+from ..recipe import phenomenon as ph
+from ..recipe import testbed
 from . import calibration as cal
 from . import claims as cl
 from .explain import explain_claims
@@ -77,7 +77,7 @@ def section(results_dir=None) -> dict:
     if not sweep or any(len(v) < len(testbed.ALPHA_SEEDS) for v in sweep.values()):
         out["texts"]["tb_alpha"] = "The alpha sweep on the testbed has not been trained yet."
         return out
-    from ..regimes import choose_alpha
+    from ..recipe.regimes import choose_alpha
     alpha, _ = choose_alpha(sweep)
     out["alpha"] = alpha
     out["alpha_table"] = cal.alpha_table({"testbed": sweep}, {"testbed": alpha})

@@ -47,7 +47,7 @@ ALPHAS: dict[str, Alpha] = {
 def sweep_rows(dataset: str, profile: str = "paper", device: str = "cpu",
                alphas: Sequence[float] = regimes.ALPHA_GRID, **changes) -> dict:
     """The sweep of one dataset: concatenation + OGM-GE at each alpha, `"alpha=0.4"` -> config."""
-    from .config import make_config
+    from ..method.config import make_config
     return {f"alpha={a:g}": make_config(profile, dataset=dataset, device=device, fusion="concat", method="ogm_ge",
                                         alpha=a, quiet=True, **changes) for a in alphas}
 

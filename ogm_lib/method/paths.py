@@ -18,7 +18,7 @@ from pathlib import Path
 
 def repo_root() -> Path | None:
     """The checkout holding this package (pyproject.toml beside ogm_lib/), or None if installed elsewhere."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]     # ogm_lib/method/paths.py
     return root if (root / "pyproject.toml").is_file() and (root / "ogm_lib").is_dir() else None
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping
 
-from .config import RunConfig, make_config
+from ..method.config import RunConfig, make_config
 
 #: the schedules a design is run on: overrides of the `converged` profile (batch 24, lr 1e-2, width 8)
 SCHEDULES: dict[str, dict] = {
@@ -114,7 +114,7 @@ def read_designs(names: Iterable[str] | None = None, seeds: Iterable[int] = SEAR
                  results_dir=None) -> dict[str, dict[str, list]]:
     """design -> row -> its runs over `seeds`, read from `results_dir` (nothing is trained); designs with a
     row missing a seed are left out."""
-    from .results import RunResult, result_path
+    from ..method.results import RunResult, result_path
     out = {}
     for n in (list(DESIGNS) if names is None else names):
         rows = {label: [result_path(cfg.replace(seed=s), results_dir) for s in seeds]
@@ -205,7 +205,7 @@ def read_outcome(results_dir=None):
 
 def read_rows(rows: Mapping[str, RunConfig], seeds: Iterable[int], results_dir=None) -> dict[str, list]:
     """label -> the committed runs of each row over `seeds` (those present; nothing is trained)."""
-    from .results import RunResult, result_path
+    from ..method.results import RunResult, result_path
     out = {}
     for label, cfg in rows.items():
         paths = [result_path(cfg.replace(seed=s), results_dir) for s in seeds]
@@ -224,7 +224,7 @@ def book_runs(results_dir=None) -> list[RunConfig]:
     `SEARCH_SEEDS`; the designs the rule confirmed at `CONFIRM_SEEDS`; the chosen design's alpha sweep once it
     is complete; and the headline pair at every seed of `HEADLINE_SEEDS` whose two runs are both there."""
     from .regimes import choose_alpha
-    from .results import result_path
+    from ..method.results import result_path
     out = {c.key(): c for c in search_configs()}
     try:
         _, confirmed, chosen = read_outcome(results_dir)
@@ -271,6 +271,6 @@ def run_rule(workers: int | None = None, results_dir=None, headline_seeds: Itera
     return chosen, alpha
 
 
-if __name__ == "__main__":      # python -m ogm_lib.testbed [workers]: the whole rule, resumable
+if __name__ == "__main__":      # python -m ogm_lib.recipe.testbed [workers]: the whole rule, resumable
     import sys
     run_rule(int(sys.argv[1]) if len(sys.argv) > 1 else None)

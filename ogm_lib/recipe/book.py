@@ -26,8 +26,9 @@ import os
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
-from . import checks, regimes
-from .config import RunConfig, check_choice, make_config
+from ..method import checks
+from . import regimes
+from ..method.config import RunConfig, check_choice, make_config
 
 #: probes every n epochs, per profile
 PROBE_EVERY = {"paper": 10, "cpu": 6, "converged": 2, "smoke": 1}
@@ -182,7 +183,7 @@ def noise_settings(base_lr: float, lr_factors: Sequence[float] = (0.1, 0.5, 1.0)
     factor, each larger batch factor at the base lr, and GE only at the first batch and the base lr. A
     setting maps to the paper's row with the same factors of the paper's lr and batch, when the paper has
     one. At a profile whose batch is 64 (cpu, gpu, paper) the factors 1, 2, 4 are the paper's 64, 128, 256."""
-    from .report.paper import TABLE7
+    from ..ground.paper import TABLE7
     paper = TABLE7 if paper is None else paper
     lr_factors = checks.number_list(lr_factors, "lr_factors", float, low=0, low_inclusive=False)
     batch_factors = checks.number_list(batch_factors, "batch_factors", float, low=0, low_inclusive=False)
@@ -297,9 +298,9 @@ def run_grid(configs: Sequence[RunConfig], results_dir=None, workers: int | None
     results folder (`run_claims.py`), so concurrent jobs never train the same key. `progress`: a bar with an
     ETA on a terminal, one line per finished run in a log (`progress.py`)."""
     from . import executors
-    from .progress import GridProgress
-    from .results import result_path, results_folder
-    from .train import fit
+    from ..method.progress import GridProgress
+    from ..method.results import result_path, results_folder
+    from ..method.train import fit
     configs = list(configs)
     # notebook parameters may arrive as any type (papermill -p): one line now, not a TypeError in the runner
     workers, results_dir = checks.workers(workers), checks.folder(results_dir, "results_dir")

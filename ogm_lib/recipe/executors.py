@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from . import run_claims
-from .config import RunConfig
+from ..method.config import RunConfig
 
 EXECUTORS = ("local", "gpus", "slurm")
 #: seconds between looks at runs that another job holds
@@ -90,8 +90,8 @@ class Outcome:
 
 def claimed_fit(config: RunConfig, results_dir=None) -> Outcome:
     """Train `config` under its claim (`run_claims.acquire`), or read its result, or say it is busy."""
-    from .results import result_path, results_folder
-    from .train import fit, read_cached
+    from ..method.results import result_path, results_folder
+    from ..method.train import fit, read_cached
     folder, key = results_folder(config, results_dir), config.key()
     me = dict(worker=f"{os.uname().nodename}:{os.getpid()}", visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"))
     if read_cached(result_path(config, folder), key) is not None:   # a damaged file is set aside: trained below
@@ -145,9 +145,9 @@ class _WorkerPool:
     to whichever worker is free and reports each outcome as it comes."""
 
     def __init__(self, envs: Sequence[dict]):
-        root = str(Path(__file__).resolve().parents[1])
+        root = str(Path(__file__).resolve().parents[2])      # the folder holding ogm_lib/
         base = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
-        code = "from ogm_lib.executors import worker_main; worker_main()"
+        code = "from ogm_lib.recipe.executors import worker_main; worker_main()"
         self.procs = [subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                        env={**base, **env}, text=True) for env in envs]
 
@@ -280,7 +280,7 @@ class SlurmExecutor:
 
     def executor(self, results_dir):
         import submitit
-        from .paths import default_results_dir
+        from ..method.paths import default_results_dir
         folder = self.folder or Path(results_dir or default_results_dir()) / "slurm"
         ex = submitit.AutoExecutor(folder=str(folder), cluster=self.cluster)
         params = dict(timeout_min=self.time_min, cpus_per_task=self.cpus_per_task, tasks_per_node=1,
@@ -326,7 +326,7 @@ def make_executor(name: str | None = None, workers: int | None = None, **options
 
 def _ready(configs: Sequence[RunConfig], results_dir) -> list[RunConfig]:
     """Of runs held elsewhere, those whose result is there now or whose claim is gone or stale."""
-    from .results import result_path, results_folder
+    from ..method.results import result_path, results_folder
     out = []
     for c in configs:
         folder = results_folder(c, results_dir)
@@ -340,7 +340,7 @@ def run(configs: Sequence[RunConfig], results_dir=None, executor=None, progress=
     """Train every config of `configs` not in the results folder yet (each key once), through `executor`
     (an executor, or a name for `make_executor`); key -> the last `Outcome` of each. `progress`: a
     `progress.GridProgress` told of each finished run. Runs held by another live job are waited for."""
-    from .results import result_path, results_folder
+    from ..method.results import result_path, results_folder
     executor = make_executor(executor) if executor is None or isinstance(executor, str) else executor
     unique = list({c.key(): c for c in configs}.values())
     outcomes: dict[str, Outcome] = {}

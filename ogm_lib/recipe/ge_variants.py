@@ -21,7 +21,7 @@ the book's existing runs (`ge_noise` at its default is left out of the key), so 
 """
 from __future__ import annotations
 
-from .config import RunConfig
+from ..method.config import RunConfig
 
 #: row name -> RunConfig changes (alpha is added for the OGM rows)
 GE_VARIANTS: dict[str, dict] = {

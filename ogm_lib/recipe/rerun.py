@@ -32,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import RunConfig
-from .results import RunResult, decode_predictions
+from ..method.config import RunConfig
+from ..method.results import RunResult, decode_predictions
 
 METRIC_ATOL = 1e-6
 TRACE_RTOL = 1e-5
@@ -49,7 +49,7 @@ def this_machine() -> dict:
     """What decides a CPU run's bits here: the CPU model and the torch version (`results.provenance`)."""
     import torch
 
-    from .results import _cpu_name
+    from ..method.results import _cpu_name
     return {"cpu": _cpu_name(), "torch": torch.__version__, "gpu": None}
 
 
@@ -61,7 +61,7 @@ def same_machine(result: RunResult, here: dict | None = None) -> bool:
 
 def row_key(config: dict) -> str:
     """A run's row: the key of its config with the seed left out."""
-    from .config import config_key
+    from ..method.config import config_key
     return config_key({**config, "seed": 0})
 
 
@@ -99,7 +99,7 @@ def compare_to_row(new: RunResult, old: RunResult, row: list[RunResult], sds: fl
 def committed_runs(results_dir: str | Path, out=None) -> list[Path]:
     """The result files of a results folder, sorted by name: the `.json` files named by a run key. Any other
     JSON file there (notes, a table) is not a run: it is skipped, with a note to `out` when given."""
-    from .results import KEY_PATTERN
+    from ..method.results import KEY_PATTERN
     files = sorted(Path(results_dir).glob("*.json"))
     others = [f.name for f in files if not KEY_PATTERN.match(f.stem)]
     if others and out is not None:
@@ -114,7 +114,7 @@ def config_of(result: RunResult, **bookkeeping) -> RunConfig:
     field (`config._NOT_IN_KEY`: device, workers, the data, results and TensorBoard folders, the profile's
     name, quiet) is the caller's `bookkeeping` or RunConfig's default, so an edited `tensorboard_dir` or
     `data_dir` in a file steers nothing."""
-    from .config import _NOT_IN_KEY
+    from ..method.config import _NOT_IN_KEY
     unknown = set(bookkeeping) - set(_NOT_IN_KEY)
     if unknown:
         raise ValueError(f"config_of takes only fields outside the key, not {sorted(unknown)}")
@@ -175,7 +175,7 @@ def retrain(result: RunResult, scratch: str | Path, device: str = "cpu", data_di
     file's own bookkeeping fields are not obeyed (`config_of`): `device` and `data_dir` are the caller's."""
     import torch
 
-    from .train import fit
+    from ..method.train import fit
     threads = int(result.provenance.get("threads") or 1)
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -192,7 +192,7 @@ def verify_sample(results_dir: str | Path, n: int = 3, seed: int | None = None, 
     `seed`: the draw (None: a fresh one, printed so that the sample can be drawn again). `n` must be at least
     1 (a sample of none would report agreement having checked nothing); `device` must exist here
     (`config.check_device`), checked before anything is drawn."""
-    from .config import check_device, check_number
+    from ..method.config import check_device, check_number
     n = check_number("--sample", n, int, 1, meaning="how many runs to retrain; a sample of 0 checks nothing")
     check_device(device)
     files = committed_runs(results_dir, out)
@@ -227,7 +227,7 @@ def verify_sample(results_dir: str | Path, n: int = 3, seed: int | None = None, 
                     f"for bit (test acc {100 * new.best['test_acc']:.1f}, committed {100 * old.best['test_acc']:.1f})")
             committed_weights = weights_path(old.key, Path(results_dir))
             if committed_weights.exists() and here[path]:
-                from .checkpoint import load as load_pt
+                from ..method.checkpoint import load as load_pt
                 load = lambda p: load_pt(p)["model"]  # noqa: E731
                 if not same_weights(load(Path(scratch) / "checkpoints" / f"{old.key}.pt"), load(committed_weights)):
                     diffs.append(f"final weights differ from {committed_weights}")
@@ -257,8 +257,8 @@ def save_weights(checkpoint: str | Path, key: str, results_dir: str | Path) -> P
 
     import torch
 
-    from .checkpoint import load
-    from .fileio import atomic_write_bytes
+    from ..method.checkpoint import load
+    from ..method.fileio import atomic_write_bytes
     state = load(checkpoint)
     buf = io.BytesIO()
     torch.save({"key": key, "model": state["model"]}, buf)
@@ -280,7 +280,7 @@ def checkpoint_of(config: RunConfig, results_dir: str | Path | None = None) -> P
     (`compare`; a difference is an error), and its checkpoint kept in the results folder for next time."""
     import shutil
 
-    from .results import results_folder
+    from ..method.results import results_folder
     results_dir = results_folder(config, results_dir)
     path = results_dir / "checkpoints" / f"{config.key()}.pt"
     if path.exists():

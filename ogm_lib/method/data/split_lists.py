@@ -131,7 +131,7 @@ def _check_ksounds(paths, report: ListReport) -> None:
                     report.problems.append(f"{path.name} line {n}: label index {label} is not 0-{len(names) - 1}")
             elif class_name(label) not in names:
                 report.problems.append(f"{path.name} line {n}: {label!r} is not a Kinetics-Sounds class "
-                                       "(ogm_lib/data/ksounds_classes.txt)")
+                                       "(ogm_lib/method/data/ksounds_classes.txt)")
             else:
                 label = class_name(label)
             if clip in clips:

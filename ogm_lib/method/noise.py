@@ -46,7 +46,7 @@ def load_trained_model(config: RunConfig, num_classes: int, results_dir=None):
 
     from .checkpoint import load, unreadable
     from .fileio import set_aside
-    from .rerun import checkpoint_of
+    from ..recipe.rerun import checkpoint_of
     path = checkpoint_of(config, results_dir)
     try:
         model = build_model(config, num_classes)

@@ -31,7 +31,7 @@ from typing import Iterable
 
 from .book import HEADLINE_SEEDS, SEEDS, row_seeds, run_grid
 from .book import PROFILE as BOOK_PROFILE
-from .config import DATASET_DEFAULTS, RunConfig
+from ..method.config import DATASET_DEFAULTS, RunConfig
 from .regimes import ALPHA, PROFILE, regime_config
 
 #: the regime the tables run in by default (the one calibrated to the paper's CREMA-D unimodal accuracies)

@@ -45,7 +45,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from scipy import stats as _st
 
-from .results import RunResult, decode_predictions
+from ..method.results import RunResult, decode_predictions
 
 #: the paper's Table 1, CREMA-D: audio-only and visual-only accuracy (%)
 PAPER_UNIMODAL = {"audio": 52.5, "visual": 41.9}
