@@ -117,7 +117,8 @@ def reencode_command(results_dir: Path) -> int:
 def book_command(args) -> int:
     import time
 
-    from .recipe.book import book_runs, run_grid
+    from .recipe.grid import run_grid
+    from .recipe.runs import book_runs
     from .method.paths import default_results_dir
     from .method.results import RunResult
     results_dir = Path(args.results_dir) if args.results_dir else default_results_dir()

@@ -36,10 +36,10 @@ def glued_values(notebook: Path) -> dict[str, str]:
 def snapshot() -> dict:
     sys.path.insert(0, str(ROOT))
     try:                                    # the layout of issue 27 (three wings)
-        from ogm_lib.recipe.book import book_runs
+        from ogm_lib.recipe.runs import book_runs
         from ogm_lib.method.results import result_path, results_folder
     except ImportError:                     # the layout before it (to snapshot the book before the move)
-        from ogm_lib.recipe.book import book_runs
+        from ogm_lib.recipe.runs import book_runs
         from ogm_lib.method.results import result_path, results_folder
     runs = {c.key(): result_path(c, results_folder(c, ROOT / "results")).exists() for c in book_runs()}
     glue = {Path(f).name: glued_values(Path(f)) for f in sorted(glob.glob(str(ROOT / "notebooks" / "*.ipynb")))}

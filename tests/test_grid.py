@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from ogm_lib.recipe import executors, run_claims
-from ogm_lib.recipe.book import book_runs, run_grid
+from ogm_lib.recipe.grid import run_grid
+from ogm_lib.recipe.runs import book_runs
 from ogm_lib.method.config import make_config
 from ogm_lib.method.progress import GridProgress, use_bar
 from ogm_lib.method.results import RunResult, identical

@@ -430,7 +430,7 @@ def test_offline_fetch_without_mirror_is_one_line(tmp_path, monkeypatch, capsys)
 
 
 def test_damaged_checkpoint_of_a_finished_run_is_retrained_for_its_weights(tmp_path):
-    from ogm_lib.method.noise import load_trained_model
+    from ogm_lib.recipe.rerun import load_trained_model
     cfg = smoke()
     fit(cfg, tmp_path)
     ckpt = tmp_path / "checkpoints" / f"{cfg.key()}.pt"

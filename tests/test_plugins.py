@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from ogm_lib.recipe import runs as run_list
 from ogm_lib.method.config import AUDIO_MODELS, VIDEO_MODELS, make_config
 from ogm_lib.method.models import build_model
 from ogm_lib.method.models.plugin import PluginClassifier
@@ -263,9 +264,9 @@ def test_run_list_and_the_shared_reference_pair():
     assert all((ROOT / "results" / f"{c.replace(seed=s).key()}.json").exists()
                for c in (head["Concatenation"], head["Concatenation + OGM-GE"]) for s in range(book.HEADLINE_SEEDS))
     # the book's run list holds every run of the plug-in chapters; without them it shares only that pair
-    assert keys <= {c.key() for c in book.book_runs()}
-    assert len(keys & {c.key() for c in book.book_runs(include_plugins=False)}) == 2 * book.HEADLINE_SEEDS
-    assert not keys & {c.key() for c in book.book_runs(regime="easy audio", include_regimes=False)}
+    assert keys <= {c.key() for c in run_list.book_runs()}
+    assert len(keys & {c.key() for c in run_list.book_runs(include_plugins=False)}) == 2 * book.HEADLINE_SEEDS
+    assert not keys & {c.key() for c in run_list.book_runs(regime="easy audio", include_regimes=False)}
     ref = plugins.REFERENCE
     for rows, n in ((plugins.table3_rows(), 5), (plugins.table4_rows(), 10), (plugins.table4_rows("synthetic", "smoke"), 10)):
         seeds = {label: [c.seed for c in cs] for label, cs in plugins.per_seed(rows, 5, 10).items()}
@@ -304,7 +305,7 @@ def test_claims_carry_the_papers_gains_and_are_judged():
 
 
 def test_the_book_shows_every_plugin_chapter_whose_runs_it_lists():
-    """The plug-in chapters (whose runs `book.book_runs` lists and chapter 10 judges) are all in the toc, in order."""
+    """The plug-in chapters (whose runs `runs.book_runs` lists and chapter 10 judges) are all in the toc, in order."""
     from ogm_lib.recipe import plugins
     from ogm_lib.report import chapters
     toc = (ROOT / "book" / "_toc.yml").read_text()

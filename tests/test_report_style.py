@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
+from ogm_lib.recipe import runs as run_list
 from ogm_lib.report import figure_style, findings, notebook_edits, rerun_box, table_style
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,7 +150,7 @@ def test_chapter_runs_are_the_notebooks_runs():
     rows = book.table1_rows("avdigits", book.PROFILE, "cpu", regime=book.REGIME)
     want = {c.replace(seed=s).key() for c in rows.values() for s in book.row_seeds(c)}
     assert {c.key() for c in runs} == want
-    every = {c.key() for c in book.book_runs()}
+    every = {c.key() for c in run_list.book_runs()}
     for ch in ("01_imbalance", "03_sgd_noise", "11_regimes", "12_when_ogm_ge_helps", "13_table3", "15_table5"):
         assert {c.key() for c in rerun_box.chapter_runs(ch)} <= every, ch
 

@@ -16,7 +16,8 @@ def test_ranges_groups_and_optimism():
 def test_window_k_is_the_coefficient_the_run_applied(tmp_path):
     """On a committed OGM-GE run, k recomputed from the logged rho^a at the run's alpha (Eq. 10) is the k the run
     applied; on the plain run it differs from the logged k, which was measured at the default alpha."""
-    from ogm_lib.recipe.book import headline_rows, run_grid
+    from ogm_lib.recipe.book import headline_rows
+    from ogm_lib.recipe.grid import run_grid
     from ogm_lib.report.reduce import modulation_window_mean
     rows = headline_rows()
     ogm, plain = run_grid([rows["Concatenation + OGM-GE"], rows["Concatenation"]])

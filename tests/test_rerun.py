@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from ogm_lib.recipe.book import book_runs, is_headline, row_seeds, seed_list, table1_rows
+from ogm_lib.recipe.book import is_headline, row_seeds, seed_list, table1_rows
+from ogm_lib.recipe.runs import book_runs
 from ogm_lib.method.config import make_config
 from ogm_lib.recipe.rerun import compare, save_weights, verify_sample, weights_path
 from ogm_lib.method.results import RunResult

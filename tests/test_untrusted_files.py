@@ -116,7 +116,7 @@ def test_a_checkpoint_that_would_run_code_is_refused_named_and_set_aside(tmp_pat
 
 
 def test_crafted_final_weights_are_refused_and_retrained(finished, tmp_path):
-    from ogm_lib.method.noise import load_trained_model
+    from ogm_lib.recipe.rerun import load_trained_model
     folder, result = finished
     work = tmp_path / "results"
     shutil.copytree(folder, work)

@@ -101,7 +101,7 @@ def number_list(value: Any, name: str, kind: type = float, low=None, high=None, 
 
 
 def workers(value: Any, name: str = "workers") -> int | None:
-    """None (one process per core, `book.default_workers`) or a number of processes >= 1 (or its text)."""
+    """None (one process per core, `grid.default_workers`) or a number of processes >= 1 (or its text)."""
     if value is None or (isinstance(value, str) and value.strip() in ("None", "")):
         return None
     return number(value, name, int, low=1)

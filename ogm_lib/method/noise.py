@@ -39,29 +39,6 @@ from .models import build_model
 from .modulation import ge_sigma, half_size, select_parameters, sgd_noise, sgd_noise_scale
 
 
-def load_trained_model(config: RunConfig, num_classes: int, results_dir=None):
-    """The model at the end of a finished run, from its checkpoint (`rerun.checkpoint_of`: retrained and
-    checked against its committed result when the results folder has no checkpoint)."""
-    import warnings
-
-    from .checkpoint import load, unreadable
-    from .fileio import set_aside
-    from ..recipe.rerun import checkpoint_of
-    path = checkpoint_of(config, results_dir)
-    try:
-        model = build_model(config, num_classes)
-        model.load_state_dict(load(path)["model"])      # weights_only=True: data, never code
-    except Exception as err:     # a damaged checkpoint: set aside, retrained (and checked) by checkpoint_of
-        aside = set_aside(path)
-        warnings.warn(f"damaged checkpoint {path}: {unreadable(err)}; "
-                      f"set aside as {aside.name}; retraining run {config.key()} for its weights",
-                      RuntimeWarning, stacklevel=2)
-        path = checkpoint_of(config, results_dir)
-        model = build_model(config, num_classes)
-        model.load_state_dict(load(path)["model"])
-    return model.eval()
-
-
 def per_sample_gradients(model, audio, visual, labels, modality: str = "audio", modulate: str = "conv"):
     """{name: (N, *shape)} per-sample gradients of the fused cross-entropy w.r.t. one encoder's tensors."""
     model.eval()

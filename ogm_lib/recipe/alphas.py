@@ -54,12 +54,11 @@ def sweep_rows(dataset: str, profile: str = "paper", device: str = "cpu",
 
 def sweep(dataset: str, profile: str = "paper", device: str = "cpu", seeds: Sequence[int] = regimes.ALPHA_SEEDS,
           results_dir=None, executor=None, workers=None, **changes):
-    """The rule for `dataset`: train the sweep (`book.run_grid`, any executor) and choose alpha on validation.
+    """The rule for `dataset`: train the sweep (`grid.train_grid`, any executor) and choose alpha on validation.
     Returns (runs by label, the chosen alpha, alpha -> mean validation accuracy in %)."""
-    from .book import run_grid
+    from .grid import train_grid
     rows = sweep_rows(dataset, profile, device, **changes)
-    per = {label: [c.replace(seed=s) for s in seeds] for label, c in rows.items()}
-    results = iter(run_grid([c for cs in per.values() for c in cs], results_dir, workers, executor=executor))
-    runs = {label: [next(results) for _ in cs] for label, cs in per.items()}
+    runs = train_grid({label: [c.replace(seed=s) for s in seeds] for label, c in rows.items()}, results_dir, workers,
+                      executor=executor)
     alpha, table = regimes.choose_alpha(regimes.alpha_values(runs))
     return runs, alpha, table

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 from ..method import checks
+from ..method.config import RunConfig
 from . import regimes
-from ..method.config import RunConfig, check_choice, make_config
+from .grid import train_grid
+from .regimes import PROBE_EVERY, book_config  # noqa: F401  (the rows' config, and its probe schedule)
 
-#: probes every n epochs, per profile
-PROBE_EVERY = {"paper": 10, "cpu": 6, "converged": 2, "smoke": 1}
 #: seeds per row, and for the headline rows (concatenation with and without OGM-GE)
 SEEDS = 5
 HEADLINE_SEEDS = 10
@@ -43,20 +43,6 @@ PROFILE = regimes.PROFILE
 ALPHA = regimes.ALPHA[REGIME]
 #: the official README's alpha for CREMA-D: the headline alpha of data without a regime (the real datasets)
 OFFICIAL_ALPHA = 0.8
-
-
-def book_config(dataset: str = "avdigits", profile: str = PROFILE, device: str = "cpu", regime: str | None = None,
-                **changes) -> RunConfig:
-    """The config of one book row: the profile, the book's measurements, the regime's data knobs (the default
-    data only: `regimes.REGIMES`; `None` keeps the data's own defaults), then the row's own changes."""
-    base = dict(dataset=dataset, device=device, quiet=True, eval_train=True,
-                probe_every=PROBE_EVERY.get(profile, 5))
-    if regime is not None:
-        check_choice("regime", regime, tuple(regimes.REGIMES))
-        if dataset == "avdigits":
-            base.update(regimes.REGIMES[regime])
-    base.update(changes)
-    return make_config(profile, **base)
 
 
 def regime_of(config: RunConfig) -> str | None:
@@ -257,76 +243,11 @@ def row_seeds(config: RunConfig, seeds: int | Iterable[int] = SEEDS,
     return sorted(set(base) | set(seed_list(headline_seeds, "headline_seeds")))
 
 
-def book_runs(dataset: str = "avdigits", profile: str = PROFILE, device: str = "cpu", seeds=SEEDS,
-              headline_seeds=HEADLINE_SEEDS, include_regimes: bool = True, regime: str | None = REGIME,
-              include_plugins: bool = True) -> list[RunConfig]:
-    """Every run of the book's chapters at their default parameters, each once, in chapter order; with
-    `include_regimes` (and the default data at the regimes' profile), also the runs of the regime chapters
-    (`regimes.book_runs`: calibration, alpha sweeps, each regime's rows); with `include_plugins` (the default
-    data at the book's own regime), also the runs of the plug-in chapters 13-15 (`plugins.runs`)."""
-    out: dict[str, RunConfig] = {}
-    for rows_of in CHAPTERS.values():
-        for config in rows_of(dataset, profile, device, regime=regime).values():
-            for s in row_seeds(config, seeds, headline_seeds):
-                c = config.replace(seed=s)
-                out.setdefault(c.key(), c)
-    if include_regimes and dataset == "avdigits" and profile == regimes.PROFILE:
-        for c in regimes.book_runs(device):
-            out.setdefault(c.key(), c)
-        from . import testbed            # the testbed search (chapter 11): as far as its rule has got
-        for c in testbed.book_runs():
-            out.setdefault(c.key(), c)
-    if include_plugins and dataset == "avdigits":
-        from . import plugins            # plugins builds on this module: imported here, not at the top
-        if regime == plugins.REGIME:
-            for c in plugins.runs(dataset, profile, device, seeds, headline_seeds):
-                out.setdefault(c.key(), c)
-    return list(out.values())
-
-
-def default_workers() -> int:
-    """`$OGM_WORKERS` if set, else one process per core (at most 4)."""
-    return int(os.environ.get("OGM_WORKERS", min(4, os.cpu_count() or 1)))
-
-
-def run_grid(configs: Sequence[RunConfig], results_dir=None, workers: int | None = None,
-             progress: bool = False, executor=None) -> list:
-    """fit() every config (cached ones are read back); results in input order. `executor`
-    (`executors.py`): "local" (`workers` processes of one thread each; on a small CPU that beats one
-    process with many threads), "gpus" (one worker per visible GPU), "slurm" (a submitit job array), or an
-    executor object; None: `$OGM_EXECUTOR`, else "local". Each run is trained under its claim on the
-    results folder (`run_claims.py`), so concurrent jobs never train the same key. `progress`: a bar with an
-    ETA on a terminal, one line per finished run in a log (`progress.py`)."""
-    from . import executors
-    from ..method.progress import GridProgress
-    from ..method.results import result_path, results_folder
-    from ..method.train import fit
-    configs = list(configs)
-    # notebook parameters may arrive as any type (papermill -p): one line now, not a TypeError in the runner
-    workers, results_dir = checks.workers(workers), checks.folder(results_dir, "results_dir")
-    unique = list({c.key(): c for c in configs}.values())   # identical configs are trained once
-    if executor is None or isinstance(executor, str):
-        name = executor or os.environ.get("OGM_EXECUTOR") or "local"
-        local_cuda = name == "local" and any(str(c.device).startswith("cuda") for c in unique)
-        # one GPU under the local executor: run one after another in this process
-        executor = executors.make_executor(name, workers=1 if local_cuda else workers)
-    done = sum(result_path(c, results_folder(c, results_dir)).exists() for c in unique)
-    bar = GridProgress(len(unique), done, enabled=progress)
-    try:
-        executors.run(unique, results_dir, executor, bar)
-    finally:
-        bar.close()
-    by_key = {c.key(): fit(c, results_dir) for c in unique}      # every result is in the folder now
-    return [by_key[c.key()] for c in configs]
-
-
 def train_seeds(rows: dict[str, RunConfig], seeds: int | Iterable[int] = SEEDS, workers: int | None = None,
                 results_dir=None, headline_seeds: int | Iterable[int] = HEADLINE_SEEDS,
                 executor=None) -> dict[str, list]:
-    """Train every row over its seeds (`row_seeds`), all in one parallel batch (`run_grid`, on `executor`);
-    label -> runs, in seed order."""
+    """Train every row over its seeds (`row_seeds`), all in one parallel batch (`grid.train_grid`, on
+    `executor`); label -> runs, in seed order."""
     per_row = {label: [cfg.replace(seed=s) for s in row_seeds(cfg, seeds, headline_seeds)]
                for label, cfg in rows.items()}
-    results = iter(run_grid([c for cs in per_row.values() for c in cs], results_dir=results_dir, workers=workers,
-                             executor=executor))
-    return {label: [next(results) for _ in cs] for label, cs in per_row.items()}
+    return train_grid(per_row, results_dir=results_dir, workers=workers, executor=executor)

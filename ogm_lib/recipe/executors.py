@@ -1,8 +1,8 @@
 """Where a grid of runs trains: one machine's cores, one worker per GPU, or a SLURM job array.
 
 `run(configs, results_dir, executor)` trains every run not yet in the results folder and returns each run's
-`Outcome`; `book.run_grid` reads the results back. Three executors, one option (`--executor` of
-`python -m ogm_lib book retrain`; the `executor` argument of `book.run_grid` / `train_seeds`, else
+`Outcome`; `grid.run_grid` reads the results back. Three executors, one option (`--executor` of
+`python -m ogm_lib book retrain`; the `executor` argument of `grid.run_grid` / `book.train_seeds`, else
 `$OGM_EXECUTOR`, so a notebook run by papermill takes it from the environment):
 
 - `local`: today's CPU pool: `workers` processes of one torch thread each (on a small CPU that beats one
@@ -199,7 +199,7 @@ class _WorkerPool:
 
 class LocalExecutor:
     """This machine's CPU: `workers` processes of one thread (default: `$OGM_WORKERS`, else one per core, at
-    most 4, as `book.default_workers`)."""
+    most 4, as `grid.default_workers`)."""
     name = "local"
 
     def __init__(self, workers: int | None = None):

@@ -22,16 +22,17 @@ sweep, `regimes.ALPHA`), so nothing here is tuned toward OGM-GE's result on thes
   `seeds` like the plug-in rows (the book's rule, `book.row_seeds`).
 
 `SEEDS` seeds per row, paired by seed in the verdicts (`report/plugins.py`). `runs()` lists every run of the
-three tables (every seed); `book.book_runs` lists them with the book's own runs (their results are committed),
+three tables (every seed); `runs.book_runs` lists them with the book's own runs (their results are committed),
 and `report.chapters.book_claims` judges `CHAPTERS` here for the closing chapter, as notebooks 13-15 do.
 """
 from __future__ import annotations
 
 from typing import Iterable
 
-from .book import HEADLINE_SEEDS, SEEDS, row_seeds, run_grid
+from .book import HEADLINE_SEEDS, SEEDS, row_seeds
 from .book import PROFILE as BOOK_PROFILE
 from ..method.config import DATASET_DEFAULTS, RunConfig
+from .grid import train_grid
 from .regimes import ALPHA, PROFILE, regime_config
 
 #: the regime the tables run in by default (the one calibrated to the paper's CREMA-D unimodal accuracies)
@@ -101,9 +102,7 @@ def per_seed(rows: dict[str, RunConfig], seeds=SEEDS, headline_seeds=HEADLINE_SE
 def train(rows: dict[str, RunConfig], seeds=SEEDS, headline_seeds=HEADLINE_SEEDS, workers: int | None = None,
           results_dir=None) -> dict[str, list]:
     """Train every row over its seeds in one parallel batch (cached runs are read back); label -> runs."""
-    configs = per_seed(rows, seeds, headline_seeds)
-    results = iter(run_grid([c for cs in configs.values() for c in cs], results_dir=results_dir, workers=workers))
-    return {label: [next(results) for _ in cs] for label, cs in configs.items()}
+    return train_grid(per_seed(rows, seeds, headline_seeds), results_dir=results_dir, workers=workers)
 
 
 #: Table 5's localisation models: the paper's row label -> our `RunConfig.video_model` (with `task = "events"`)

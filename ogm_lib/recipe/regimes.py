@@ -36,6 +36,9 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from ..method.config import RunConfig, check_choice, make_config
+from .grid import train_grid
+
 #: the paper's Table 1, CREMA-D: audio-only and visual-only accuracy (%)
 PAPER_UNIMODAL = {"audio": 52.5, "visual": 41.9}
 #: how far (points) the chosen regime's validation accuracy may sit from the paper's
@@ -67,6 +70,24 @@ REGIMES: dict[str, dict[str, float]] = {
 REFINED: dict[str, tuple[float, ...]] = {"visual": (0.85, 0.9, 0.95)}
 #: each regime's alpha, chosen by `choose_alpha` on its committed sweep
 ALPHA: dict[str, float] = {"paper-like": 0.6, "easy audio": 0.1}
+#: probes every n epochs, per profile
+PROBE_EVERY = {"paper": 10, "cpu": 6, "converged": 2, "smoke": 1}
+
+
+def book_config(dataset: str = "avdigits", profile: str = PROFILE, device: str = "cpu", regime: str | None = None,
+                **changes) -> RunConfig:
+    """The config of one book row: the profile, the book's measurements, the regime's data knobs (the default
+    data only: `REGIMES`; `None` keeps the data's own defaults), then the row's own changes."""
+    base = dict(dataset=dataset, device=device, quiet=True, eval_train=True,
+                probe_every=PROBE_EVERY.get(profile, 5))
+    if regime is not None:
+        check_choice("regime", regime, tuple(REGIMES))
+        if dataset == "avdigits":
+            base.update(REGIMES[regime])
+    base.update(changes)
+    return make_config(profile, **base)
+
+
 def regime_named(dataset: str, values: Mapping[str, float]) -> str | None:
     """The regime (`REGIMES`) whose data knobs `values` (a config's fields) has, for the default data; else None."""
     if dataset != "avdigits":
@@ -80,10 +101,9 @@ GRID = {"audio": AUDIO_SNR_GRID, "visual": VISUAL_NOISE_GRID}
 
 
 def calibration_rows(dataset: str = "avdigits", profile: str = PROFILE,
-                     device: str = "cpu") -> dict[str, "RunConfig"]:  # noqa: F821
+                     device: str = "cpu") -> dict[str, RunConfig]:
     """The calibration grid: `"audio, audio_snr_db=-9"` -> the audio-only config at that SNR, and so on.
     Unimodal runs only: nothing here trains OGM-GE."""
-    from .book import book_config
     rows = {}
     for modality in ("audio", "visual"):
         for value in GRID[modality]:
@@ -171,14 +191,13 @@ def choose_alpha(val_acc: Mapping[float, Sequence[float]]) -> tuple[float, dict]
 
 
 def regime_config(regime: str, dataset: str = "avdigits", profile: str = PROFILE, device: str = "cpu",
-                  **changes) -> "RunConfig":  # noqa: F821
+                  **changes) -> RunConfig:
     """A book row with `regime`'s data knobs (`REGIMES`), on `profile`."""
-    from .book import book_config
     return book_config(dataset, profile, device, regime, **changes)
 
 
 def alpha_rows(regime: str, dataset: str = "avdigits", profile: str = PROFILE, device: str = "cpu",
-               alphas: Sequence[float] = ALPHA_GRID) -> dict[str, "RunConfig"]:  # noqa: F821
+               alphas: Sequence[float] = ALPHA_GRID) -> dict[str, RunConfig]:
     """The alpha sweep of a regime: concatenation + OGM-GE at each alpha, `"alpha=0.4"` -> config."""
     return {f"alpha={a:g}": regime_config(regime, dataset, profile, device, fusion="concat", method="ogm_ge",
                                           alpha=a) for a in alphas}
@@ -190,7 +209,7 @@ def alpha_values(runs: dict[str, list]) -> dict[float, list[float]]:
 
 
 def regime_rows(regime: str, alpha: float, dataset: str = "avdigits", profile: str = PROFILE,
-                device: str = "cpu") -> dict[str, "RunConfig"]:  # noqa: F821
+                device: str = "cpu") -> dict[str, RunConfig]:
     """A regime's four rows: the unimodal models, concatenation, and concatenation + OGM-GE at `alpha`."""
     def row(**c):
         return regime_config(regime, dataset, profile, device, **c)
@@ -204,17 +223,14 @@ def regime_rows(regime: str, alpha: float, dataset: str = "avdigits", profile: s
 
 
 def _train(rows: dict, seeds: Sequence[int], workers, results_dir) -> dict[str, list]:
-    from .book import run_grid
-    per = {k: [c.replace(seed=s) for s in seeds] for k, c in rows.items()}
-    it = iter(run_grid([c for cs in per.values() for c in cs], results_dir=results_dir, workers=workers))
-    return {k: [next(it) for _ in cs] for k, cs in per.items()}
+    """Every row at every seed of `seeds`, in one batch (`grid.train_grid`)."""
+    return train_grid({k: [c.replace(seed=s) for s in seeds] for k, c in rows.items()}, results_dir, workers)
 
 
 def calibrate(dataset: str = "avdigits", profile: str = PROFILE, device: str = "cpu",
               seeds: Sequence[int] = CALIBRATION_SEEDS, workers=None, results_dir=None):
     """The calibration rule end to end: the grid's unimodal runs, a refinement where no value is within the
     tolerance, and the choice. Returns (runs by label, values by modality, {modality: Choice})."""
-    from .book import book_config
     runs = _train(calibration_rows(dataset, profile, device), seeds, workers, results_dir)
     values = calibration_values(runs)
     choices = {}
@@ -242,7 +258,6 @@ def book_runs(device: str = "cpu") -> list:
     """Every run of the regime chapters (11 and 12) at their default parameters, from the constants the
     rules produced (`REGIMES`, `REFINED`, `ALPHA`; `tests/test_regimes.py` checks them against the rules
     applied to the committed runs): what `python -m ogm_lib book retrain` trains for them."""
-    from .book import book_config
     out = [c.replace(seed=s) for c in calibration_rows("avdigits", PROFILE, device).values()
            for s in CALIBRATION_SEEDS]
     for m, extra in REFINED.items():

@@ -300,3 +300,26 @@ def checkpoint_of(config: RunConfig, results_dir: str | Path | None = None) -> P
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(Path(scratch) / "checkpoints" / f"{config.key()}.pt", path)
     return path
+
+
+def load_trained_model(config: RunConfig, num_classes: int, results_dir=None):
+    """The model at the end of a finished run, from its checkpoint (`checkpoint_of`: retrained and
+    checked against its committed result when the results folder has no checkpoint)."""
+    import warnings
+
+    from ..method.checkpoint import load, unreadable
+    from ..method.fileio import set_aside
+    from ..method.models import build_model
+    path = checkpoint_of(config, results_dir)
+    try:
+        model = build_model(config, num_classes)
+        model.load_state_dict(load(path)["model"])      # weights_only=True: data, never code
+    except Exception as err:     # a damaged checkpoint: set aside, retrained (and checked) by checkpoint_of
+        aside = set_aside(path)
+        warnings.warn(f"damaged checkpoint {path}: {unreadable(err)}; "
+                      f"set aside as {aside.name}; retraining run {config.key()} for its weights",
+                      RuntimeWarning, stacklevel=2)
+        path = checkpoint_of(config, results_dir)
+        model = build_model(config, num_classes)
+        model.load_state_dict(load(path)["model"])
+    return model.eval()

@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Iterable, Mapping
 
 from ..method.config import RunConfig, make_config
+from .grid import train_grid
 
 #: the schedules a design is run on: overrides of the `converged` profile (batch 24, lr 1e-2, width 8)
 SCHEDULES: dict[str, dict] = {
@@ -94,11 +95,11 @@ def search_configs(names: Iterable[str] | None = None, seeds: Iterable[int] = SE
 def train_designs(names: Iterable[str] | None = None, seeds: Iterable[int] = SEARCH_SEEDS, workers: int | None = None,
                   results_dir=None) -> Mapping[str, dict[str, list]]:
     """design -> row -> its runs over `seeds` (trained or read back from `results_dir`)."""
-    from .book import run_grid
     names = list(DESIGNS) if names is None else list(names)
     seeds = list(seeds)
-    results = iter(run_grid(search_configs(names, seeds), results_dir=results_dir, workers=workers))
-    return {n: {label: [next(results) for _ in seeds] for label in ROWS} for n in names}
+    runs = train_grid({(n, label): [cfg.replace(seed=s) for s in seeds] for n in names
+                       for label, cfg in design_rows(n).items()}, results_dir=results_dir, workers=workers)
+    return {n: {label: runs[n, label] for label in ROWS} for n in names}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -248,7 +249,6 @@ def run_rule(workers: int | None = None, results_dir=None, headline_seeds: Itera
              out=print) -> tuple[str, float]:
     """Run the whole rule, resumable (finished runs are read back): the search, the confirmations, the alpha
     sweep on the chosen design, then the headline pair. Returns (chosen design, alpha)."""
-    from .book import run_grid
     from .regimes import choose_alpha
     train_designs(seeds=SEARCH_SEEDS, workers=workers, results_dir=results_dir)
     search = ranking(read_designs(seeds=SEARCH_SEEDS, results_dir=results_dir))
@@ -261,12 +261,13 @@ def run_rule(workers: int | None = None, results_dir=None, headline_seeds: Itera
     chosen = choose(confirmed)
     out(f"chosen: {chosen}")
     rows = alpha_rows(chosen)
-    runs = iter(run_grid([c.replace(seed=s) for c in rows.values() for s in ALPHA_SEEDS], results_dir, workers))
-    alpha, table = choose_alpha({float(l.split("=")[1]): [100 * next(runs).best["val_acc"] for _ in ALPHA_SEEDS]
-                                 for l in rows})
+    runs = train_grid({label: [c.replace(seed=s) for s in ALPHA_SEEDS] for label, c in rows.items()}, results_dir,
+                      workers)
+    alpha, table = choose_alpha({float(label.split("=")[1]): [100 * r.best["val_acc"] for r in rs]
+                                 for label, rs in runs.items()})
     out(f"alpha: {alpha:g} ({table})")
     head = headline_rows(chosen, alpha)
-    run_grid([c.replace(seed=s) for s in headline_seeds for c in head.values()], results_dir, workers)
+    train_grid({label: [c.replace(seed=s) for s in headline_seeds] for label, c in head.items()}, results_dir, workers)
     out("headline pair trained")
     return chosen, alpha
 

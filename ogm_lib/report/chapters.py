@@ -14,34 +14,14 @@ from . import plugins as plugin_claims
 from .figure3 import rho_claims
 from ..ground.paper import TABLE1, TABLE2, TABLE6, TABLE7, difference, figure1_difference
 from .reduce import by_seed, final_metric
-from .reduce import gap as reduce_gap
 from .table7 import noise_claims
 from .tables import slug
+from ..ground.contents import TITLES  # noqa: F401  (the chapters judged, in order)
+from .claims import rerun_gains
+from .reduce import gap_per_seed, probe
 
 Runs = dict[str, list[RunResult]]
 ACC1 = ["CREMA-D Acc", "VGGSound Acc"]
-
-
-def rerun_gains(fusion: str = "concat") -> dict[str, float]:
-    """Published re-runs' OGM-GE gains over plain training (points), '<entry id>, <dataset>' -> gain, for
-    `fusion` and for entries whose fusion the source does not state; the paper's own entries are left out
-    (they are the claim's paper column)."""
-    from ..ground.ledger import load_ledger
-    out = {}
-    for e in load_ledger()["entries"]:
-        if e["fusion"] in (fusion, "not stated") and e["cite"] != "peng2022balanced":
-            out[f"{e['id']}, {e['dataset']}"] = round(e["ogm_ge"] - e["baseline"], 2)
-    return out
-
-
-def probe(runs: list[RunResult], modality: str) -> dict[int, float]:
-    """{seed: last linear-probe accuracy} of one encoder."""
-    return by_seed(runs, lambda r: final_metric(r, f"probe_{modality}"))
-
-
-def gap(runs: list[RunResult]):
-    """The generalisation gap (`reduce.gap`) per seed, at the protocol's epoch: a side of a claim."""
-    return lambda protocol: by_seed(runs, lambda r: reduce_gap(r, protocol))
 
 
 def imbalance_claims(runs: Runs) -> list[Claim]:
@@ -93,10 +73,10 @@ def ge_claims(runs: Runs) -> list[Claim]:
         Claim("ogmge_vs_normal", "OGM-GE beats normal training", runs["OGM-GE"], runs["Normal"],
               paper=difference(TABLE2, "OGM-GE", "Concatenation"), ledger=rerun_gains(),
               short="OGM-GE beats normal", family="primary", judged_in=("05_table1", "concat_ge")),
-        Claim("gap_ogm", "OGM-GE has a smaller train − test gap than OGM", gap(runs["OGM"]), gap(runs["OGM-GE"]),
+        Claim("gap_ogm", "OGM-GE has a smaller train − test gap than OGM", gap_per_seed(runs["OGM"]), gap_per_seed(runs["OGM-GE"]),
               short="smaller gap: OGM-GE vs OGM", family="book"),
-        Claim("gap_ge", "GE alone has a smaller train − test gap than normal training", gap(runs["Normal"]),
-              gap(runs["GE only"]), short="smaller gap: GE vs normal", family="book"),
+        Claim("gap_ge", "GE alone has a smaller train − test gap than normal training", gap_per_seed(runs["Normal"]),
+              gap_per_seed(runs["GE only"]), short="smaller gap: GE vs normal", family="book"),
     ] + ge_noise_claims(runs)
 
 
@@ -178,12 +158,6 @@ def figure3_claims(runs: Runs, fraction: float = 0.1) -> list[Claim]:
     return rho_claims(runs["Concatenation"], runs["Concatenation + OGM-GE"], fraction)
 
 
-#: chapter -> (title, its claims from its runs); Table 7 needs its grid too (`book_claims` passes it)
-TITLES = {"01_imbalance": "The imbalance (Figure 1)", "02_ogm": "OGM and alpha", "04_ge": "GE",
-          "05_table1": "Table 1: fusions", "06_table2": "Table 2: balancing methods",
-          "07_table6": "Table 6: optimisers", "08_table7": "Table 7: noise", "09_figure3": "Figure 3: ρᵃ",
-          "13_table3": "Table 3: video models", "14_table4": "Table 4: audio encoders",
-          "15_table5": "Table 5: event localisation", "12_when_ogm_ge_helps": "When OGM-GE helps"}
 #: the plug-in chapters (Tables 3-5, `ogm_lib/recipe/plugins.py`) are judged only on the default data (or the synthetic
 #: test data), where all three run; on a prepared dataset each runs in its own notebook on its own dataset
 PLUGIN_DATASETS = ("avdigits", "synthetic")

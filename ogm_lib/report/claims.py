@@ -88,7 +88,7 @@ class Claim:
 
 def chapter_name(chapter: str) -> str:
     """'chapter 05 (Table 1: fusions)' for a notebook name such as '05_table1'."""
-    from .chapters import TITLES
+    from ..ground.contents import TITLES
     title = TITLES.get(chapter)
     return f"chapter {chapter[:2]}" + (f" ({title})" if title else "")
 
@@ -368,3 +368,15 @@ def glue_claims(prefix: str, claims: Sequence[Claim], verdicts: dict[str, Verdic
 
 __all__ = ["Claim", "Verdict", "judge", "judged", "by_label", "chapter_name", "EQUIVALENCE_MARGIN", "direction_text", "verdict_table", "count_text", "counts", "plain_summary", "glue_claims",
            "glue_texts", "paper_text", "covers_text", "ledger_text", "MISSING", "PROTOCOLS"]
+
+
+def rerun_gains(fusion: str = "concat") -> dict[str, float]:
+    """Published re-runs' OGM-GE gains over plain training (points), '<entry id>, <dataset>' -> gain, for
+    `fusion` and for entries whose fusion the source does not state; the paper's own entries are left out
+    (they are the claim's paper column)."""
+    from ..ground.ledger import load_ledger
+    out = {}
+    for e in load_ledger()["entries"]:
+        if e["fusion"] in (fusion, "not stated") and e["cite"] != "peng2022balanced":
+            out[f"{e['id']}, {e['dataset']}"] = round(e["ogm_ge"] - e["baseline"], 2)
+    return out

@@ -138,7 +138,8 @@ def explain_claims(runs: Runs, tag: str = "") -> list[Claim]:
     The direction of each is the paper's, or (for the mechanism) the reading that would explain a loss."""
     head, ogm = runs["Concatenation"], runs["Concatenation + OGM-GE"]
     sfx = f" ({tag})" if tag else ""
-    from .chapters import probe, rerun_gains
+    from .claims import rerun_gains
+    from .reduce import probe
     return [
         Claim("gain", f"OGM-GE beats concatenation{sfx}", ogm, head,
               paper=difference(TABLE1, "Concatenation+", "Concatenation", ["CREMA-D Acc", "VGGSound Acc"]),

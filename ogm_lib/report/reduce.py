@@ -157,3 +157,13 @@ def trace_band(runs: Sequence[RunResult], key: str = "rho_a", window: int = 1):
     std = table.std(0, ddof=1) if len(traces) > 1 else np.zeros(n)
     return pd.DataFrame({"step": np.arange(n), "mean": table.mean(0), "std": std,
                          "min": table.min(0), "max": table.max(0)})
+
+
+def probe(runs: list[RunResult], modality: str) -> dict[int, float]:
+    """{seed: last linear-probe accuracy} of one encoder."""
+    return by_seed(runs, lambda r: final_metric(r, f"probe_{modality}"))
+
+
+def gap_per_seed(runs: list[RunResult]):
+    """The generalisation gap (`reduce.gap`) per seed, at the protocol's epoch: a side of a claim."""
+    return lambda protocol: by_seed(runs, lambda r: gap(r, protocol))

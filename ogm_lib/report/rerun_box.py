@@ -31,6 +31,7 @@ def chapter_runs(chapter: str, device: str = "cpu") -> list:
     """Every RunConfig chapter `chapter` (a notebook stem such as '05_table1') reads at its default parameters,
     each once."""
     from ..recipe import book, plugins, regimes
+    from ..recipe import runs as run_list
     out: dict[str, object] = {}
 
     def add(configs):
@@ -49,7 +50,7 @@ def chapter_runs(chapter: str, device: str = "cpu") -> list:
         rows = plugins.CHAPTERS[chapter]("avdigits", plugins.BOOK_PROFILE, device, regime=plugins.REGIME)
         add(c for cs in plugins.per_seed(rows).values() for c in cs)
     elif chapter == "10_verdicts":
-        add(book.book_runs("avdigits", book.PROFILE, device))
+        add(run_list.book_runs("avdigits", book.PROFILE, device))
     elif chapter == "11_regimes":
         add(regimes.book_runs(device))
     elif chapter == "12_when_ogm_ge_helps":

@@ -41,10 +41,12 @@ def setup(dataset, profile, device, regime, seed, alpha, pool, batch_sizes, lr_f
     import torch
 
     from ..method import checks
-    from ..recipe.book import book_config, headline_rows, row_seeds, run_grid
+    from ..recipe.book import book_config, headline_rows, row_seeds
+    from ..recipe.grid import run_grid
     from ..method.data import build_datasets
     from ..method.modulation import coefficient, discrepancy_ratios, modality_scores
-    from ..method.noise import flatten, load_trained_model, per_sample_gradients
+    from ..method.noise import flatten, per_sample_gradients
+    from ..recipe.rerun import load_trained_model
     from .reduce import modulation_window_mean
 
     pool = checks.number(pool, "pool", int, low=2)

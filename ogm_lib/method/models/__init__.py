@@ -14,18 +14,11 @@ from torch import nn
 
 from ..config import FUSIONS, MODALITIES, check_choice
 from .encoders import AudioEncoder, ResNet18, VisualEncoder
+from .output import ModelOutput, keep_features
 from .fusion import FUSION_CLASSES, ConcatFusion, FiLMFusion, GatedFusion, SumFusion
 
 __all__ = ["AVClassifier", "ModelOutput", "AudioEncoder", "VisualEncoder", "ResNet18", "build_model",
            "ConcatFusion", "SumFusion", "FiLMFusion", "GatedFusion"]
-
-
-class ModelOutput(NamedTuple):
-    logits: torch.Tensor                # fused logits (B, C)
-    logits_a: torch.Tensor | None       # audio-only logits (B, C), None for a visual-only model
-    logits_v: torch.Tensor | None       # visual-only logits (B, C), None for an audio-only model
-    feat_a: torch.Tensor | None         # encoder features (B, D)
-    feat_v: torch.Tensor | None
 
 
 class AVClassifier(nn.Module):
@@ -74,12 +67,6 @@ class AVClassifier(nn.Module):
         feat_a, feat_v = keep_features(feat_a, keep_a), keep_features(feat_v, keep_v)
         logits, logits_a, logits_v = self.fusion(feat_a, feat_v)
         return ModelOutput(logits, logits_a, logits_v, feat_a, feat_v)
-
-
-def keep_features(feat: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
-    """Modality dropout's per-sample mask: `feat` (B, ...) times `keep` (B,) 0/1, broadcast over the rest
-    (`None`: unchanged)."""
-    return feat if keep is None else feat * keep.reshape(-1, *[1] * (feat.dim() - 1))
 
 
 def build_model(config, num_classes: int) -> AVClassifier:

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import ModelOutput, keep_features
+from .output import ModelOutput, keep_features
 from .encoders import ResNet18
 from .video import PositiveSamplePropagation, WindowAudioEncoder
 

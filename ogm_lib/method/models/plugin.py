@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import ModelOutput, keep_features
+from .output import ModelOutput, keep_features
 from .encoders import AudioEncoder, VisualEncoder
 from .fusion import ConcatFusion
 from .speech import AUDIO_ENCODERS
