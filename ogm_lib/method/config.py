@@ -57,15 +57,9 @@ import numbers
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-DATASETS = ("avdigits", "synthetic", "cremad", "ksounds", "vggsound", "ave")
-#: datasets read from a prepared store (`data_scripts/prepare_<name>.py`)
-PREPARED_DATASETS = ("cremad", "ksounds", "vggsound", "ave")
-#: split rules (`data/splits.py`): the dataset's own split, or train/validation/test speakers disjoint
-SPLIT_RULES = ("official", "speaker")
-#: the images avdigits shows (`data/avdigits.py`): scikit-learn's bundled 8x8 digits, or MNIST's test images
-VISUAL_SOURCES = ("digits", "mnist")
-#: datasets whose clips carry a speaker id (the `speaker` rule needs one)
-SPEAKER_DATASETS = ("avdigits", "cremad")
+from ..ground.catalogue import (DATASETS, PINNED_FINGERPRINTS, PREPARED_DATASETS, SPEAKER_DATASETS,  # noqa: F401
+                                SPLIT_RULES, VISUAL_SOURCES)
+
 MODALITIES = ("av", "audio", "visual")
 FUSIONS = ("concat", "sum", "film", "gated")
 #: video architectures (`models/video.py`, the paper's Table 3) and audio encoders (`models/speech.py`, Table 4);
@@ -101,10 +95,6 @@ _KEY_UNLESS_DEFAULT = {"amp": "none", "channels_last": False, "fused_optimizer":
                        "visual_source": "digits", "visual_clutter": 0, "train_fraction": 1.0,
                        "record_val": False}
 
-#: the data fingerprint (`data/fingerprint.py`) of each dataset's inputs when runs were first keyed without
-#: one: left out of the key at this value, so those runs keep their keys; any other fingerprint is in it
-#: (avdigits: the FSDD checksum list and preprocessing version 3; a prepared store's is always in the key)
-PINNED_FINGERPRINTS = {"avdigits": "b17cb6f936da3106"}
 
 
 #: modulation methods that change the gradients, and so need a modulation window with at least one epoch

@@ -76,6 +76,8 @@ read-only `data_dir` just skips the cache. Mind the size at large `image_size`: 
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import hashlib
 import json
 import math
@@ -88,11 +90,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import RunConfig
+from ...ground.catalogue import AVDIGITS_PREPROCESS_VERSION
 from ..fileio import atomic_write
 from .common import AVSplits, AVTensorDataset
 from .fsdd import CHECKSUM_FILE, SAMPLE_RATE, ensure_fsdd, expected_checksums, parse_fsdd_name, read_wav
 from .fsdd import default_data_dir
+
+if TYPE_CHECKING:                       # annotations only: the config builds on the data catalogue, not on this
+    from ..config import RunConfig
 
 #: seeds every random choice that touches the test split, the same for every run (a run's own seed draws the rest)
 TEST_SEED = 0
@@ -102,7 +107,7 @@ LOG_EPS = 1e-7       # as the official log(|S| + 1e-7)
 JITTER = 1 / 8       # largest frame translation, as a fraction of the side
 TEST_TAKES = 5       # FSDD takes 0-4 are the official test set
 #: bump when the preprocessing changes, so stale caches are not reused
-PREPROCESS_VERSION = 3
+PREPROCESS_VERSION = AVDIGITS_PREPROCESS_VERSION
 CLASS_NAMES = [str(d) for d in range(10)]
 SPLITS = ("train", "val", "test")
 #: a training clip left out by `train_fraction` (in no split)

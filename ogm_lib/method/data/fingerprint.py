@@ -24,7 +24,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from ..config import PREPARED_DATASETS
+from ...ground.catalogue import AVDIGITS_PREPROCESS_VERSION, PREPARED_DATASETS
 from ..paths import dataset_dir
 
 
@@ -59,8 +59,7 @@ def _store_fingerprint(path: str, mtime_ns: int, size: int) -> str:
 @lru_cache(maxsize=1)
 def avdigits_fingerprint() -> str:
     """16 hex digits over the pinned FSDD checksum list and the avdigits preprocessing version."""
-    from .avdigits import PREPROCESS_VERSION
     from .fsdd import CHECKSUM_FILE
     content = {"fsdd_sha256": hashlib.sha256(CHECKSUM_FILE.read_bytes()).hexdigest(),
-               "preprocess_version": PREPROCESS_VERSION}
+               "preprocess_version": AVDIGITS_PREPROCESS_VERSION}
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]

@@ -28,7 +28,7 @@ import json
 from collections import Counter
 from itertools import combinations
 
-from ..config import SPEAKER_DATASETS, SPLIT_RULES
+from ...ground.catalogue import SPEAKER_DATASETS, SPLIT_RULES
 
 #: the share of the speakers held out for test under the `speaker` rule (CREMA-D's official test is 10 %)
 TEST_FRACTION = 0.1
