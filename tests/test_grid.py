@@ -102,7 +102,7 @@ def test_heartbeat_keeps_a_claim_fresh(tmp_path):
 
 _RACE = """
 import json, sys
-from ogm_lib import executors
+from ogm_lib.recipe import executors
 from ogm_lib.method.config import make_config
 cfgs = [make_config("smoke", dataset="synthetic", synthetic_size=128, epochs=1, quiet=True, method="ogm_ge",
                     seed=s) for s in range(4)]
@@ -126,7 +126,7 @@ def test_two_workers_racing_on_one_folder_train_each_key_once(tmp_path):
 
 _VICTIM = """
 import sys
-from ogm_lib import executors
+from ogm_lib.recipe import executors
 from ogm_lib.method.config import make_config
 cfg = make_config("smoke", dataset="synthetic", synthetic_size=256, epochs=12, quiet=True, method="ogm_ge")
 executors.claimed_fit(cfg, sys.argv[1])
