@@ -1,0 +1,49 @@
+"""Table 6's Adam learning-rate rule (recipe/adam_lr.py) and Table 7's equal-steps control (recipe/equal_steps.py)."""
+import pytest
+
+from ogm_lib.method.config import make_config
+from ogm_lib.recipe import adam_lr, book
+from ogm_lib.recipe.equal_steps import SUFFIX, control_rows, equal_steps
+
+
+def test_grid_rows_are_plain_adam_runs_at_each_rate():
+    adam = book.table6_rows()["Adam+"]                      # even from the OGM-GE row, the rule trains no OGM-GE
+    rows = adam_lr.grid_rows(adam)
+    assert list(rows) == [f"lr={lr:g}" for lr in adam_lr.LR_GRID]
+    assert {c.method for c in rows.values()} == {"normal"}
+    assert [c.lr for c in rows.values()] == list(adam_lr.LR_GRID)
+    assert {c.optimizer for c in rows.values()} == {"adam"}
+    with pytest.raises(ValueError, match="Adam row"):
+        adam_lr.grid_rows(book.table6_rows()["SGD"])
+
+
+def test_choose_takes_the_best_validation_mean_and_the_smaller_rate_on_ties():
+    assert adam_lr.choose({1e-3: [50, 52], 3e-4: [55, 53], 3e-3: [40, 41]})[0] == 3e-4
+    lr, table = adam_lr.choose({1e-3: [50, 52], 3e-4: [52, 50]})
+    assert lr == 3e-4 and table == {3e-4: 51.0, 1e-3: 51.0}
+    with pytest.raises(ValueError):
+        adam_lr.choose({})
+
+
+def test_equal_steps_keeps_the_number_of_steps_and_the_milestones():
+    base = make_config("converged", batch_size=24, epochs=40, modulation_end=19, lr_step=28, probe_every=4)
+    big = equal_steps(base.replace(batch_size=96), 24)
+    assert (big.epochs, big.modulation_end, big.lr_step, big.probe_every) == (160, 79, 112, 16)
+    # steps per epoch scale as 1 / batch, so epochs / batch fixes the number of steps
+    assert big.epochs / big.batch_size == base.epochs / base.batch_size
+    # the modulated share of training and the lr drop's share are unchanged
+    assert (big.modulation_end + 1) / big.epochs == (base.modulation_end + 1) / base.epochs
+    assert big.lr_step / big.epochs == base.lr_step / base.epochs
+    with pytest.raises(ValueError):
+        equal_steps(base.replace(batch_size=36), 24)
+
+
+def test_control_rows_cover_the_batch_size_series_only():
+    settings, rows = book.table7_rows()
+    control = control_rows(settings, rows)
+    batch_rows = [s.label for s in settings if s.series == "batch size"]
+    assert list(control) == [label + SUFFIX for label in batch_rows]
+    b0 = min(s.batch_size for s in settings)
+    for label in batch_rows:
+        c, r = control[label + SUFFIX], rows[label]
+        assert c.epochs == r.epochs * r.batch_size // b0 and c.batch_size == r.batch_size and c.lr == r.lr
