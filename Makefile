@@ -35,7 +35,7 @@ UV ?= $(if $(wildcard $(VENV)/bin/uv),$(VENV)/bin/uv,uv)
 lock:                      ## regenerate requirements.lock from pyproject.toml (newest versions its ranges allow)
 	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
 
-lint: setup                ## ruff check and ruff format --check (scripts/lint.sh)
+lint: $(STAMP)             ## ruff check and ruff format --check (scripts/lint.sh)
 	bash scripts/lint.sh
 
 system:                    ## Debian's Chromium for the browser test (needs root, as on CI)
