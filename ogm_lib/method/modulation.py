@@ -213,7 +213,7 @@ class GradientModulator:
         return self.method != "normal" and self.start_epoch <= epoch <= self.end_epoch
 
     def needs_half_batch(self, epoch: int) -> bool:
-        """Whether `apply` at this epoch needs a `HalfBatch` (the training step then keeps its graph)."""
+        """Whether `apply` at this epoch needs a `HalfBatch` (which `backward` returns, keeping the graph)."""
         return self.noise and self.ge_noise != "official" and self.active(epoch)
 
     def backward(self, total: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor, epoch: int,

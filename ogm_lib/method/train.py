@@ -126,7 +126,10 @@ def trace_row(loss: torch.Tensor, state: ModulationState) -> torch.Tensor:
 
 
 def train_step(parts: Parts, shard: Shard, epoch: int) -> torch.Tensor:
-    """Paper Algorithm 1, one mini-batch (one shard of it, data parallel) already on the device.
+    """Paper Algorithm 1, one mini-batch (one shard of it, data parallel) already on the device: forward,
+    loss, backward, then the modulation of the encoders' gradients (Eq. 7-11, 13) before the SGD step.
+    Every method, model and fusion takes this same path: what differs is behind `strategy`, `model` and
+    `modulator`.
 
     Returns the step's trace row (loss, rho_a, rho_v, k_a, k_v), a device tensor: no host synchronisation.
     """
@@ -141,10 +144,11 @@ def train_step(parts: Parts, shard: Shard, epoch: int) -> torch.Tensor:
         total = model.training_loss(loss, out, labels)            # + the detached score heads' own, if any
     total = parts.dist.global_mean(total, shard)
     parts.optimizer.zero_grad(set_to_none=True)
-    half = modulator.backward(total, out.logits, labels, epoch, parts.autocast)    # g = dL/dtheta
+    # g = dL/dtheta; `half`: the graph's first half-batch gradient, for GE's "sgd" noises only (else None)
+    half = modulator.backward(total, out.logits, labels, epoch, parts.autocast)
     state = modulator.compute(out.logits_a, out.logits_v, labels)  # s^u (Eq. 7-8), rho (Eq. 9), k (Eq. 10)
     modulator.apply(state, epoch, half)         # g <- k g (Eq. 11), + GE noise (Eq. 13)
-    strategy.observe(state)
+    strategy.observe(state)                     # e.g. OPM keeps rho for the next batch's masks
     parts.optimizer.step()                      # theta <- theta - lr * g
     return trace_row(loss, state)
 
