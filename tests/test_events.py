@@ -78,8 +78,11 @@ def test_localisation_models_give_per_segment_logits_and_modulate(model):
     for t in (out.logits, out.logits_a, out.logits_v):
         assert t.shape == (8, 11, 6)
     assert out.feat_a.shape == (8, 32) and out.feat_v.shape == (8, 32) and net.score_heads
-    # the per-modality heads read detached features: their loss never reaches the encoders
-    (F.cross_entropy(out.logits_a, labels) + F.cross_entropy(out.logits_v, labels)).backward(retain_graph=True)
+    # the per-modality heads read detached features: their loss, which `training_loss` adds to the step's,
+    # never reaches the encoders
+    head_loss = net.training_loss(torch.zeros(()), out, labels)
+    assert torch.equal(head_loss, F.cross_entropy(out.logits_a, labels) + F.cross_entropy(out.logits_v, labels))
+    head_loss.backward(retain_graph=True)
     assert all(p.grad is None for group in net.encoder_params() for p in group)
     # the fused loss does; OGM scales the dominant encoder's conv weights (modulator unchanged)
     mod = GradientModulator(*net.encoder_params(), method="ogm", alpha=0.8)

@@ -1,6 +1,7 @@
 """GE with the paper's noise (modulation.sgd_noise, RunConfig.ge_noise), the temperature argument
 (temperature.py) and the update-noise measurement of chapter 03 (noise.update_noise_traces)."""
 import math
+from contextlib import nullcontext
 
 import pytest
 import torch
@@ -53,19 +54,52 @@ def _per_sample_conv_grads(net, xa, xv, y):
 
 
 def _one_step_noise(net, mod, xa, xv, y, state):
-    """One training step's modulation as train.py does it: the batch's backward with the graph kept, then
-    apply() with the half-batch closure. Returns (g_B, the modulated gradient), flattened conv weights."""
-    b = len(y)
-    m = half_size(b)
+    """One training step's modulation as train.py does it: the modulator's backward (the graph kept for the
+    half batch), then apply() with the HalfBatch it returned. Returns (g_B, the modulated gradient), flattened
+    conv weights."""
     out = net(xa, xv)
     loss = nn.functional.cross_entropy(out, y)
-    half_loss = nn.functional.cross_entropy(out[:m], y[:m])
     net.zero_grad(set_to_none=True)
-    loss.backward(retain_graph=True)
+    half = mod.backward(loss, out, y, 0)
+    assert half.size == half_size(len(y)) and half.batch_size == len(y)
     ws = (net.enc_a.weight, net.enc_v.weight)
     g_b = torch.cat([w.grad.reshape(-1).clone() for w in ws])
-    mod.apply(state, 0, HalfBatch(lambda params: torch.autograd.grad(half_loss, params), m, b))
+    mod.apply(state, 0, half)
     return g_b, torch.cat([w.grad.reshape(-1).clone() for w in ws])
+
+
+@pytest.mark.parametrize("method, ge_noise, epoch, b, kept", [
+    ("ogm_ge", "sgd", 0, 8, True), ("ge", "sgd", 0, 7, True), ("ogm_ge", "sgd_restore", 0, 8, True),
+    ("ogm_ge", "sgd", 0, 1, False),            # a batch of one: no half to take, nothing kept
+    ("ogm_ge", "sgd", 60, 8, False),           # outside the modulation window
+    ("ogm_ge", "official", 0, 8, False), ("ogm", "official", 0, 8, False), ("normal", "official", 0, 8, False)])
+def test_backward_keeps_the_graph_only_for_the_sgd_noises(method, ge_noise, epoch, b, kept):
+    """`GradientModulator.backward`: the batch's gradient in `.grad` for every method; for the "sgd" GE noises
+    (in the window, b >= 2) a HalfBatch whose gradient is the fused loss's on the first m samples, through the
+    same graph, which is kept for it (and freed otherwise: a second backward fails). Its loss is built under
+    the autocast given (entered once), as the step's own."""
+    torch.manual_seed(0)
+    net = Tiny()
+    xa, xv, y = _pool(b)
+    ws = [net.enc_a.weight, net.enc_v.weight]
+    mod = GradientModulator([ws[0]], [ws[1]], method=method, ge_noise=ge_noise)
+    entered = []
+    out = net(xa, xv)
+    loss = nn.functional.cross_entropy(out, y)
+    half = mod.backward(loss, out, y, epoch, autocast=lambda: entered.append(1) or nullcontext())
+    expect = torch.autograd.grad(nn.functional.cross_entropy(net(xa, xv), y), ws)
+    assert all(torch.allclose(w.grad, g, atol=1e-7) for w, g in zip(ws, expect))      # g = dL/dtheta
+    needs = mod.needs_half_batch(epoch)
+    assert (half is not None) == needs and len(entered) == int(needs)
+    if needs:
+        assert (half.size, half.batch_size) == (half_size(b), b)
+    if kept:
+        m = half.size
+        expect_half = torch.autograd.grad(nn.functional.cross_entropy(net(xa[:m], xv[:m]), y[:m]), ws)
+        assert all(torch.allclose(g, e, atol=1e-7) for g, e in zip(half.gradient(ws), expect_half))
+    else:
+        with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+            loss.backward()
 
 
 @pytest.mark.parametrize("b", [16, 7])          # even: two halves; odd: 3 and 4 samples, rescaled

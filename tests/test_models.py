@@ -63,13 +63,30 @@ def test_score_heads_do_not_touch_encoders(fusion):
     model = AVClassifier(4, fusion=fusion, width=4)
     assert model.score_heads
     out = model(torch.randn(3, 1, 32, 20), torch.randn(3, 3, 2, 16, 16))
-    head_loss = torch.nn.functional.cross_entropy(out.logits_a, torch.tensor([0, 1, 2])) \
-        + torch.nn.functional.cross_entropy(out.logits_v, torch.tensor([0, 1, 2]))
+    head_loss = model.training_loss(torch.zeros(()), out, torch.tensor([0, 1, 2]))   # the heads' terms alone
     head_loss.backward()
     enc_grads = [p.grad for p in model.audio_encoder.parameters()] + \
                 [p.grad for p in model.visual_encoder.parameters()]
     assert all(g is None for g in enc_grads)
     assert model.fusion.head_a.weight.grad is not None and model.fusion.head_v.weight.grad is not None
+
+
+@pytest.mark.parametrize("fusion, modalities", [("concat", "av"), ("sum", "av"), ("film", "av"), ("gated", "av"),
+                                                ("film", "audio"), ("gated", "visual")])
+def test_training_loss_adds_the_score_heads_where_there_are_some(fusion, modalities):
+    """The loss the step back-propagates: the strategy's `loss` as it is for concat, sum and a unimodal model
+    (whatever its `fusion` field says); plus each detached head's cross-entropy for FiLM and gated fusion."""
+    torch.manual_seed(0)
+    model = AVClassifier(4, fusion=fusion, width=4, modalities=modalities)
+    out = model(torch.randn(3, 1, 32, 20), torch.randn(3, 3, 2, 16, 16))
+    labels = torch.tensor([0, 1, 3])
+    loss = torch.nn.functional.cross_entropy(out.logits, labels)
+    total = model.training_loss(loss, out, labels)
+    if modalities == "av" and fusion in ("film", "gated"):
+        ce = torch.nn.functional.cross_entropy
+        assert torch.equal(total, loss + ce(out.logits_a, labels) + ce(out.logits_v, labels)) and total > loss
+    else:
+        assert total is loss
 
 
 def test_keep_mask_zeroes_features():

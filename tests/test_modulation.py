@@ -160,6 +160,20 @@ def test_reduce_scores_hook_sees_both_scores():
     assert float(st.rho_a) == pytest.approx(1.0)
 
 
+def test_scores_from_bf16_logits_are_computed_in_fp32():
+    """Under autocast the logits come in bf16: `compute` casts them to fp32 before the scores (a ratio of
+    sums over the batch), so rho and k are what fp32 gives on the same (rounded) logits; fp32 is unchanged."""
+    g = torch.Generator().manual_seed(0)
+    la, lv, y = torch.randn(64, 10, generator=g), torch.randn(64, 10, generator=g), torch.arange(64) % 10
+    w, v = nn.Parameter(torch.zeros(2, 1, 3, 3)), nn.Parameter(torch.zeros(2, 1, 3, 3))
+    mod = GradientModulator([w], [v], method="ogm")
+    low = mod.compute(la.bfloat16(), lv.bfloat16(), y)
+    ref = mod.compute(la.bfloat16().float(), lv.bfloat16().float(), y)
+    assert all(t.dtype == torch.float32 for t in low)
+    assert all(torch.equal(a, b) for a, b in zip(low, ref))
+    assert mod.compute(la.double(), lv.double(), y).rho_a.dtype == torch.float64      # never cast down
+
+
 def test_bad_names_raise():
     with pytest.raises(ValueError, match="ogm_ge"):
         GradientModulator([], [], method="ogmm")

@@ -41,12 +41,15 @@ def test_shapes_and_per_modality_logits(video, audio):
     if video in ("tbn", "psp"):
         # nonlinear fusions: per-modality logits from heads on DETACHED features (never reach the encoders)
         assert model.score_heads
-        (F.cross_entropy(out.logits_a, torch.arange(4)) + F.cross_entropy(out.logits_v, torch.arange(4))).backward()
+        zero = torch.zeros(())                     # the step's loss without the fused term: the heads' alone
+        model.training_loss(zero, out, torch.arange(4)).backward()
         assert all(p.grad is None for group in model.encoder_params() for p in group)
         assert model.head_a.weight.grad is not None and model.head_v.weight.grad is not None
     else:
         # concatenation (TSN/TSM over segments, or the book's concat): the two halves add up to the fused logits
         assert not model.score_heads
+        loss = F.cross_entropy(out.logits, torch.arange(4))
+        assert model.training_loss(loss, out, torch.arange(4)) is loss      # nothing to add
         assert torch.allclose(out.logits_a + out.logits_v, out.logits, atol=1e-5)
         assert not torch.allclose(out.logits_a, out.logits_v)
 
@@ -155,10 +158,7 @@ def _one_step(video, audio, method):
     a, v = inputs(b=16)
     labels = torch.arange(16) % 10
     out = model(a, v)
-    loss = F.cross_entropy(out.logits, labels)
-    if model.score_heads:
-        loss = loss + F.cross_entropy(out.logits_a, labels) + F.cross_entropy(out.logits_v, labels)
-    loss.backward()
+    model.training_loss(F.cross_entropy(out.logits, labels), out, labels).backward()   # as the training step
     before = {id(p): p.grad.clone() for p in mod.audio_params + mod.visual_params}
     state = mod.compute(out.logits_a, out.logits_v, labels)
     mod.apply(state, epoch=0)

@@ -72,7 +72,37 @@ def test_nonfinite_loss_stops_and_keeps_checkpoint(tmp_path):
 def test_unimodal_runs(tmp_path, modalities):
     r = fit(smoke(modalities=modalities, method="normal", epochs=1), tmp_path)
     assert 0 <= r.best["test_acc"] <= 1
-    assert math.isnan(r.steps["rho_a"][0])
+    assert all(math.isnan(r.steps[k][0]) for k in ("rho_a", "rho_v", "k_a", "k_v"))
+
+
+def test_a_unimodal_run_gets_the_null_modulator(tmp_path):
+    """A one-encoder run has no ratio to measure: its modulator back-propagates, reports NaN and changes no
+    gradient (the step then treats every run alike)."""
+    from ogm_lib.method.strategies import UnimodalModulator, make_modulator
+    trainer = Trainer(smoke(modalities="audio", method="normal", epochs=1), tmp_path)
+    mod = trainer.modulator
+    assert isinstance(mod, UnimodalModulator) and isinstance(make_modulator(trainer.config, trainer.model),
+                                                             UnimodalModulator)
+    a, v, y = trainer.data.train.batch(torch.arange(8))
+    out = trainer.model(a, v)
+    loss = torch.nn.functional.cross_entropy(out.logits, y)
+    assert mod.backward(loss, out.logits, y, 0) is None
+    grads = [p.grad.clone() for p in trainer.model.parameters()]
+    state = mod.compute(out.logits_a, out.logits_v, y)
+    assert len(state) == 6 and all(t.shape == () and math.isnan(float(t)) for t in state)
+    mod.apply(state, 0, None)
+    assert all(torch.equal(p.grad, g) for p, g in zip(trainer.model.parameters(), grads))
+
+
+@pytest.mark.parametrize("method, eval_train, splits", [
+    ("normal", False, ("val", "test")), ("normal", True, ("val", "test", "train")),
+    ("grad_blend", False, ("val", "test", "train"))])     # gradient blending's weights read the train losses
+def test_the_strategy_names_the_evaluated_splits(tmp_path, method, eval_train, splits):
+    from ogm_lib.method.strategies import make_strategy
+    cfg = smoke(method=method, eval_train=eval_train, epochs=1)
+    assert make_strategy(cfg, torch.Generator()).eval_splits() == splits
+    logged = fit(cfg, tmp_path).epochs[0]
+    assert all((f"{s}_acc" in logged) == (s in splits) for s in ("val", "test", "train"))
 
 
 def plain_sgd(cfg, data):

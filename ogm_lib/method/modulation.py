@@ -33,15 +33,18 @@ epochs `start..end` inclusive (official default 0..50, 0-indexed).
 
 Everything here is model-agnostic: `GradientModulator` takes two parameter groups, and `compute` takes
 the per-modality logits and labels, so it drops into any training loop between `backward()` and
-`optimizer.step()`. It is vectorised over the batch and keeps every quantity on the device: no `.item()`
-and no Python branching on tensor values inside a step.
+`optimizer.step()`; its `backward` is that loop's backward pass, keeping what the "sgd" GE noises need of
+it. It is vectorised over the batch and keeps every quantity on the device: no `.item()` and no Python
+branching on tensor values inside a step.
 """
 from __future__ import annotations
 
 import math
+from contextlib import AbstractContextManager, nullcontext
 from typing import Callable, Iterable, NamedTuple, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .config import GE_NOISES
@@ -60,6 +63,11 @@ class ModulationState(NamedTuple):
     rho_v: torch.Tensor
     k_a: torch.Tensor
     k_v: torch.Tensor
+
+
+def at_least_fp32(t: torch.Tensor) -> torch.Tensor:
+    """bf16/fp16 -> fp32; fp32 and fp64 unchanged (a no-op without autocast)."""
+    return t.to(torch.promote_types(t.dtype, torch.float32))
 
 
 def modality_scores(logits_a: torch.Tensor, logits_v: torch.Tensor, labels: torch.Tensor):
@@ -87,7 +95,7 @@ def ge_sigma(grad: torch.Tensor) -> torch.Tensor:
 
 
 class HalfBatch(NamedTuple):
-    """What the "sgd" GE noises need from the training step, which alone holds the graph of the batch.
+    """What the "sgd" GE noises need of the step's backward pass (`GradientModulator.backward`).
 
     gradient: parameters -> the gradient of the fused loss averaged over the batch's first `size` samples,
         through the forward pass already made (`torch.autograd.grad` on a retained graph);
@@ -175,7 +183,7 @@ class GradientModulator:
 
     method: "normal" (nothing), "ogm" (scaling), "ogm_ge" (scaling + noise), "ge" (noise only, k = 1).
     ge_noise: the GE noise, "official" (default) or "sgd" / "sgd_k" / "sgd_restore" (`sgd_noise`; these
-        need `apply(..., half=HalfBatch(...))` from the training step).
+        need `apply(..., half=HalfBatch(...))`, which `backward` returns).
     reduce_scores: optional function applied to the stacked (score_a, score_v) before the ratio, e.g. an
         all-reduce sum across data-parallel ranks so every rank computes the same k.
     generator: the noise source; give every data-parallel rank the same seed so the noise is identical.
@@ -205,12 +213,34 @@ class GradientModulator:
         return self.method != "normal" and self.start_epoch <= epoch <= self.end_epoch
 
     def needs_half_batch(self, epoch: int) -> bool:
-        """Whether `apply` at this epoch needs a `HalfBatch` (the training step then keeps its graph)."""
+        """Whether `apply` at this epoch needs a `HalfBatch` (which `backward` returns, keeping the graph)."""
         return self.noise and self.ge_noise != "official" and self.active(epoch)
 
+    def backward(self, total: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor, epoch: int,
+                 autocast: Callable[[], AbstractContextManager] = nullcontext) -> HalfBatch | None:
+        """The step's backward pass, g = dL/dtheta into `.grad`; returns what `apply` needs of it.
+
+        total: the loss to back-propagate; logits, labels: the batch's fused logits and labels. The "sgd" GE
+        noises (`needs_half_batch`) need the fused cross-entropy's gradient on the batch's first m samples
+        (`sgd_noise`): its loss is built from `logits` under `autocast` (the step's own, as its loss), and
+        the graph is kept through this backward for that one extra pass (only when m > 0). Returns that
+        `HalfBatch`, or None when `apply` needs none."""
+        half = None
+        if self.needs_half_batch(epoch):
+            m = half_size(len(labels))
+            with autocast():
+                half_loss = F.cross_entropy(logits[:m], labels[:m]) if m else None
+            half = HalfBatch(lambda params: torch.autograd.grad(half_loss, params), m, len(labels))
+        total.backward(retain_graph=half is not None and half.size > 0)    # g = dL/dtheta
+        return half
+
     def compute(self, logits_a: torch.Tensor, logits_v: torch.Tensor, labels: torch.Tensor) -> ModulationState:
-        """Scores, ratios and coefficients of one mini-batch (Eq. 7-10). Logged for every method."""
+        """Scores, ratios and coefficients of one mini-batch (Eq. 7-10). Logged for every method.
+
+        The scores come from at least fp32 logits (bf16 ones under autocast are cast): rho is a ratio of sums
+        over the batch."""
         with torch.no_grad():
+            logits_a, logits_v = at_least_fp32(logits_a), at_least_fp32(logits_v)
             scores = torch.stack(modality_scores(logits_a, logits_v, labels))
             if self.reduce_scores is not None:
                 scores = self.reduce_scores(scores)
@@ -261,7 +291,8 @@ class GradientModulator:
                 torch._foreach_add_(grads, noise)                  # g <- k g + s h   (GE, paper)
 
     def step(self, logits_a, logits_v, labels, epoch: int, half: HalfBatch | None = None) -> ModulationState:
-        """compute() then apply(): the whole of OGM-GE for a loop that has already called backward()."""
+        """compute() then apply(): the whole of OGM-GE for a loop that has already called backward()
+        (`half`: what `backward` returned, for the "sgd" GE noises)."""
         state = self.compute(logits_a, logits_v, labels)
         self.apply(state, epoch, half)
         return state

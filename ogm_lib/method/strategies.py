@@ -19,7 +19,8 @@ A strategy changes what the training loop does around the forward pass and the l
   forward pass; at the first step nothing is dropped).
 
 OGM, OGM-GE and GE alone are gradient modulations: see `modulation.py`; `make_modulator` builds one for
-every two-modality run (for the other methods it only measures rho and k, which Figure 3 plots).
+every two-modality run (for the other methods it only measures rho and k, which Figure 3 plots), and a
+`UnimodalModulator` for a one-encoder run (no ratio to measure: NaN logged, gradients untouched).
 
 What the training loop asks of a strategy, and nothing more (the loop names no method):
 
@@ -27,16 +28,21 @@ What the training loop asks of a strategy, and nothing more (the loop names no m
 - `loss(out, labels, model)`: the training loss of the step (the fused cross-entropy, or a blend);
 - `observe(state)`: each step's `ModulationState` (rho, k), after backward;
 - `eval_losses(out, labels, model)`: extra losses to measure in evaluation, summed over the batch;
-- `needs_train_metrics`: whether `end_epoch` needs the training split evaluated too;
+- `eval_splits()`: the splits evaluated after each epoch: validation, test, and train with `eval_train` or
+  when `end_epoch` reads it (`needs_train_metrics`: gradient blending);
 - `end_epoch(epoch, evals)`: the epoch's metrics per split; returns what to add to the epoch's log;
 - `state_dict()` / `load_state_dict(state)`: what a checkpoint must keep (besides `generator`).
 """
 from __future__ import annotations
 
+import math
+from contextlib import AbstractContextManager, nullcontext
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 
-from .modulation import MODULATION_METHODS, GradientModulator
+from .modulation import MODULATION_METHODS, GradientModulator, ModulationState
 
 
 class Strategy:
@@ -61,6 +67,13 @@ class Strategy:
     def eval_losses(self, out, labels: torch.Tensor, model) -> dict[str, torch.Tensor]:
         """Extra losses of one evaluation batch, summed over its samples (logged as `loss_<name>`)."""
         return {}
+
+    def eval_splits(self) -> tuple[str, ...]:
+        """The splits evaluated after each epoch, in this order: validation (which chooses the reported
+        epoch), test, and the training split (`Trainer.train_eval_split`) with `eval_train` or when
+        `end_epoch` reads it (`needs_train_metrics`)."""
+        train = ("train",) if self.config.eval_train or self.needs_train_metrics else ()
+        return ("val", "test") + train
 
     def end_epoch(self, epoch: int, evals: dict[str, dict]) -> dict[str, float]:
         """Called after each epoch's evaluation with the metrics of each split; returns metrics to log."""
@@ -171,11 +184,29 @@ def make_strategy(config, generator: torch.Generator) -> Strategy:
     return Strategy(config, generator)
 
 
-def make_modulator(config, model, reduce_scores=None, generator: torch.Generator | None = None):
-    """The run's `GradientModulator` (None for a unimodal model). Methods other than OGM, OGM-GE and GE
-    get one with method "normal": it measures the scores, rho and k of every step and changes nothing."""
+class UnimodalModulator:
+    """The modulator of a one-encoder run, with `GradientModulator`'s step interface: a plain backward pass,
+    no ratio to measure (every quantity NaN in the trace) and no gradient changed."""
+
+    def backward(self, total: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor, epoch: int,
+                 autocast: Callable[[], AbstractContextManager] = nullcontext) -> None:
+        total.backward()                                                    # g = dL/dtheta
+
+    def compute(self, logits_a, logits_v, labels: torch.Tensor) -> ModulationState:
+        nan = torch.full((), math.nan, device=labels.device)
+        return ModulationState(nan, nan, nan, nan, nan, nan)
+
+    def apply(self, state: ModulationState, epoch: int, half=None) -> None:
+        """Nothing to scale or perturb."""
+
+
+def make_modulator(config, model, reduce_scores=None,
+                   generator: torch.Generator | None = None) -> GradientModulator | UnimodalModulator:
+    """The run's `GradientModulator` (a `UnimodalModulator` for a unimodal model). Methods other than OGM,
+    OGM-GE and GE get one with method "normal": it measures the scores, rho and k of every step and changes
+    nothing."""
     if config.modalities != "av":
-        return None
+        return UnimodalModulator()
     audio_params, visual_params = model.encoder_params()
     return GradientModulator(
         audio_params, visual_params, method=config.method if config.method in MODULATION_METHODS else "normal",

@@ -2,13 +2,17 @@
 
 Per step (paper Algorithm 1, `train_step`):
 
-    forward -> loss on the fused logits (plus the strategy's terms) -> backward
-    -> modulator.compute: scores, rho, k (logged for every method, applied only by the modulating ones)
-    -> modulator.apply: scale / perturb the encoders' gradients -> optimizer.step
+    forward -> loss on the fused logits (the strategy's) -> model.training_loss (+ its score heads' terms)
+    -> modulator.backward -> modulator.compute: scores, rho, k (logged for every method, applied only by the
+    modulating ones) -> modulator.apply: scale / perturb the encoders' gradients -> optimizer.step
 
-The loop names no method. What a method changes is said by its `Strategy` (`strategies.py`: input masks,
-the loss, what it observes of each step, extra evaluation losses, an end-of-epoch update, its state in
-checkpoints) and by its `GradientModulator` (`modulation.py`, built by `strategies.make_modulator`).
+The loop names no method and no fusion. What a method changes is said by its `Strategy` (`strategies.py`:
+input masks, the loss, what it observes of each step, extra evaluation losses, the splits evaluated, an
+end-of-epoch update, its state in checkpoints) and by its `GradientModulator` (`modulation.py`, built by
+`strategies.make_modulator`; its `backward` keeps what GE's "sgd" noises need of the graph; a unimodal run
+gets a `UnimodalModulator`, which measures and changes nothing). What a model adds to the loss (the
+detached score heads of FiLM, gated and some plug-in fusions) is said by its `training_loss`
+(`models/score_heads.py`).
 
 Per epoch: StepLR, fused/audio/visual accuracy and macro mAP on validation and test (and train, with
 `eval_train`: on a fixed subset of train as large as the test split), optional linear probes, a
@@ -21,9 +25,10 @@ on a GPU with `torch.cuda.set_sync_debug_mode("error")`).
 
 Speed switches of `RunConfig` (all off by default, plain fp32): `amp="bf16"` runs the forward and the loss
 under `torch.autocast` (bfloat16 keeps fp32's exponent range, so no loss scaling); the modality scores are
-computed from the logits cast back to fp32. `channels_last` stores conv weights and inputs as NHWC, the
-layout tensor-core convolutions prefer. `fused_optimizer` does the optimiser step in one fused kernel.
-`compile` runs the training forward through `torch.compile` (evaluation uses the plain module).
+computed from the logits cast back to fp32 (`GradientModulator.compute`) and the trace keeps the loss in fp32
+(`trace_row`). `channels_last` stores conv weights and inputs as NHWC, the layout tensor-core convolutions
+prefer. `fused_optimizer` does the optimiser step in one fused kernel. `compile` runs the training forward
+through `torch.compile` (evaluation uses the plain module).
 `channels_last` and `compile` are CUDA only (RunConfig refuses them on CPU, see config.py).
 
 Data parallel (`distributed.py`, launched by torchrun): the Trainer gets a `dist` context
@@ -54,7 +59,6 @@ Damage and blow-ups (none of these checks changes what a healthy run computes):
 from __future__ import annotations
 
 import copy
-import math
 import time
 import warnings
 from contextlib import AbstractContextManager
@@ -62,7 +66,6 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import checkpoint
@@ -72,20 +75,15 @@ from .data import AVTensorDataset, build_datasets, iterate_batches
 from .fileio import DamagedFileError, check_folder, check_writable, set_aside
 from .metrics import evaluate
 from .models import build_model
-from .modulation import GradientModulator, HalfBatch, half_size
+from .modulation import GradientModulator, ModulationState, at_least_fp32
 from .nonfinite import nonfinite_error, weights_finite
 from .probe import probe_encoder
 from .progress import use_bar
 from .results import RunResult, encode_predictions, provenance, results_folder
 from .shards import Shard, SingleProcess
-from .strategies import Strategy, make_modulator, make_strategy
+from .strategies import Strategy, UnimodalModulator, make_modulator, make_strategy
 
 TRACE_KEYS = ("loss", "rho_a", "rho_v", "k_a", "k_v")
-
-
-def _at_least_fp32(t: torch.Tensor) -> torch.Tensor:
-    """bf16/fp16 -> fp32; fp32 and fp64 unchanged."""
-    return t.to(torch.promote_types(t.dtype, torch.float32))
 
 
 def make_optimizer(config: RunConfig, model: torch.nn.Module):
@@ -107,52 +105,52 @@ class Parts(NamedTuple):
     train_model: torch.nn.Module            # what the step calls: `model`, wrapped by DDP and/or compiled
     optimizer: torch.optim.Optimizer
     strategy: Strategy                      # what the method changes (strategies.py)
-    modulator: GradientModulator | None     # OGM / GE (modulation.py); None for a unimodal model
+    modulator: GradientModulator | UnimodalModulator   # OGM / GE (modulation.py); a null one if unimodal
     dist: SingleProcess                     # one process, or a `distributed.DistContext` (same interface)
     autocast: Callable[[], AbstractContextManager]   # bf16 autocast, or a no-op
     channels_last: bool
 
 
+def memory_format(audio: torch.Tensor, visual: torch.Tensor, channels_last: bool):
+    """The inputs as the convolutions want them: NHWC with `channels_last` (for the 5-D frames, folding T into
+    the batch then stays NHWC), else unchanged."""
+    if not channels_last:
+        return audio, visual
+    return (audio.contiguous(memory_format=torch.channels_last),
+            visual.contiguous(memory_format=torch.channels_last_3d))
+
+
+def trace_row(loss: torch.Tensor, state: ModulationState) -> torch.Tensor:
+    """One step's row of the trace (`TRACE_KEYS`): the loss (in at least fp32), rho_a, rho_v, k_a, k_v."""
+    return torch.stack([at_least_fp32(loss.detach()), state.rho_a, state.rho_v, state.k_a, state.k_v])
+
+
 def train_step(parts: Parts, shard: Shard, epoch: int) -> torch.Tensor:
-    """Paper Algorithm 1, one mini-batch (one shard of it, data parallel) already on the device.
+    """Paper Algorithm 1, one mini-batch (one shard of it, data parallel) already on the device: forward,
+    loss, backward, then the modulation of the encoders' gradients (Eq. 7-11, 13) before the SGD step.
+    Every method, model and fusion takes this same path: what differs is behind `strategy`, `model` and
+    `modulator`.
 
     Returns the step's trace row (loss, rho_a, rho_v, k_a, k_v), a device tensor: no host synchronisation.
     """
     model, strategy, modulator = parts.model, parts.strategy, parts.modulator
-    audio, visual, labels = shard.audio, shard.visual, shard.labels
-    if parts.channels_last:   # NHWC; for the 5-D frames, folding T into the batch then stays NHWC
-        audio = audio.contiguous(memory_format=torch.channels_last)
-        visual = visual.contiguous(memory_format=torch.channels_last_3d)
+    audio, visual = memory_format(shard.audio, shard.visual, parts.channels_last)
+    labels = shard.labels
     # the strategy's per-sample input masks, drawn for the global batch as one process draws them; our rows
     keep_a, keep_v = map(shard.local, strategy.keep_masks(shard.n_global, labels.device))
     with parts.autocast():
         out = parts.train_model(audio, visual, keep_a, keep_v)    # fused and per-modality logits
         loss = strategy.loss(out, labels, model)                  # cross-entropy on the fused logits
-        total = loss
-        if model.score_heads:   # FiLM / gated: train the detached per-modality score heads too
-            total = loss + F.cross_entropy(out.logits_a, labels) + F.cross_entropy(out.logits_v, labels)
+        total = model.training_loss(loss, out, labels)            # + the detached score heads' own, if any
     total = parts.dist.global_mean(total, shard)
-    # GE with the paper's noise (ge_noise "sgd*") needs the fused loss's gradient on the batch's first
-    # part, through this graph: keep it for that one extra backward (modulation.sgd_noise)
-    half = None
-    if modulator is not None and modulator.needs_half_batch(epoch):
-        m = half_size(len(labels))
-        with parts.autocast():
-            half_loss = F.cross_entropy(out.logits[:m], labels[:m]) if m else None
-        half = HalfBatch(lambda params: torch.autograd.grad(half_loss, params), m, len(labels))
     parts.optimizer.zero_grad(set_to_none=True)
-    total.backward(retain_graph=half is not None and half.size > 0)    # g = dL/dtheta
-    if modulator is None:
-        nan = torch.full((), math.nan, device=labels.device)
-        row = torch.stack([_at_least_fp32(loss.detach()), nan, nan, nan, nan])
-    else:
-        # scores from at least fp32 logits (a no-op without autocast): rho is a ratio of sums over the batch
-        state = modulator.compute(_at_least_fp32(out.logits_a), _at_least_fp32(out.logits_v), labels)  # Eq. 7-10
-        modulator.apply(state, epoch, half)     # g <- k g (Eq. 11), + GE noise (Eq. 13)
-        strategy.observe(state)
-        row = torch.stack([_at_least_fp32(loss.detach()), state.rho_a, state.rho_v, state.k_a, state.k_v])
+    # g = dL/dtheta; `half`: the graph's first half-batch gradient, for GE's "sgd" noises only (else None)
+    half = modulator.backward(total, out.logits, labels, epoch, parts.autocast)
+    state = modulator.compute(out.logits_a, out.logits_v, labels)  # s^u (Eq. 7-8), rho (Eq. 9), k (Eq. 10)
+    modulator.apply(state, epoch, half)         # g <- k g (Eq. 11), + GE noise (Eq. 13)
+    strategy.observe(state)                     # e.g. OPM keeps rho for the next batch's masks
     parts.optimizer.step()                      # theta <- theta - lr * g
-    return row
+    return trace_row(loss, state)
 
 
 def train_one_epoch(parts: Parts, shards, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -359,18 +357,16 @@ class Trainer:
                                       self.checkpoint_path, self.last_checkpoint_epoch)
             self.scheduler.step()
             metrics = {"epoch": epoch, "train_loss": float(train_loss), "lr": self.optimizer.param_groups[0]["lr"]}
-            test_out: dict = {}
-            val_out: dict | None = {} if cfg.record_val else None
-            evals = {"val": self.evaluate_split("val", keep=val_out),
-                     "test": self.evaluate_split("test", keep=test_out)}
+            # per-clip scores kept: the test split's, and with `record_val` the validation split's
+            kept = {"test": {}, "val": {} if cfg.record_val else None}
+            evals = {split: self.evaluate_split(split, keep=kept.get(split)) for split in self.strategy.eval_splits()}
             # the test split's per-clip scores at the epoch chosen on validation (the first best, as below);
             # with `record_val`, the validation split's too (the testbed criteria are judged on them)
             if all(evals["val"]["acc"] > m["val_acc"] for m in self.result.epochs):
+                test_out, val_out = kept["test"], kept["val"]
                 self.result.predictions = encode_predictions(epoch, test_out["labels"], test_out["probs"])
                 if val_out is not None:
                     self.result.val_predictions = encode_predictions(epoch, val_out["labels"], val_out["probs"])
-            if cfg.eval_train or self.strategy.needs_train_metrics:
-                evals["train"] = self.evaluate_split("train")
             for split, m in evals.items():
                 metrics.update({f"{split}_{k}": v for k, v in m.items()})
             if cfg.probe_every and ((epoch + 1) % cfg.probe_every == 0 or epoch == cfg.epochs - 1):

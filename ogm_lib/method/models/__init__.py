@@ -3,7 +3,8 @@
 `AVClassifier.forward` returns a `ModelOutput` holding the fused logits (the only ones the main loss sees),
 the per-modality logits that OGM scores (see `fusion.py` for how each fusion obtains them) and the encoder
 features. Optional per-sample keep masks zero one modality's features in the forward pass: modality
-dropout and OPM (`strategies.py`) use them.
+dropout and OPM (`strategies.py`) use them. `training_loss` (`score_heads.py`, shared by every model) is the
+loss the step back-propagates: the strategy's, plus the detached score heads' own where a fusion has them.
 """
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ from torch import nn
 from ..config import FUSIONS, MODALITIES, check_choice
 from .encoders import AudioEncoder, ResNet18, VisualEncoder
 from .output import ModelOutput, keep_features
+from .score_heads import ScoreHeadLoss
 from .fusion import FUSION_CLASSES, ConcatFusion, FiLMFusion, GatedFusion, SumFusion
 
-__all__ = ["AVClassifier", "ModelOutput", "AudioEncoder", "VisualEncoder", "ResNet18", "build_model",
+__all__ = ["AVClassifier", "ModelOutput", "ScoreHeadLoss", "AudioEncoder", "VisualEncoder", "ResNet18", "build_model",
            "ConcatFusion", "SumFusion", "FiLMFusion", "GatedFusion"]
 
 
-class AVClassifier(nn.Module):
+class AVClassifier(ScoreHeadLoss, nn.Module):
     def __init__(self, num_classes: int, fusion: str = "concat", width: int = 64, modalities: str = "av"):
         super().__init__()
         check_choice("fusion", fusion, FUSIONS)
@@ -44,7 +46,8 @@ class AVClassifier(nn.Module):
 
     @property
     def score_heads(self) -> bool:
-        """True when the per-modality logits come from detached heads that need their own loss."""
+        """True when the per-modality logits come from detached heads that need their own loss
+        (`training_loss` adds it)."""
         return self.modalities == "av" and self.fusion.score_heads
 
     def encoder_params(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:

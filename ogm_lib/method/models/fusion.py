@@ -16,7 +16,8 @@ Every fusion here returns `(fused_logits, logits_a, logits_v)` and says how the 
   of the classifier belongs to one modality; the official training step crashes for both. Our choice: a
   linear head per modality on the DETACHED encoder features, trained alongside with its own cross-entropy.
   Its softmax gives the unimodal score, and since the features are detached the heads never change the
-  encoders: they only measure what each encoder already knows (`score_heads = True`).
+  encoders: they only measure what each encoder already knows (`score_heads = True`; the model's
+  `training_loss`, `score_heads.py`, adds their loss).
 """
 from __future__ import annotations
 

@@ -24,9 +24,9 @@ book's narrow ResNet-18s (audio on each segment's window, `video.WindowAudioEnco
 **Per-modality logits.** In both models the visual path depends on the audio (AVGA's attention, PSP's
 propagation), so no part of the classifier belongs to one modality: each modality is scored per segment by a
 linear head on its detached pooled encoder features (`score_heads = True`), trained alongside by its own
-cross-entropy, as FiLM and gated fusion in `fusion.py`. On this task a single modality cannot tell an event
-from a background segment (`data/events.py`), so the unimodal scores are low for both; the ratio still says
-which encoder has learned more of the labels it can reach.
+cross-entropy (`training_loss`, `score_heads.py`), as FiLM and gated fusion in `fusion.py`. On this task a
+single modality cannot tell an event from a background segment (`data/events.py`), so the unimodal scores are
+low for both; the ratio still says which encoder has learned more of the labels it can reach.
 """
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .output import ModelOutput, keep_features
+from .score_heads import ScoreHeadLoss
 from .encoders import ResNet18
 from .video import PositiveSamplePropagation, WindowAudioEncoder
 
@@ -73,7 +74,7 @@ class AudioGuidedAttention(nn.Module):
         return (alpha.unsqueeze(3) * v).sum(dim=2), alpha
 
 
-class LocalisationModel(nn.Module):
+class LocalisationModel(ScoreHeadLoss, nn.Module):
     """AVGA or PSP for event localisation, with `AVClassifier`'s interface (see `plugin.py`)."""
 
     modalities = "av"

@@ -8,8 +8,9 @@ MWTSM stand-in; `speech.py`) other than the book's ResNet-18. Like `AVClassifier
 - `encoder_params()`: their parameters, the two groups the modulator (`modulation.py`) scales;
 - `forward(audio, visual, keep_a, keep_v) -> ModelOutput`: fused logits, the per-modality logits OGM scores,
   and the pooled features (the keep masks of modality dropout and OPM zero one modality's features);
-- `score_heads`: True when the per-modality logits come from heads on detached features (TBN, PSP), which
-  the training loop then trains with their own cross-entropy, exactly as for FiLM and gated fusion;
+- `score_heads`: True when the per-modality logits come from heads on detached features (TBN, PSP), whose
+  own cross-entropy `training_loss` adds to the step's loss (`score_heads.py`), exactly as for FiLM and gated
+  fusion;
 - `aux_a` / `aux_v`: the auxiliary unimodal heads gradient blending trains.
 
 So the training loop, the modulator, the strategies, the evaluation and the probes use these models unchanged.
@@ -22,13 +23,14 @@ import torch
 from torch import nn
 
 from .output import ModelOutput, keep_features
+from .score_heads import ScoreHeadLoss
 from .encoders import AudioEncoder, VisualEncoder
 from .fusion import ConcatFusion
 from .speech import AUDIO_ENCODERS
 from .video import VIDEO_PARTS
 
 
-class PluginClassifier(nn.Module):
+class PluginClassifier(ScoreHeadLoss, nn.Module):
     """A joint audio-visual classifier with one plug-in part: a video model or an audio encoder."""
 
     modalities = "av"
