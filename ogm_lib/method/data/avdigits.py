@@ -185,7 +185,7 @@ def _cache_problem(payload, knobs: dict) -> str | None:
         shown = ", ".join(f"{k} {payload['knobs'].get(k)!r} (this run: {knobs.get(k)!r})" for k in diff[:3])
         return f"was built for other data: {shown}"
     names = list(expected_checksums())
-    split = split_clips(names, knobs["val_fraction"], knobs["data_seed"], knobs.get("split", "official"))
+    split = knob_split(names, knobs)          # thinned as built: a cache of fewer training clips is a hit
     spec_t = 1 + int(round(knobs["audio_seconds"] * SAMPLE_RATE)) // HOP
     for s in SPLITS:
         part = payload[s]
@@ -316,6 +316,14 @@ def visual_frames(images: np.ndarray, n_frames: int, size: int, noise_std: float
     return frames.view(n, n_frames, size, size).unsqueeze(1)
 
 
+def knob_split(names: list[str], knobs: dict) -> np.ndarray:
+    """Split name per clip for `knobs`, as `build_avdigits` builds it and `read_cache` checks it: `split_clips`,
+    then `thin_train` (`UNUSED` for a training clip that `train_fraction` leaves out)."""
+    digits = np.array([parse_fsdd_name(n)[0] for n in names])
+    split = split_clips(names, knobs["val_fraction"], knobs["data_seed"], knobs.get("split", "official"))
+    return thin_train(split, digits, knobs.get("train_fraction", 1.0), knobs["data_seed"])
+
+
 def thin_train(clip_split: np.ndarray, clip_digits: np.ndarray, fraction: float, data_seed: int) -> np.ndarray:
     """Keep `fraction` of each digit's training clips (drawn from `data_seed`); the others become `UNUSED`
     (no split: fewer training clips are quicker to memorise). Validation and test are untouched."""
@@ -368,8 +376,7 @@ def build_avdigits(root: str | os.PathLike, knobs: dict) -> dict:
     names = list(expected_checksums())
     parsed = [parse_fsdd_name(n) for n in names]
     clip_digits = np.array([p[0] for p in parsed])
-    clip_split = split_clips(names, knobs["val_fraction"], seed, knobs.get("split", "official"))
-    clip_split = thin_train(clip_split, clip_digits, knobs.get("train_fraction", 1.0), seed)
+    clip_split = knob_split(names, knobs)
 
     images, img_labels = visual_pool(root, knobs.get("visual_source", "digits"))
     shares = {s: float(np.mean(clip_split == s)) for s in ("val", "test")}
