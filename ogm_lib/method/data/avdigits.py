@@ -94,7 +94,7 @@ from ...ground.catalogue import AVDIGITS_PREPROCESS_VERSION
 from ..fileio import atomic_write
 from .common import AVSplits, AVTensorDataset
 from .fsdd import CHECKSUM_FILE, SAMPLE_RATE, ensure_fsdd, expected_checksums, parse_fsdd_name, read_wav
-from .fsdd import default_data_dir
+from .fsdd import default_data_dir, recording_names
 
 if TYPE_CHECKING:                       # annotations only: the config builds on the data catalogue, not on this
     from ..config import RunConfig
@@ -207,8 +207,10 @@ def _cache_problem(payload, knobs: dict) -> str | None:
 @lru_cache(maxsize=256)
 def split_sizes(val_fraction: float, rule: str = "official") -> dict[str, int]:
     """Clips per split (`train`, `val`, `test`) at `val_fraction`, without reading any data: the counts of
-    `split_clips`, which do not depend on the seed (it draws which clips, not how many)."""
-    split = split_clips(list(expected_checksums()), float(val_fraction), 0, rule)
+    `split_clips`, which do not depend on the seed (it draws which clips, not how many), over the recordings'
+    names as the catalogue states them (`fsdd.recording_names`): `RunConfig` checks these sizes while it is
+    made, and making a config reads no file."""
+    split = split_clips(recording_names(), float(val_fraction), 0, rule)
     return {s: int(np.sum(split == s)) for s in SPLITS}
 
 
