@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from ogm_lib.method.config import PINNED_FINGERPRINTS, config_key, make_config
+from ogm_lib.method.data.fingerprint import fingerprinted
 from ogm_lib.method.paths import dataset_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,7 +138,9 @@ def test_manifest_records_every_file(store):
     assert frames["shape"] == [24, 3, 32, 32, 3] and frames["dtype"] == "uint8"
     assert frames["bytes"] == (store / "frames.npy").stat().st_size and len(frames["sha256"]) == 64
     assert manifest["store_fingerprint"] == store_fingerprint(manifest["params_hash"], manifest["files"])
-    assert make_config("smoke", dataset="cremad", data_dir=str(store)).data_fingerprint == manifest["store_fingerprint"]
+    made = make_config("smoke", dataset="cremad", data_dir=str(store))
+    assert made.data_fingerprint is None                      # making a config reads no file ...
+    assert fingerprinted(made).data_fingerprint == manifest["store_fingerprint"]   # ... the store is read here
 
 
 @pytest.mark.parametrize("damage", ["truncate frames", "cut train.csv", "edit test.csv", "delete spec"])
@@ -219,15 +222,17 @@ def test_store_from_before_the_checks_is_repacked_not_decoded(store, raw, tmp_pa
 def test_a_changed_store_gets_a_new_key(store, raw, tmp_path):
     import media_fixtures as mf
     work = copy(store, tmp_path)
-    before = make_config("smoke", dataset="cremad", data_dir=str(work), n_frames=1)
+    before = fingerprinted(make_config("smoke", dataset="cremad", data_dir=str(work), n_frames=1))
     more = tmp_path / "raw"
     shutil.copytree(raw, more)
     mf.make_cremad(more, actors=("1005",))                    # the download completed: six more clips
     assert prepare(more, work).prepared == 30
-    after = make_config("smoke", dataset="cremad", data_dir=str(work), n_frames=1)
+    after = fingerprinted(make_config("smoke", dataset="cremad", data_dir=str(work), n_frames=1))
     assert after.key() != before.key()
     assert before.replace(seed=1).data_fingerprint == before.data_fingerprint
-    assert before.replace(data_dir=str(work)).key() == after.replace(seed=0).key()   # fingerprinted again
+    moved = before.replace(data_dir=str(work))                # other data: the old fingerprint is dropped
+    assert moved.data_fingerprint is None
+    assert fingerprinted(moved).key() == after.replace(seed=0).key()   # and read again where it is opened
     from ogm_lib.method.data import build_datasets
     with pytest.raises(ValueError, match="prepared again or replaced since"):
         build_datasets(before)                              # an old config never trains on new data

@@ -110,3 +110,39 @@ def test_record_val_keeps_validation_predictions_and_probes(tmp_path):
 def avdigits_val_labels(run):
     from ogm_lib.method.results import decode_predictions
     return decode_predictions(run.val_predictions)
+
+
+def _payload_as_built(knobs: dict) -> dict:
+    """A cache payload holding the clips `build_avdigits` would put in each split for `knobs` (split, then
+    thinned), with tensors of the right shapes (broadcast views: no memory), and no recording read."""
+    names = list(avdigits.expected_checksums())
+    digits = np.array([avdigits.parse_fsdd_name(n)[0] for n in names])
+    split = avdigits.split_clips(names, knobs["val_fraction"], knobs["data_seed"], knobs.get("split", "official"))
+    split = avdigits.thin_train(split, digits, knobs.get("train_fraction", 1.0), knobs["data_seed"])
+    spec_t = 1 + int(round(knobs["audio_seconds"] * avdigits.SAMPLE_RATE)) // avdigits.HOP
+    payload = {"knobs": knobs, "stats": {}, "class_names": avdigits.CLASS_NAMES}
+    for s in avdigits.SPLITS:
+        idx = np.flatnonzero(split == s)
+        n, side = len(idx), knobs["image_size"]
+        payload[s] = {"audio": torch.zeros(()).expand(n, 1, avdigits.N_FFT // 2 + 1, spec_t),
+                      "visual": torch.zeros(()).expand(n, 1, knobs["n_frames"], side, side),
+                      "labels": torch.from_numpy(digits[idx]), "image_ids": torch.zeros(n, dtype=torch.long),
+                      "clip_ids": [names[i] for i in idx], "speakers": ["x"] * n}
+    return payload
+
+
+@pytest.mark.parametrize("fraction", [1.0, 0.5])
+def test_a_thinned_cache_is_read_back_not_rebuilt(fraction, tmp_path):
+    # the cache check compares the cached training clips with those the knobs keep: after thinning, so a
+    # run with train_fraction < 1 reads its cache instead of rebuilding it on every load
+    knobs = avdigits._knobs(make_config("converged", train_fraction=fraction), 0)
+    payload = _payload_as_built(knobs)
+    assert len(payload["train"]["clip_ids"]) == {1.0: 2430, 0.5: 1220}[fraction]
+    path = tmp_path / "avdigits-cache.pt"
+    torch.save(payload, path)
+    back, problem = avdigits.read_cache(path, knobs)
+    assert problem is None and back["train"]["clip_ids"] == payload["train"]["clip_ids"]
+    # ... and still refuses a cache of the unthinned clips under the thinned knobs
+    if fraction < 1:
+        full = _payload_as_built({**knobs, "train_fraction": 1.0})
+        assert avdigits._cache_problem({**full, "knobs": knobs}, knobs).startswith("holds other train clips")

@@ -30,10 +30,13 @@ The plug-in models of the paper's Tables 3 to 5 (`video_model`, `audio_model`, `
 `models/localisation.py`, `data/events.py`) were added later the same way: at their defaults (the book's
 ResNet-18 pair, clip classification) they are left out of the key.
 
-The data is in the key too: `data_fingerprint`, filled in when the config is made (`data/fingerprint.py`),
-is a prepared store's fingerprint (a hash of its files' checksums), so a completed or replaced store gives
-a new key; for `avdigits` it hashes the pinned inputs, and is left out of the key at today's value
-(`PINNED_FINGERPRINTS`). The split rule `split` ("official", or "speaker": speakers disjoint,
+The data is in the key too: `data_fingerprint` (`data/fingerprint.py`). A config is data, and making one
+reads no file: for `avdigits` the fingerprint hashes inputs the code pins (the FSDD checksum list, by the
+hash the catalogue records, and the preprocessing version), so it is set while the config is made, and is
+left out of the key at today's value (`PINNED_FINGERPRINTS`); a prepared store's (a hash of its files'
+checksums, so a completed or replaced store gives a new key) is read from the store where the data is
+opened, `fingerprinted(config)`, and until then the config has None there and `key()` refuses it. The
+split rule `split` ("official", or "speaker": speakers disjoint,
 `data/splits.py`) enters the key only when it is not "official". `data_dir` stays out: the same data may
 live anywhere (`paths.dataset_dir` resolves the default folder). The same holds for
 `ge_noise` (GE's noise, added after the book's runs were made): at its default, the official code's
@@ -266,8 +269,9 @@ class RunConfig:
     split: str = option("official", "'official' (the dataset's own split, the paper's protocol) or 'speaker' "
                                     "(train, validation and test speakers disjoint; avdigits and cremad)",
                         SPLIT_RULES)
-    data_fingerprint: str | None = option(None, "the data's fingerprint; filled in from the data (a prepared "
-                                                "store's manifest, data/fingerprint.py), leave it out")
+    data_fingerprint: str | None = option(None, "the data's fingerprint; filled in from the data (avdigits: the "
+                                                "pinned inputs; a prepared store's manifest, where the data is "
+                                                "opened: data/fingerprint.py), leave it out")
     val_fraction: float = option(0.1, "share of train held out for model selection (the paper says 9:1)")
     n_frames: int = option(3, "visual frames per clip (T)")
     image_size: int = option(16, "visual frame side in pixels, after resizing")
@@ -355,9 +359,9 @@ class RunConfig:
         if avdigits_knobs and self.dataset != "avdigits":
             raise ValueError(f"{', '.join(avdigits_knobs)}: knobs of the default data; valid with dataset "
                              f"{self.dataset!r}: leave them at their defaults")
-        if self.data_fingerprint is None:
-            from .data.fingerprint import data_fingerprint
-            self.data_fingerprint = data_fingerprint(self.dataset, self.data_dir)
+        if self.data_fingerprint is None:     # from the code alone: a store's is read where it is opened
+            from .data.fingerprint import builtin_fingerprint
+            self.data_fingerprint = builtin_fingerprint(self.dataset)
         check_choice("modalities", self.modalities, MODALITIES)
         check_choice("fusion", self.fusion, FUSIONS)
         self._check_plugin_models()
@@ -469,7 +473,8 @@ class RunConfig:
         parse_device(self.device)
 
     def replace(self, **changes: Any) -> "RunConfig":
-        """A copy with `changes`; other data (`dataset`, `data_dir`) is fingerprinted again."""
+        """A copy with `changes`; other data (`dataset`, `data_dir`) drops the old data's fingerprint: avdigits'
+        is set again from the code, a store's is left for `fingerprinted` (read where the data is opened)."""
         if ({"dataset", "data_dir"} & set(changes)) and "data_fingerprint" not in changes:
             changes["data_fingerprint"] = None
         return dataclasses.replace(self, **changes)
@@ -478,7 +483,19 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     def key(self) -> str:
-        """Hash of every field that can change the result: names the run's result file."""
+        """Hash of every field that can change the result: names the run's result file.
+
+        A run on a prepared store is named by the store's fingerprint, so a config of one must be filled in
+        first (`data.fingerprint.fingerprinted`, which `fit`, `run_grid`, `result_path` and the loader call);
+        an unfilled one is refused, not keyed. Keying it without the fingerprint would name no result that
+        can exist (every run on a store was trained with its fingerprint), so a lookup would miss it silently,
+        and reading the manifest here would make asking for a name a hidden file read. Every other dataset's
+        fingerprint is set while the config is made, from the code (`builtin_fingerprint`)."""
+        if self.dataset in PREPARED_DATASETS and self.data_fingerprint is None:
+            raise ValueError(f"this {self.dataset} config holds no data fingerprint yet, and its key names the "
+                             "prepared store it reads: fill it in from the store first, config = "
+                             "fingerprinted(config) (ogm_lib.method.data.fingerprint; fit, run_grid and "
+                             "result_path do)")
         return config_key(self.to_dict())
 
 

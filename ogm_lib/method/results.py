@@ -414,8 +414,10 @@ def results_folder(config, results_dir: str | os.PathLike | None = None) -> Path
 
 
 def result_path(config, results_dir: str | os.PathLike | None = None) -> Path:
-    """`<results_folder>/<key>.json`: where `fit` looks for a run's result before training it."""
-    return results_folder(config, results_dir) / f"{config.key()}.json"
+    """`<results_folder>/<key>.json`: where `fit` looks for a run's result before training it (a config of a
+    prepared store is fingerprinted first, `data.fingerprint.fingerprinted`: its key names the store)."""
+    from .data.fingerprint import fingerprinted
+    return results_folder(config, results_dir) / f"{fingerprinted(config).key()}.json"
 
 
 def encode_steps(steps: dict[str, list[float]]) -> dict[str, str]:

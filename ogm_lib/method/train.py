@@ -72,6 +72,7 @@ from . import checkpoint
 from .batches import lone_batch_problem
 from .config import RunConfig, check_device
 from .data import AVTensorDataset, build_datasets, iterate_batches
+from .data.fingerprint import fingerprinted
 from .fileio import DamagedFileError, check_folder, check_writable, set_aside
 from .metrics import evaluate
 from .models import build_model
@@ -177,6 +178,7 @@ class Trainer:
 
     def __init__(self, config: RunConfig, results_dir: Path | None = None, data=None, dist=None):
         dist = dist if dist is not None else SingleProcess()
+        config = fingerprinted(config)               # a store's fingerprint, for the key (data/fingerprint.py)
         if config.world_size != dist.world_size:
             raise ValueError(f"world_size={config.world_size} needs the data-parallel launcher: "
                              "torchrun --nproc_per_node=N -m ogm_lib.distributed train ...")
@@ -436,7 +438,7 @@ def fit(config: RunConfig, results_dir: str | Path | None = None, retrain: bool 
     config becomes the group's (`world_size`, this rank's device), every rank returns the same result, and
     only rank 0 writes files."""
     dist = dist if dist is not None else SingleProcess()
-    config = dist.configure(config)
+    config = fingerprinted(dist.configure(config))   # a store's fingerprint, for the key (data/fingerprint.py)
     results_dir = results_folder(config, results_dir)
     key = config.key()
     check_device(config.device)   # before the cache too: `--device cuda` on a machine without one is refused

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 from ..method import checks
-from ..method.config import RunConfig
+from ..method.config import RunConfig, config_key
 from . import regimes
 from .grid import train_grid
 from .regimes import PROBE_EVERY, book_config  # noqa: F401  (the rows' config, and its probe schedule)
@@ -230,7 +230,14 @@ def is_headline(config: RunConfig) -> bool:
     """Whether `config` (any seed) is one of the headline rows of its dataset, profile, device and regime
     (at that regime's alpha, `headline_alpha`)."""
     head = headline_rows(config.dataset, config.profile, config.device, headline_alpha(config), regime_of(config))
-    return config.replace(seed=0).key() in {c.key() for c in head.values()}
+    return row_key(config) in {row_key(c) for c in head.values()}
+
+
+def row_key(config: RunConfig) -> str:
+    """The key of `config`'s row: its key at seed 0, whatever copy of the data it reads. The data fingerprint
+    is left out: a row is a row of every store (the headline rows name none), and a store's config need not
+    have been fingerprinted (`data.fingerprint.fingerprinted`) to be placed in the book."""
+    return config_key({**config.to_dict(), "seed": 0, "data_fingerprint": None})
 
 
 def row_seeds(config: RunConfig, seeds: int | Iterable[int] = SEEDS,

@@ -67,11 +67,12 @@ def shard_of(key: str, n: int) -> int:
 
 def take_shard(configs: Sequence[RunConfig], spec) -> list[RunConfig]:
     """The configs of shard `spec` ('i/n' or (i, n)), in their order."""
+    from ..method.data.fingerprint import fingerprinted
     shard = parse_shard(spec) if isinstance(spec, str) or spec is None else tuple(spec)
     if shard is None:
         return list(configs)
     i, n = shard
-    return [c for c in configs if shard_of(c.key(), n) == i]
+    return [c for c in map(fingerprinted, configs) if shard_of(c.key(), n) == i]
 
 
 # ---------------------------------------------------------------------------------------------- one run
@@ -340,9 +341,10 @@ def run(configs: Sequence[RunConfig], results_dir=None, executor=None, progress=
     """Train every config of `configs` not in the results folder yet (each key once), through `executor`
     (an executor, or a name for `make_executor`); key -> the last `Outcome` of each. `progress`: a
     `progress.GridProgress` told of each finished run. Runs held by another live job are waited for."""
+    from ..method.data.fingerprint import fingerprinted
     from ..method.results import result_path, results_folder
     executor = make_executor(executor) if executor is None or isinstance(executor, str) else executor
-    unique = list({c.key(): c for c in configs}.values())
+    unique = list({c.key(): c for c in map(fingerprinted, configs)}.values())   # a store's run: keyed by its data
     outcomes: dict[str, Outcome] = {}
     todo = [c for c in unique if not result_path(c, results_folder(c, results_dir)).exists()]
     what = {c.key(): f"{c.method} {c.fusion} seed {c.seed}" for c in unique}

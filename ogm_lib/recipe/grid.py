@@ -28,10 +28,11 @@ def run_grid(configs: Sequence[RunConfig], results_dir=None, workers: int | None
     results folder (`run_claims.py`), so concurrent jobs never train the same key. `progress`: a bar with an
     ETA on a terminal, one line per finished run in a log (`progress.py`)."""
     from . import executors
+    from ..method.data.fingerprint import fingerprinted
     from ..method.progress import GridProgress
     from ..method.results import result_path, results_folder
     from ..method.train import fit
-    configs = list(configs)
+    configs = [fingerprinted(c) for c in configs]           # a store's run is keyed by its data (fingerprint.py)
     # notebook parameters may arrive as any type (papermill -p): one line now, not a TypeError in the runner
     workers, results_dir = checks.workers(workers), checks.folder(results_dir, "results_dir")
     unique = list({c.key(): c for c in configs}.values())   # identical configs are trained once

@@ -127,10 +127,12 @@ CHAPTERS = {"13_table3": table3_rows, "14_table4": table4_rows, "15_table5": tab
 def runs(dataset: str = "avdigits", profile: str = BOOK_PROFILE, device: str = "cpu", seeds=SEEDS,
          headline_seeds=HEADLINE_SEEDS) -> list[RunConfig]:
     """Every run of Tables 3, 4 and 5 at the notebooks' default parameters, each once (runs shared with the book,
-    such as Table 4's reference pair, are listed too: `run_grid` reads those back)."""
+    such as Table 4's reference pair, are listed too: `run_grid` reads those back); a prepared dataset's runs
+    come fingerprinted (`data.fingerprint.fingerprinted`: their keys name the store)."""
+    from ..method.data.fingerprint import fingerprinted
     out: dict[str, RunConfig] = {}
     for rows_of in CHAPTERS.values():
         for cs in per_seed(rows_of(dataset, profile, device), seeds, headline_seeds).values():
-            for c in cs:
+            for c in map(fingerprinted, cs):
                 out.setdefault(c.key(), c)
     return list(out.values())

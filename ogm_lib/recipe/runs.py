@@ -9,6 +9,7 @@ imports another to be listed.
 from __future__ import annotations
 
 from ..method.config import RunConfig
+from ..method.data.fingerprint import fingerprinted
 from . import book, plugins, regimes, testbed
 
 
@@ -18,12 +19,13 @@ def book_runs(dataset: str = "avdigits", profile: str = book.PROFILE, device: st
     """Every run of the book's chapters at their default parameters, each once, in chapter order; with
     `include_regimes` (and the default data at the regimes' profile), also the runs of the regime chapters
     (`regimes.book_runs`: calibration, alpha sweeps, each regime's rows); with `include_plugins` (the default
-    data at the book's own regime), also the runs of the plug-in chapters 13-15 (`plugins.runs`)."""
+    data at the book's own regime), also the runs of the plug-in chapters 13-15 (`plugins.runs`). A prepared
+    dataset's runs come fingerprinted (`data.fingerprint.fingerprinted`: their keys name the store)."""
     out: dict[str, RunConfig] = {}
     for rows_of in book.CHAPTERS.values():
         for config in rows_of(dataset, profile, device, regime=regime).values():
             for s in book.row_seeds(config, seeds, headline_seeds):
-                c = config.replace(seed=s)
+                c = fingerprinted(config.replace(seed=s))
                 out.setdefault(c.key(), c)
     if include_regimes and dataset == "avdigits" and profile == regimes.PROFILE:
         for c in regimes.book_runs(device):

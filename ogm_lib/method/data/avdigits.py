@@ -94,7 +94,7 @@ from ...ground.catalogue import AVDIGITS_PREPROCESS_VERSION
 from ..fileio import atomic_write
 from .common import AVSplits, AVTensorDataset
 from .fsdd import CHECKSUM_FILE, SAMPLE_RATE, ensure_fsdd, expected_checksums, parse_fsdd_name, read_wav
-from .fsdd import default_data_dir
+from .fsdd import default_data_dir, recording_names
 
 if TYPE_CHECKING:                       # annotations only: the config builds on the data catalogue, not on this
     from ..config import RunConfig
@@ -185,7 +185,7 @@ def _cache_problem(payload, knobs: dict) -> str | None:
         shown = ", ".join(f"{k} {payload['knobs'].get(k)!r} (this run: {knobs.get(k)!r})" for k in diff[:3])
         return f"was built for other data: {shown}"
     names = list(expected_checksums())
-    split = split_clips(names, knobs["val_fraction"], knobs["data_seed"], knobs.get("split", "official"))
+    split = knob_split(names, knobs)          # thinned as built: a cache of fewer training clips is a hit
     spec_t = 1 + int(round(knobs["audio_seconds"] * SAMPLE_RATE)) // HOP
     for s in SPLITS:
         part = payload[s]
@@ -207,8 +207,10 @@ def _cache_problem(payload, knobs: dict) -> str | None:
 @lru_cache(maxsize=256)
 def split_sizes(val_fraction: float, rule: str = "official") -> dict[str, int]:
     """Clips per split (`train`, `val`, `test`) at `val_fraction`, without reading any data: the counts of
-    `split_clips`, which do not depend on the seed (it draws which clips, not how many)."""
-    split = split_clips(list(expected_checksums()), float(val_fraction), 0, rule)
+    `split_clips`, which do not depend on the seed (it draws which clips, not how many), over the recordings'
+    names as the catalogue states them (`fsdd.recording_names`): `RunConfig` checks these sizes while it is
+    made, and making a config reads no file."""
+    split = split_clips(recording_names(), float(val_fraction), 0, rule)
     return {s: int(np.sum(split == s)) for s in SPLITS}
 
 
@@ -316,6 +318,14 @@ def visual_frames(images: np.ndarray, n_frames: int, size: int, noise_std: float
     return frames.view(n, n_frames, size, size).unsqueeze(1)
 
 
+def knob_split(names: list[str], knobs: dict) -> np.ndarray:
+    """Split name per clip for `knobs`, as `build_avdigits` builds it and `read_cache` checks it: `split_clips`,
+    then `thin_train` (`UNUSED` for a training clip that `train_fraction` leaves out)."""
+    digits = np.array([parse_fsdd_name(n)[0] for n in names])
+    split = split_clips(names, knobs["val_fraction"], knobs["data_seed"], knobs.get("split", "official"))
+    return thin_train(split, digits, knobs.get("train_fraction", 1.0), knobs["data_seed"])
+
+
 def thin_train(clip_split: np.ndarray, clip_digits: np.ndarray, fraction: float, data_seed: int) -> np.ndarray:
     """Keep `fraction` of each digit's training clips (drawn from `data_seed`); the others become `UNUSED`
     (no split: fewer training clips are quicker to memorise). Validation and test are untouched."""
@@ -368,8 +378,7 @@ def build_avdigits(root: str | os.PathLike, knobs: dict) -> dict:
     names = list(expected_checksums())
     parsed = [parse_fsdd_name(n) for n in names]
     clip_digits = np.array([p[0] for p in parsed])
-    clip_split = split_clips(names, knobs["val_fraction"], seed, knobs.get("split", "official"))
-    clip_split = thin_train(clip_split, clip_digits, knobs.get("train_fraction", 1.0), seed)
+    clip_split = knob_split(names, knobs)
 
     images, img_labels = visual_pool(root, knobs.get("visual_source", "digits"))
     shares = {s: float(np.mean(clip_split == s)) for s in ("val", "test")}

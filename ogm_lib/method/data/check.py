@@ -64,6 +64,7 @@ def data_command(args) -> int:
         return 0 if report.ok else 1
     from ..paths import dataset_dir
     from . import build_datasets
+    from .fingerprint import fingerprinted
     from .splits import split_manifest, split_report
     overrides = dict(dataset=args.dataset, split=args.split, data_dir=args.data_dir, seed=args.seed)
     if args.val_fraction is not None:
@@ -73,6 +74,7 @@ def data_command(args) -> int:
     if config.dataset in PREPARED_DATASETS:
         if not store_ok(folder, args.deep):
             return 1
+    config = fingerprinted(config)          # the manifest names the data (a store's fingerprint, fingerprint.py)
     splits = build_datasets(config)
     manifest = split_manifest(splits, config)
     print(split_report(manifest))

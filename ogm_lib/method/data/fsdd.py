@@ -35,6 +35,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...ground.catalogue import FSDD_CHECKSUMS_SHA256, FSDD_SPEAKERS, FSDD_TAKES
 from ..fileio import atomic_write_bytes
 from ..paths import dataset_dir, repo_root
 
@@ -83,10 +84,26 @@ def fsdd_split(filename: str | os.PathLike) -> str:
     return "test" if index < 5 else "train"
 
 
+def recording_names() -> list[str]:
+    """The 3,000 recordings' file names, sorted (the order of `expected_checksums`), from the catalogue alone
+    (`FSDD_SPEAKERS`, `FSDD_TAKES`): no file is read, so a config can check its split sizes while it is made."""
+    return sorted(f"{d}_{s}_{t}.wav" for d in range(10) for s in FSDD_SPEAKERS for t in range(FSDD_TAKES))
+
+
 def expected_checksums() -> dict[str, str]:
-    """`{file name: sha256 hex}` for the 3,000 recordings of tag v1.0.10, sorted by name."""
+    """`{file name: sha256 hex}` for the 3,000 recordings of tag v1.0.10, sorted by name.
+
+    The list itself is pinned by its hash (`catalogue.FSDD_CHECKSUMS_SHA256`, which avdigits' fingerprint and
+    so every avdigits run's key is made of, without reading the list): a list edited without the pin is
+    refused here, where the recordings are checked, rather than trained on under the old data's key."""
+    data = CHECKSUM_FILE.read_bytes()
+    if hashlib.sha256(data).hexdigest() != FSDD_CHECKSUMS_SHA256:
+        raise FSDDChecksumError(
+            f"{CHECKSUM_FILE} has SHA-256 {hashlib.sha256(data).hexdigest()}, not the pinned "
+            f"{FSDD_CHECKSUMS_SHA256} (ground/catalogue.py FSDD_CHECKSUMS_SHA256); the list is part of every "
+            "avdigits run's key (data/fingerprint.py): restore it, or change the pin with it (new keys)")
     sums = {}
-    for line in CHECKSUM_FILE.read_text().splitlines():
+    for line in data.decode().splitlines():
         if line.strip():
             digest, path = line.split(maxsplit=1)
             sums[Path(path.strip()).name] = digest.lower()

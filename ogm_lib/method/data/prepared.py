@@ -47,20 +47,14 @@ from torch.utils.data import Dataset
 
 from .common import AVSplits
 from .events import BACKGROUND
+from .fingerprint import fingerprinted
 from .lists import pick_fraction
 from .prepare import default_out_dir, read_manifest
 from .splits import speaker_of, speaker_split
-from .store import check_store
+from .store import PREPARE_HINTS, check_store, missing_store
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-PREPARE_HINTS = {
-    "cremad": "python data_scripts/prepare_cremad.py --raw <CREMA-D checkout with AudioWAV/ and VideoFlash/>",
-    "ksounds": "python data_scripts/prepare_ksounds.py --raw <clips dir with train.csv and test.csv>",
-    "vggsound": "python data_scripts/prepare_vggsound.py --raw <dir with vggsound.csv and the clips>",
-    "ave": "python data_scripts/prepare_ave.py --raw <AVE_Dataset dir>",
-}
 
 
 def prepared_dir(config) -> Path:
@@ -158,9 +152,6 @@ def _check_fingerprint(config, root: Path, manifest: dict) -> None:
     have = manifest.get("store_fingerprint")
     if config.data_fingerprint == have:
         return
-    if config.data_fingerprint is None:
-        raise ValueError(f"this {config.dataset} config was made before the store at {root} existed, so its "
-                         "cache key holds no data fingerprint; make the config again (make_config) to run it")
     raise ValueError(f"the store at {root} has fingerprint {have}, but this config was made for data "
                      f"{config.data_fingerprint} (the store was prepared again or replaced since); make the "
                      "config again (make_config) so that its cache key names the data it reads")
@@ -169,16 +160,14 @@ def _check_fingerprint(config, root: Path, manifest: dict) -> None:
 def load_prepared(config) -> AVSplits:
     """Train / val / test `PreparedAVDataset`s of `config.dataset` from its prepared store.
 
-    Raises FileNotFoundError, naming the command that makes the store, when it is missing.
+    Raises FileNotFoundError, naming the command that makes the store, when it is missing. A config made
+    without the store's fingerprint gets it here, where the store is opened (`fingerprint.fingerprinted`).
     """
+    config = fingerprinted(config)
     root = prepared_dir(config)
     manifest = read_manifest(root)
     if manifest is None:
-        hint = PREPARE_HINTS.get(config.dataset, f"python data_scripts/prepare_{config.dataset}.py --raw <download>")
-        raise FileNotFoundError(
-            f"no prepared {config.dataset} data at {root} (manifest.json missing). Prepare it with:\n"
-            f"  {hint} --out {root}\n"
-            f"or point RunConfig.data_dir (or $OGM_DATA_DIR) at an existing store.")
+        raise missing_store(config.dataset, root)
     if manifest.get("dataset") != config.dataset:
         raise ValueError(f"{root} holds prepared {manifest.get('dataset')!r} data, not {config.dataset!r}")
     check_store(root, manifest)

@@ -44,6 +44,22 @@ OPTIONAL_FILES = ("val.csv", "segments.npy")
 #: what to do about a damaged store, quoted by every error
 REPAIR_HINT = ("run the dataset's prepare script again with the same --raw and --out: it rebuilds the damaged "
                "files (python data_scripts/prepare_{dataset}.py --raw <download> --out {root})")
+#: how to make each store, quoted when one is missing (`missing_store`)
+PREPARE_HINTS = {
+    "cremad": "python data_scripts/prepare_cremad.py --raw <CREMA-D checkout with AudioWAV/ and VideoFlash/>",
+    "ksounds": "python data_scripts/prepare_ksounds.py --raw <clips dir with train.csv and test.csv>",
+    "vggsound": "python data_scripts/prepare_vggsound.py --raw <dir with vggsound.csv and the clips>",
+    "ave": "python data_scripts/prepare_ave.py --raw <AVE_Dataset dir>",
+}
+
+
+def missing_store(dataset: str, root: Path) -> FileNotFoundError:
+    """The error for a store that is not there, naming the command that prepares it."""
+    hint = PREPARE_HINTS.get(dataset, f"python data_scripts/prepare_{dataset}.py --raw <download>")
+    return FileNotFoundError(
+        f"no prepared {dataset} data at {root} (manifest.json missing). Prepare it with:\n"
+        f"  {hint} --out {root}\n"
+        f"or point RunConfig.data_dir (or $OGM_DATA_DIR) at an existing store.")
 
 
 def sha256_of(path: str | os.PathLike, chunk: int = 1 << 24) -> str:
