@@ -44,3 +44,11 @@ def test_the_committed_plug_in_rows_are_labelled_from_their_baselines():
     assert not any(c.tests_claim for c in cond.values())
     table = pc.condition_table(runs, plugins.PLUS)
     assert list(table.index) == list(cond) and set(table["tests the paper's claim"]) == {"no"}
+
+
+def test_condition_text_counts_the_rows_that_test_the_claim():
+    audio, vision = pc.condition([_run([3, 2, 1, 1])]), pc.condition([_run([0.5, 0.5, 1, 1])])
+    assert pc.condition_text({"A": vision, "B": vision}).startswith("no row's baseline has audio leading (vision leads in 2")
+    assert pc.condition_text({"A": audio}).startswith("audio leads in every row's baseline (1 of 1)")
+    text = pc.condition_text({"A": audio, "B": vision})
+    assert text.startswith("1 of 2 rows' baselines have audio leading") and "only A tests" in text

@@ -75,3 +75,20 @@ def condition_table(runs: dict[str, list[RunResult]], plus: str = "+") -> "pd.Da
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "baseline (without OGM-GE)"
     return table
+
+
+def condition_text(conds: dict[str, Condition]) -> str:
+    """One sentence, true for every outcome: how many rows' baselines have audio leading, and what the others
+    can and cannot say about the paper's claim."""
+    n = len(conds)
+    counts = {who: sum(c.leader == who for c in conds.values()) for who in (AUDIO, VISION, NEITHER)}
+    testing = [label for label, c in conds.items() if c.tests_claim]
+    parts = ", ".join(f"{who} in {k}" for who, k in counts.items() if k)
+    if not testing:
+        return (f"no row's baseline has audio leading ({parts}, of {n}): no row of this table tests the paper's "
+                "claim on this data, and a null here says nothing about it")
+    if len(testing) == n:
+        return f"audio leads in every row's baseline ({n} of {n}): every row tests the paper's claim"
+    return (f"{len(testing)} of {n} rows' baselines have audio leading ({parts}): only "
+            f"{', '.join(testing)} test{'s' if len(testing) == 1 else ''} the paper's claim; the other rows' "
+            "verdicts say nothing about it")
