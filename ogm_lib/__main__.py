@@ -1,6 +1,7 @@
 """Command line: `python -m ogm_lib train ...` trains one run; `python -m ogm_lib fetch avdigits` gets data;
 `python -m ogm_lib book list|retrain|verify|reencode` handles the book's runs (`book.py`, `rerun.py`,
-`results.reencode`);
+`results.reencode`); `python -m ogm_lib book toc` writes the table of contents from the chapter registry
+(`recipe/toc.py`);
 `python -m ogm_lib data check` checks a dataset and its splits (`data/check.py`).
 
 Every RunConfig field is an option of `train` (`--help` lists them with their profile defaults; the help
@@ -51,13 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
     from .method.data.check import add_parser as add_data_parser
     add_data_parser(sub, _common())
     book = sub.add_parser("book", help="the book's runs: list them, retrain them all, verify a sample, or "
-                                       "re-encode their files", parents=[_common()])
-    book.add_argument("action", choices=["list", "retrain", "verify", "reencode"],
+                                       "re-encode their files; its table of contents", parents=[_common()])
+    book.add_argument("action", choices=["list", "retrain", "verify", "reencode", "toc"],
                       help="list: the runs and whether each is in the results folder; retrain: train every "
                            "missing run (resumable; a progress bar with an ETA); verify: retrain a random "
                            "sample of the folder's runs and compare them with the files; reencode: rewrite "
                            "the folder's result files in the current, compact encoding, losslessly (files "
-                           "already in it are left as is)")
+                           "already in it are left as is); toc: write book/_toc.yml from the chapter registry "
+                           "(ogm_lib/recipe/chapters.py)")
+    book.add_argument("--check", action="store_true",
+                      help="toc: write nothing; exit 1 if book/_toc.yml differs from the registry")
     book.add_argument("--results-dir", default=None, help="default ./results or $OGM_RESULTS_DIR")
     book.add_argument("--workers", type=int, default=None, help="parallel processes (default: one per core)")
     book.add_argument("--sample", type=int, default=3, help="verify: how many runs to retrain")
@@ -114,9 +118,22 @@ def reencode_command(results_dir: Path) -> int:
     return 1 if failed else 0
 
 
+def toc_command(check: bool) -> int:
+    """`book toc`: write book/_toc.yml from the chapter registry, or (`--check`) say whether it differs."""
+    from .recipe import toc
+    if check:
+        same = toc.check()
+        print(f"{toc.TOC}: {'agrees with' if same else 'differs from'} the chapter registry")
+        return 0 if same else 1
+    print(f"{toc.TOC}: {'written' if toc.write() else 'unchanged'}")
+    return 0
+
+
 def book_command(args) -> int:
     import time
 
+    if args.action == "toc":
+        return toc_command(args.check)
     from .recipe.grid import run_grid
     from .recipe.runs import book_runs
     from .method.paths import default_results_dir

@@ -123,7 +123,8 @@ def test_the_book_places_a_stores_rows_whichever_copy_of_the_data_they_read(tmp_
     # a row is a headline row of the book on every copy of the store (its seeds follow), and telling so
     # neither needs the store's fingerprint nor depends on it (the headline rows name no data_dir)
     from ogm_lib.recipe import book
-    rows = book.CHAPTERS["05_table1"]("cremad", "smoke", "cpu", regime=book.REGIME)
+    from ogm_lib.recipe.chapters import CHAPTER
+    rows = CHAPTER["05_table1"].table(dataset="cremad", profile="smoke", regime=book.REGIME)
     store = fake_store(tmp_path / "cremad")
     plain = [book.is_headline(c) for c in rows.values()]
     there = [book.is_headline(fingerprinted(c.replace(data_dir=str(store)))) for c in rows.values()]

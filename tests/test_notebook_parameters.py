@@ -1,10 +1,10 @@
-"""Every notebook's `parameters` cell agrees with the library's defaults.
+"""Every notebook's `parameters` cell is its chapter's parameters in the registry (`recipe/chapters.py`).
 
-A notebook's parameters are what a reader changes (papermill `-p`); the rows the book lists (`runs.book_runs`)
-are made from the library's defaults. If the two disagreed, the notebook would train or read other runs than
-the ones committed, or a partner row would get other seeds. For each chapter, every parameter that its row
-function takes (`ROWS`) must default to the function's own default, and the shared parameters (`SHARED`)
-to the recipe's constants.
+A notebook's parameters are what a reader changes (papermill `-p`); the runs the book lists (`runs.book_runs`)
+are the registry's chapters at their parameters' defaults, which the registry reads from the library (each row
+function's keyword defaults, the recipe's constants: seeds, headline seeds, regime, profile, alpha). If a cell
+disagreed, the notebook would train or read other runs than the ones committed, or a partner row would get
+other seeds. So each cell must hold exactly the registry's parameters, with the same defaults.
 """
 from __future__ import annotations
 
@@ -16,16 +16,9 @@ from pathlib import Path
 import pytest
 
 from ogm_lib.recipe import book, plugins, regimes
+from ogm_lib.recipe.chapters import CHAPTER, CHAPTERS
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-
-#: chapter -> the row function whose keyword defaults the notebook's parameters must equal
-ROWS = {"01_imbalance": book.imbalance_rows, "02_ogm": book.ogm_rows, "04_ge": book.ge_rows,
-        "05_table1": book.table1_rows, "06_table2": book.table2_rows, "07_table6": book.table6_rows,
-        "08_table7": book.table7_rows, "09_figure3": book.figure3_rows, "13_table3": plugins.table3_rows,
-        "14_table4": plugins.table4_rows, "15_table5": plugins.table5_rows}
-#: the regime chapters' seeds (`regimes.py`)
-REGIME_CHAPTERS = ("11_regimes", "12_when_ogm_ge_helps")
 
 
 def parameters(notebook: Path) -> dict:
@@ -40,29 +33,38 @@ def parameters(notebook: Path) -> dict:
 
 
 def expected(chapter: str) -> dict:
-    """The defaults the chapter's parameters cell must hold."""
-    want = {"profile": book.PROFILE, "device": "cpu", "workers": None, "results_dir": None}
-    if chapter in REGIME_CHAPTERS:
-        want.update(seeds=regimes.REGIME_SEEDS, calibration_seeds=list(regimes.CALIBRATION_SEEDS),
-                    alpha_seeds=list(regimes.ALPHA_SEEDS))
-        return want
-    want.update(seeds=book.SEEDS, headline_seeds=book.HEADLINE_SEEDS, regime=book.REGIME, dataset="avdigits")
-    if chapter in ("03_sgd_noise",):
-        want.update(alpha=book.ALPHA)
-    fn = ROWS.get(chapter)
-    if fn is not None:
-        for name, p in inspect.signature(fn).parameters.items():
-            if p.default is not inspect.Parameter.empty and name not in ("device",):
-                value = p.default
-                want[name] = list(value) if isinstance(value, tuple) else value
-    return want
+    """The defaults the chapter's parameters cell must hold: the registry's."""
+    return dict(CHAPTER[chapter].parameters)
+
+
+def test_every_notebook_is_a_chapter_of_the_registry():
+    assert sorted(p.stem for p in NOTEBOOKS.glob("[0-9]*.ipynb")) == sorted(c.name for c in CHAPTERS)
 
 
 @pytest.mark.parametrize("notebook", sorted(NOTEBOOKS.glob("[0-9]*.ipynb")), ids=lambda p: p.stem)
-def test_parameters_cell_matches_the_library(notebook):
-    got = parameters(notebook)
-    want = {k: v for k, v in expected(notebook.stem).items() if k in got}
-    assert {k: got[k] for k in want} == want
+def test_parameters_cell_matches_the_registry(notebook):
+    assert parameters(notebook) == expected(notebook.stem)
+
+
+def test_the_registry_holds_the_librarys_defaults():
+    """The registry's parameters are the row functions' defaults and the recipe's constants."""
+    for ch in CHAPTERS:
+        p = ch.parameters
+        assert (p["profile"], p["device"], p["workers"], p["results_dir"]) == (book.PROFILE, "cpu", None, None)
+        if ch.name in ("11_regimes", "12_when_ogm_ge_helps"):
+            assert (p["seeds"], p["calibration_seeds"], p["alpha_seeds"]) == (
+                regimes.REGIME_SEEDS, list(regimes.CALIBRATION_SEEDS), list(regimes.ALPHA_SEEDS))
+            continue
+        assert (p["dataset"], p["regime"]) == ("avdigits", book.REGIME)
+        if ch.name != "03_sgd_noise":
+            assert p["seeds"] == book.SEEDS and p.get("headline_seeds", book.HEADLINE_SEEDS) == book.HEADLINE_SEEDS
+        if ch.rows is not None:
+            for name, q in inspect.signature(ch.rows).parameters.items():
+                if q.default is not inspect.Parameter.empty and name != "device":
+                    want = list(q.default) if isinstance(q.default, tuple) else q.default
+                    assert p[name] == want, (ch.name, name)
+    assert CHAPTER["03_sgd_noise"].parameters["alpha"] == book.ALPHA
+    assert CHAPTER["13_table3"].rows is plugins.table3_rows and CHAPTER["05_table1"].rows is book.table1_rows
 
 
 def test_the_check_sees_a_disagreement(tmp_path):
@@ -72,3 +74,4 @@ def test_the_check_sees_a_disagreement(tmp_path):
     bad = tmp_path / "05_table1.ipynb"
     bad.write_text(json.dumps(nb))
     assert parameters(bad)["alpha"] == 0.8 != expected("05_table1")["alpha"]
+    assert parameters(bad) != expected("05_table1")

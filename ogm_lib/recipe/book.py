@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 from ..method import checks
 from ..method.config import RunConfig, config_key
@@ -208,14 +208,6 @@ def figure3_rows(dataset="avdigits", profile=PROFILE, device="cpu", alpha=ALPHA,
     return headline_rows(dataset, profile, device, alpha, regime)
 
 
-#: chapter -> its rows at the notebook's default parameters (chapter 03 reuses chapter 01's joint model)
-CHAPTERS: dict[str, Callable[..., dict[str, RunConfig]]] = {
-    "01_imbalance": imbalance_rows, "02_ogm": ogm_rows, "04_ge": ge_rows, "05_table1": table1_rows,
-    "06_table2": table2_rows, "07_table6": table6_rows, "08_table7": lambda *a, **k: table7_rows(*a, **k)[1],
-    "09_figure3": figure3_rows,
-}
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Seeds and the grid
 
@@ -226,10 +218,11 @@ def seed_list(seeds: int | Iterable[int], name: str = "seeds") -> list[int]:
     return checks.seed_list(seeds, name)
 
 
-def is_headline(config: RunConfig) -> bool:
-    """Whether `config` (any seed) is one of the headline rows of its dataset, profile, device and regime
-    (at that regime's alpha, `headline_alpha`)."""
-    head = headline_rows(config.dataset, config.profile, config.device, headline_alpha(config), regime_of(config))
+def is_headline(config: RunConfig, alpha: float | None = None) -> bool:
+    """Whether `config` (any seed) is one of the headline rows of its dataset, profile, device and regime at
+    `alpha`, the OGM strength of its chapter's headline pair (None: the regime's, `headline_alpha`)."""
+    alpha = headline_alpha(config) if alpha is None else alpha
+    head = headline_rows(config.dataset, config.profile, config.device, alpha, regime_of(config))
     return row_key(config) in {row_key(c) for c in head.values()}
 
 
@@ -241,20 +234,39 @@ def row_key(config: RunConfig) -> str:
 
 
 def row_seeds(config: RunConfig, seeds: int | Iterable[int] = SEEDS,
-              headline_seeds: int | Iterable[int] = HEADLINE_SEEDS) -> list[int]:
-    """The seeds a row is run over: `headline_seeds` for a headline row, `seeds` otherwise (a headline
-    row never gets fewer than `seeds`)."""
+              headline_seeds: int | Iterable[int] = HEADLINE_SEEDS, alpha: float | None = None) -> list[int]:
+    """The seeds a row is run over: `headline_seeds` for a headline row (`is_headline` at `alpha`), `seeds`
+    otherwise (a headline row never gets fewer than `seeds`)."""
     base = seed_list(seeds)
-    if not is_headline(config):
+    if not is_headline(config, alpha):
         return base
     return sorted(set(base) | set(seed_list(headline_seeds, "headline_seeds")))
 
 
+def table_alpha(rows: dict[str, RunConfig]) -> float | None:
+    """The OGM strength of a table's headline pair: the alpha of its one concatenation + OGM-GE row made as the
+    headline's (`headline_rows` at that row's own alpha); None when it has none, or several (chapter 02's sweep:
+    its caller names the chapter's alpha)."""
+    alphas = {c.alpha for c in rows.values() if c.method == "ogm_ge" and is_headline(c, c.alpha)}
+    return alphas.pop() if len(alphas) == 1 else None
+
+
+def per_seed(rows: dict[str, RunConfig], seeds: int | Iterable[int] = SEEDS,
+             headline_seeds: int | Iterable[int] = HEADLINE_SEEDS, alpha: float | None = None) -> dict[str, list]:
+    """label -> the row's config at each of its seeds (`row_seeds`). The headline pair is concatenation and
+    concatenation + OGM-GE at `alpha`, the chapter's OGM strength (None: `table_alpha`, else the regime's), so
+    both rows of the pair always get `headline_seeds`, whatever alpha a reader sets (at a non-default alpha
+    the regime's rule alone, `headline_alpha`, would give the OGM-GE row `seeds` and its partner
+    `headline_seeds`)."""
+    alpha = table_alpha(rows) if alpha is None else alpha
+    return {label: [cfg.replace(seed=s) for s in row_seeds(cfg, seeds, headline_seeds, alpha)]
+            for label, cfg in rows.items()}
+
+
 def train_seeds(rows: dict[str, RunConfig], seeds: int | Iterable[int] = SEEDS, workers: int | None = None,
                 results_dir=None, headline_seeds: int | Iterable[int] = HEADLINE_SEEDS,
-                executor=None) -> dict[str, list]:
-    """Train every row over its seeds (`row_seeds`), all in one parallel batch (`grid.train_grid`, on
-    `executor`); label -> runs, in seed order."""
-    per_row = {label: [cfg.replace(seed=s) for s in row_seeds(cfg, seeds, headline_seeds)]
-               for label, cfg in rows.items()}
-    return train_grid(per_row, results_dir=results_dir, workers=workers, executor=executor)
+                executor=None, alpha: float | None = None) -> dict[str, list]:
+    """Train every row over its seeds (`per_seed`, the headline pair at `alpha`), all in one parallel batch
+    (`grid.train_grid`, on `executor`); label -> runs, in seed order."""
+    return train_grid(per_seed(rows, seeds, headline_seeds, alpha), results_dir=results_dir, workers=workers,
+                      executor=executor)

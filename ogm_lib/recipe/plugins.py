@@ -23,7 +23,8 @@ sweep, `regimes.ALPHA`), so nothing here is tuned toward OGM-GE's result on thes
 
 `SEEDS` seeds per row, paired by seed in the verdicts (`report/plugins.py`). `runs()` lists every run of the
 three tables (every seed); `runs.book_runs` lists them with the book's own runs (their results are committed),
-and `report.chapters.book_claims` judges `CHAPTERS` here for the closing chapter, as notebooks 13-15 do.
+and the closing chapter judges them (`report.chapters.book_claims`, chapters 13-15 of the registry,
+`chapters.py`) as notebooks 13-15 do.
 """
 from __future__ import annotations
 
@@ -120,8 +121,8 @@ def table5_rows(dataset: str = "avdigits", profile: str = BOOK_PROFILE, device: 
     return _pairs(row, {label: dict(video_model=v) for label, v in EVENT_ROWS.items()}, _alpha(regime, alpha))
 
 
-#: chapter -> its rows at the notebook's default parameters (as `book.CHAPTERS`)
-CHAPTERS = {"13_table3": table3_rows, "14_table4": table4_rows, "15_table5": table5_rows}
+#: the three tables' row functions (chapters 13, 14 and 15)
+TABLES = (table3_rows, table4_rows, table5_rows)
 
 
 def runs(dataset: str = "avdigits", profile: str = BOOK_PROFILE, device: str = "cpu", seeds=SEEDS,
@@ -131,7 +132,7 @@ def runs(dataset: str = "avdigits", profile: str = BOOK_PROFILE, device: str = "
     come fingerprinted (`data.fingerprint.fingerprinted`: their keys name the store)."""
     from ..method.data.fingerprint import fingerprinted
     out: dict[str, RunConfig] = {}
-    for rows_of in CHAPTERS.values():
+    for rows_of in TABLES:
         for cs in per_seed(rows_of(dataset, profile, device), seeds, headline_seeds).values():
             for c in map(fingerprinted, cs):
                 out.setdefault(c.key(), c)

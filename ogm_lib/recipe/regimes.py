@@ -254,6 +254,19 @@ def sweep_alpha(regime: str, dataset: str = "avdigits", profile: str = PROFILE, 
     return runs, alpha, table
 
 
+def explained_runs(device: str = "cpu") -> list:
+    """Every run of chapter 12 at its default parameters: each regime's alpha sweep and its four rows at its
+    chosen alpha (`ALPHA`)."""
+    out = []
+    for regime in REGIMES:
+        out += [c.replace(seed=s) for c in alpha_rows(regime, "avdigits", PROFILE, device).values()
+                for s in ALPHA_SEEDS]
+        if regime in ALPHA:
+            out += [c.replace(seed=s) for c in regime_rows(regime, ALPHA[regime], "avdigits", PROFILE, device).values()
+                    for s in range(REGIME_SEEDS)]
+    return out
+
+
 def book_runs(device: str = "cpu") -> list:
     """Every run of the regime chapters (11 and 12) at their default parameters, from the constants the
     rules produced (`REGIMES`, `REFINED`, `ALPHA`; `tests/test_regimes.py` checks them against the rules
@@ -263,10 +276,4 @@ def book_runs(device: str = "cpu") -> list:
     for m, extra in REFINED.items():
         out += [book_config("avdigits", PROFILE, device, modalities=m, **{KNOB[m]: v}).replace(seed=s)
                 for v in extra for s in CALIBRATION_SEEDS]
-    for regime in REGIMES:
-        out += [c.replace(seed=s) for c in alpha_rows(regime, "avdigits", PROFILE, device).values()
-                for s in ALPHA_SEEDS]
-        if regime in ALPHA:
-            out += [c.replace(seed=s) for c in regime_rows(regime, ALPHA[regime], "avdigits", PROFILE, device).values()
-                    for s in range(REGIME_SEEDS)]
-    return out
+    return out + explained_runs(device)

@@ -1,16 +1,31 @@
 """The book's whole run list: every run of every chapter at the notebooks' default parameters, each once.
 
 `book_runs()` is what `python -m ogm_lib book retrain` trains, `book verify` draws from, and CI checks the
-committed results against: chapters 01-09 (`book.CHAPTERS`, over `book.row_seeds`), the regime chapters 11
-and 12 (`regimes.book_runs`), the testbed search as far as its rule has got (`testbed.book_runs`), and the
-plug-in chapters 13-15 (`plugins.runs`). It sits above the modules whose runs it lists, so none of them
-imports another to be listed.
+committed results against: the chapters on the book's rows (the registry's chapters 01-09, `chapters.py`, each
+over the book's seed rule, `book.per_seed`), the regime chapters 11 and 12 (`regimes.book_runs`), the testbed
+search as far as its rule has got (`testbed.book_runs`), and the plug-in chapters 13-15 (over their pairs'
+rule, `plugins.per_seed`). `chapter_runs` lists one chapter's runs (its rerun box counts their time). It sits
+above the modules whose runs it lists, so none of them imports another to be listed.
 """
 from __future__ import annotations
+
+from typing import Iterable
 
 from ..method.config import RunConfig
 from ..method.data.fingerprint import fingerprinted
 from . import book, plugins, regimes, testbed
+from .chapters import CHAPTER, book_seeds, chapters_with, plugin_seeds
+
+
+def _unique(configs: Iterable[RunConfig]) -> list[RunConfig]:
+    out: dict[str, RunConfig] = {}
+    for c in configs:
+        out.setdefault(c.key(), c)
+    return list(out.values())
+
+
+def _flat(grid: dict[str, list[RunConfig]]) -> list[RunConfig]:
+    return [c for cs in grid.values() for c in cs]
 
 
 def book_runs(dataset: str = "avdigits", profile: str = book.PROFILE, device: str = "cpu", seeds=book.SEEDS,
@@ -18,22 +33,41 @@ def book_runs(dataset: str = "avdigits", profile: str = book.PROFILE, device: st
               include_plugins: bool = True) -> list[RunConfig]:
     """Every run of the book's chapters at their default parameters, each once, in chapter order; with
     `include_regimes` (and the default data at the regimes' profile), also the runs of the regime chapters
-    (`regimes.book_runs`: calibration, alpha sweeps, each regime's rows); with `include_plugins` (the default
-    data at the book's own regime), also the runs of the plug-in chapters 13-15 (`plugins.runs`). A prepared
-    dataset's runs come fingerprinted (`data.fingerprint.fingerprinted`: their keys name the store)."""
-    out: dict[str, RunConfig] = {}
-    for rows_of in book.CHAPTERS.values():
-        for config in rows_of(dataset, profile, device, regime=regime).values():
-            for s in book.row_seeds(config, seeds, headline_seeds):
-                c = fingerprinted(config.replace(seed=s))
-                out.setdefault(c.key(), c)
+    (`regimes.book_runs`: calibration, alpha sweeps, each regime's rows) and of the testbed search; with
+    `include_plugins` (the default data at the plug-in tables' own regime), also the runs of chapters 13-15. A
+    prepared dataset's runs come fingerprinted (`data.fingerprint.fingerprinted`: their keys name the store)."""
+    at = dict(dataset=dataset, profile=profile, device=device, regime=regime, seeds=seeds,
+              headline_seeds=headline_seeds)
+    out = [fingerprinted(c) for ch in chapters_with(per_seed=book_seeds) for c in _flat(ch.grid(**at))]
     if include_regimes and dataset == "avdigits" and profile == regimes.PROFILE:
-        for c in regimes.book_runs(device):
-            out.setdefault(c.key(), c)
-        for c in testbed.book_runs():
-            out.setdefault(c.key(), c)
-    if include_plugins and dataset == "avdigits":
-        if regime == plugins.REGIME:
-            for c in plugins.runs(dataset, profile, device, seeds, headline_seeds):
-                out.setdefault(c.key(), c)
-    return list(out.values())
+        out += regimes.book_runs(device) + testbed.book_runs()
+    if include_plugins and dataset == "avdigits" and regime == plugins.REGIME:
+        out += [fingerprinted(c) for ch in chapters_with(per_seed=plugin_seeds)
+                for c in _flat(ch.grid(**{k: v for k, v in at.items() if k in ch.parameters}))]
+    return _unique(out)
+
+
+def _noise_model_runs(device: str) -> list[RunConfig]:
+    """Chapter 03's: the joint concatenation model of its `seed`, and the headline OGM-GE row over its seeds."""
+    p = CHAPTER["03_sgd_noise"].defaults(device=device)
+    config = book.book_config(p["dataset"], p["profile"], device, p["regime"], fusion="concat", seed=p["seed"])
+    ogm_ge = book.headline_rows(p["dataset"], p["profile"], device, p["alpha"], p["regime"])["Concatenation + OGM-GE"]
+    return [config, *(ogm_ge.replace(seed=s) for s in book.row_seeds(ogm_ge, alpha=p["alpha"]))]
+
+
+#: the chapters whose runs are not a table of rows: chapter -> its runs at its default parameters, on a device
+OTHER_RUNS = {"03_sgd_noise": _noise_model_runs,
+              "10_verdicts": lambda device: book_runs(device=device),
+              "11_regimes": regimes.book_runs,
+              "12_when_ogm_ge_helps": regimes.explained_runs}
+
+
+def chapter_runs(chapter: str, device: str = "cpu") -> list[RunConfig]:
+    """Every RunConfig chapter `chapter` (a notebook name such as '05_table1') reads at its default parameters,
+    each once: its rows over their seeds (`Chapter.grid`), or `OTHER_RUNS`."""
+    if chapter not in CHAPTER:
+        raise ValueError(f"unknown chapter {chapter!r}")
+    ch = CHAPTER[chapter]
+    if ch.rows is not None:
+        return _unique(_flat(ch.grid(device=device)))
+    return _unique(OTHER_RUNS[chapter](device))

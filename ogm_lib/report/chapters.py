@@ -6,8 +6,8 @@ for accuracies, and, for OGM-GE against plain concatenation, the published re-ru
 """
 from __future__ import annotations
 
-from ..recipe import plugins
 from ..recipe.book import ALPHA, FUSIONS, OPM, PROFILE, REGIME
+from ..recipe.chapters import CHAPTERS, TITLES, parameter  # noqa: F401  (TITLES: the chapters judged, in order)
 from ..method.results import RunResult
 from .claims import Claim, Verdict, judge
 from . import plugins as plugin_claims
@@ -16,7 +16,6 @@ from ..ground.paper import TABLE1, TABLE2, TABLE6, TABLE7, difference, figure1_d
 from .reduce import by_seed, final_metric
 from .table7 import noise_claims
 from .tables import slug
-from ..ground.contents import TITLES  # noqa: F401  (the chapters judged, in order)
 from .claims import rerun_gains
 from .reduce import gap_per_seed, probe
 
@@ -153,15 +152,12 @@ def table6_claims(runs: Runs) -> list[Claim]:
             claim("sgd_plus_adam_plus", "SGD+", "Adam+", "SGD + OGM-GE beats Adam + OGM-GE")]
 
 
-def figure3_claims(runs: Runs, fraction: float = 0.1) -> list[Claim]:
+def figure3_claims(runs: Runs, fraction: float = parameter("09_figure3", "fraction")) -> list[Claim]:
     """Chapter 09."""
     return rho_claims(runs["Concatenation"], runs["Concatenation + OGM-GE"], fraction)
 
 
-#: the plug-in chapters (Tables 3-5, `ogm_lib/recipe/plugins.py`) are judged only on the default data (or the synthetic
-#: test data), where all three run; on a prepared dataset each runs in its own notebook on its own dataset
-PLUGIN_DATASETS = ("avdigits", "synthetic")
-#: chapter -> the claims of its runs (chapter 08's also need its grid: `book_claims` passes it)
+#: chapter -> the claims of its runs, for the chapters the registry judges on their rows (`Chapter.claims` "rows")
 CLAIMS = {"01_imbalance": imbalance_claims, "02_ogm": ogm_claims, "04_ge": ge_claims, "05_table1": table1_claims,
           "06_table2": table2_claims, "07_table6": table6_claims, "09_figure3": figure3_claims,
           "13_table3": plugin_claims.table3_claims, "14_table4": plugin_claims.table4_claims,
@@ -171,34 +167,26 @@ CLAIMS = {"01_imbalance": imbalance_claims, "02_ogm": ogm_claims, "04_ge": ge_cl
 def book_claims(dataset="avdigits", profile=PROFILE, device="cpu", seeds=None, headline_seeds=None, workers=None,
                 results_dir=None, regime=REGIME) -> dict[str, tuple[list[Claim], dict[str, Verdict], dict[str, Verdict]]]:
     """Every chapter's claims at its default parameters, judged per chapter under both protocols:
-    chapter -> (claims, verdicts at the best validation epoch, verdicts at the best test epoch). The plug-in
-    chapters (13-15) are judged as their notebooks judge them (`report.plugins`), on `PLUGIN_DATASETS` only."""
-    from ..recipe.book import CHAPTERS, HEADLINE_SEEDS, SEEDS, table7_rows, train_seeds
+    chapter -> (claims, verdicts at the best validation epoch, verdicts at the best test epoch), for the chapters
+    of the registry (`recipe/chapters.py`) judged on `dataset` (the plug-in chapters 13-15 as their notebooks judge
+    them, `report.plugins`, on `chapters.PLUGIN_DATASETS` only; chapter 12 on the default data only)."""
+    from ..recipe.book import HEADLINE_SEEDS, SEEDS
+    from ..recipe.grid import train_grid
     seeds = SEEDS if seeds is None else seeds
     headline_seeds = HEADLINE_SEEDS if headline_seeds is None else headline_seeds
+    params = dict(dataset=dataset, profile=profile, device=device, regime=regime, seeds=seeds,
+                  headline_seeds=headline_seeds)
     out = {}
-    for chapter in TITLES:
-        if chapter == "12_when_ogm_ge_helps":
-            if dataset != "avdigits":          # the regimes are knobs of the default data
-                continue
+    for ch in CHAPTERS:
+        if not ch.judged(dataset):
+            continue
+        if ch.claims == "regimes":
             claims = regime_chapter_claims(profile, device, workers, results_dir)
-            out[chapter] = (claims, judge(claims, "val"), judge(claims, "test"))
-            continue
-        if chapter in plugins.CHAPTERS:
-            if dataset not in PLUGIN_DATASETS:
-                continue
-            runs = plugins.train(plugins.CHAPTERS[chapter](dataset, profile, device, regime=regime), seeds,
-                                 headline_seeds, workers, results_dir)
-            claims = CLAIMS[chapter](runs)
-            out[chapter] = (claims, judge(claims, "val"), judge(claims, "test"))
-            continue
-        if chapter == "08_table7":
-            settings, rows = table7_rows(dataset, profile, device, regime=regime)
         else:
-            rows = CHAPTERS[chapter](dataset, profile, device, regime=regime)
-        runs = train_seeds(rows, seeds, workers, results_dir, headline_seeds)
-        claims = noise_claims(settings, runs) if chapter == "08_table7" else CLAIMS[chapter](runs)
-        out[chapter] = (claims, judge(claims, "val"), judge(claims, "test"))
+            at = {k: v for k, v in params.items() if k in ch.parameters}
+            runs = train_grid(ch.grid(**at), results_dir, workers)
+            claims = noise_claims(ch.settings(**at), runs) if ch.claims == "noise" else CLAIMS[ch.name](runs)
+        out[ch.name] = (claims, judge(claims, "val"), judge(claims, "test"))
     return out
 
 

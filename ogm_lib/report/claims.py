@@ -88,7 +88,7 @@ class Claim:
 
 def chapter_name(chapter: str) -> str:
     """'chapter 05 (Table 1: fusions)' for a notebook name such as '05_table1'."""
-    from ..ground.contents import TITLES
+    from ..recipe.chapters import TITLES
     title = TITLES.get(chapter)
     return f"chapter {chapter[:2]}" + (f" ({title})" if title else "")
 

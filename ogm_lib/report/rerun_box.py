@@ -8,8 +8,8 @@ expected time to train the chapter's runs from nothing on 2 CPU cores:
     expected time = (sum over the chapter's runs of their committed `wall_time_s`) / 2,
 
 two runs at a time, one thread each, as `make retrain` trains them; the committed wall times were measured that
-way on a 2-core machine (README). `chapter_runs` lists a chapter's runs at its default parameters from the same
-functions the notebook calls (`book.CHAPTERS`, `plugins.CHAPTERS`, `regimes`), each once.
+way on a 2-core machine (README). `chapter_runs` (`recipe/runs.py`) lists a chapter's runs at its default
+parameters from the chapter registry (`recipe/chapters.py`), the same rows and seeds the notebook trains, each once.
 """
 from __future__ import annotations
 
@@ -19,51 +19,10 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..recipe.chapters import CHAPTER
+from ..recipe.runs import chapter_runs
+
 CORES = 2
-#: chapter -> the real dataset its GPU command names (the paper's dataset for that table)
-REAL_DATASET = {"13_table3": "ksounds", "15_table5": "ave"}
-DEFAULT_REAL = "cremad"
-#: chapters that only run the default data (the regimes are knobs of avdigits)
-DEFAULT_DATA_ONLY = ("11_regimes", "12_when_ogm_ge_helps")
-
-
-def chapter_runs(chapter: str, device: str = "cpu") -> list:
-    """Every RunConfig chapter `chapter` (a notebook stem such as '05_table1') reads at its default parameters,
-    each once."""
-    from ..recipe import book, plugins, regimes
-    from ..recipe import runs as run_list
-    out: dict[str, object] = {}
-
-    def add(configs):
-        for c in configs:
-            out.setdefault(c.key(), c)
-
-    if chapter in book.CHAPTERS:
-        rows = book.CHAPTERS[chapter]("avdigits", book.PROFILE, device, regime=book.REGIME)
-        add(c.replace(seed=s) for c in rows.values() for s in book.row_seeds(c))
-    elif chapter == "03_sgd_noise":
-        head = book.headline_rows("avdigits", book.PROFILE, device, regime=book.REGIME)
-        add([book.book_config("avdigits", book.PROFILE, device, book.REGIME, fusion="concat", seed=0)])
-        ogm_ge = head["Concatenation + OGM-GE"]
-        add(ogm_ge.replace(seed=s) for s in book.row_seeds(ogm_ge))
-    elif chapter in plugins.CHAPTERS:
-        rows = plugins.CHAPTERS[chapter]("avdigits", plugins.BOOK_PROFILE, device, regime=plugins.REGIME)
-        add(c for cs in plugins.per_seed(rows).values() for c in cs)
-    elif chapter == "10_verdicts":
-        add(run_list.book_runs("avdigits", book.PROFILE, device))
-    elif chapter == "11_regimes":
-        add(regimes.book_runs(device))
-    elif chapter == "12_when_ogm_ge_helps":
-        for regime in regimes.REGIMES:
-            add(c.replace(seed=s) for c in regimes.alpha_rows(regime, "avdigits", regimes.PROFILE, device).values()
-                for s in regimes.ALPHA_SEEDS)
-            if regime in regimes.ALPHA:
-                add(c.replace(seed=s) for c in regimes.regime_rows(regime, regimes.ALPHA[regime], "avdigits",
-                                                                    regimes.PROFILE, device).values()
-                    for s in range(regimes.REGIME_SEEDS))
-    else:
-        raise ValueError(f"unknown chapter {chapter!r}")
-    return list(out.values())
 
 
 @dataclass(frozen=True)
@@ -111,10 +70,10 @@ def commands(chapter: str) -> dict[str, str]:
     base = f"cd notebooks && papermill {nb} out.ipynb"
     cmds = {"default": base,
             "retrain": f"{base} -p results_dir ../results-fresh"}
-    if chapter in DEFAULT_DATA_ONLY:
+    ds = CHAPTER[chapter].real_dataset     # the paper's dataset for that table; None: the default data only
+    if ds is None:
         cmds["gpu"] = f"{base} -p profile gpu -p device cuda -p results_dir ../results-gpu"
     else:
-        ds = REAL_DATASET.get(chapter, DEFAULT_REAL)
         cmds["gpu"] = f"{base} -p dataset {ds} -p profile paper -p device cuda -p results_dir ../results-{ds}-gpu"
     return cmds
 
@@ -129,8 +88,8 @@ def box_html(chapter: str, est: Estimate | None = None, how_to: str = "../how_to
                 f"time{'' if est.committed == est.runs else f'; {est.runs - est.committed} runs are not committed'}).")
     else:
         time = f"None of its {est.runs} runs is committed: every one is trained."
-    ds = "the default data" if chapter in DEFAULT_DATA_ONLY else (
-        REAL_DATASET.get(chapter, DEFAULT_REAL) + " (prepared first, see the appendix)")
+    real = CHAPTER[chapter].real_dataset
+    ds = "the default data" if real is None else real + " (prepared first, see the appendix)"
     code = lambda s: (f'<pre style="white-space: pre-wrap; overflow-wrap: anywhere"><code>'   # noqa: E731
                       f"{html.escape(s)}</code></pre>")
     return (f'<div class="admonition ogm-rerun" data-chapter="{html.escape(chapter)}">'
