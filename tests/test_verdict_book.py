@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def book():
-    return chapters.book_claims(results_dir=ROOT / "results")
+    from ogm_lib.recipe import verdict_runs
+    return chapters.book_claims(verdict_runs.train(results_dir=ROOT / "results"))
 
 
 def test_each_comparison_is_judged_once_by_the_chapter_with_most_seeds(book):

@@ -22,7 +22,6 @@ generalisation gap of the GE chapter).
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 

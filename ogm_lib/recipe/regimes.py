@@ -254,6 +254,28 @@ def sweep_alpha(regime: str, dataset: str = "avdigits", profile: str = PROFILE, 
     return runs, alpha, table
 
 
+def train_regime(regime: str, alpha: float | None = None, dataset: str = "avdigits", profile: str = PROFILE,
+                 device: str = "cpu", seeds=REGIME_SEEDS, workers=None, results_dir=None) -> dict[str, list]:
+    """A regime's four rows (`regime_rows` at `alpha`; None: its chosen `ALPHA`) over `seeds` (a count or a
+    list), trained or read back: row -> runs."""
+    from ..method.checks import seed_list
+    alpha = ALPHA[regime] if alpha is None else alpha
+    return _train(regime_rows(regime, alpha, dataset, profile, device), seed_list(seeds), workers, results_dir)
+
+
+def train_explained(dataset: str = "avdigits", profile: str = PROFILE, device: str = "cpu",
+                    alpha_seeds: Sequence[int] = ALPHA_SEEDS, seeds=REGIME_SEEDS, workers=None,
+                    results_dir=None) -> dict[str, dict[str, list]]:
+    """What chapter 12 judges at its default parameters: each regime's alpha from its validation sweep
+    (`sweep_alpha`), then its four rows at that alpha over `seeds`; regime -> row -> runs."""
+    from ..method.checks import seed_list
+    out = {}
+    for regime in REGIMES:
+        _, alpha, _ = sweep_alpha(regime, dataset, profile, device, seed_list(list(alpha_seeds)), workers, results_dir)
+        out[regime] = train_regime(regime, alpha, dataset, profile, device, seeds, workers, results_dir)
+    return out
+
+
 def explained_runs(device: str = "cpu") -> list:
     """Every run of chapter 12 at its default parameters: each regime's alpha sweep and its four rows at its
     chosen alpha (`ALPHA`)."""

@@ -13,7 +13,7 @@ from typing import Iterable
 
 from ..method.config import RunConfig
 from ..method.data.fingerprint import fingerprinted
-from . import book, plugins, regimes, testbed
+from . import book, noise_model, plugins, regimes, testbed
 from .chapters import CHAPTER, book_seeds, chapters_with, plugin_seeds
 
 
@@ -48,11 +48,10 @@ def book_runs(dataset: str = "avdigits", profile: str = book.PROFILE, device: st
 
 
 def _noise_model_runs(device: str) -> list[RunConfig]:
-    """Chapter 03's: the joint concatenation model of its `seed`, and the headline OGM-GE row over its seeds."""
+    """Chapter 03's runs at its default parameters (`noise_model.configs`)."""
     p = CHAPTER["03_sgd_noise"].defaults(device=device)
-    config = book.book_config(p["dataset"], p["profile"], device, p["regime"], fusion="concat", seed=p["seed"])
-    ogm_ge = book.headline_rows(p["dataset"], p["profile"], device, p["alpha"], p["regime"])["Concatenation + OGM-GE"]
-    return [config, *(ogm_ge.replace(seed=s) for s in book.row_seeds(ogm_ge, alpha=p["alpha"]))]
+    config, ogm_ge = noise_model.configs(p["dataset"], p["profile"], device, p["regime"], p["seed"], p["alpha"])
+    return [config, *ogm_ge]
 
 
 #: the chapters whose runs are not a table of rows: chapter -> its runs at its default parameters, on a device

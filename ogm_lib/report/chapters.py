@@ -1,13 +1,15 @@
 """Every chapter's claims, as functions of its runs: the chapter prints them, and the closing chapter
-collects them all (`book_claims`) and judges each chapter exactly as the chapter itself does.
+collects them all (`book_claims`) and judges each chapter exactly as the chapter itself does, on runs trained
+(or read back) by the recipe (`recipe.verdict_runs.train`): nothing here trains. Which chapters are judged, in
+which order and how, is the chapter registry's (`recipe/chapters.py`).
 
 A claim reads "A beats B" in the paper's direction and carries the paper's own A - B (`paper.py`), in points
 for accuracies, and, for OGM-GE against plain concatenation, the published re-runs' gains (`ledger.py`).
 """
 from __future__ import annotations
 
-from ..recipe.book import ALPHA, FUSIONS, OPM, PROFILE, REGIME
-from ..recipe.chapters import CHAPTERS, TITLES, parameter  # noqa: F401  (TITLES: the chapters judged, in order)
+from ..recipe.book import ALPHA, FUSIONS, OPM
+from ..recipe.chapters import CHAPTER, TITLES, parameter  # noqa: F401  (TITLES: the chapters judged, in order)
 from ..method.results import RunResult
 from .claims import Claim, Verdict, judge
 from . import plugins as plugin_claims
@@ -164,46 +166,32 @@ CLAIMS = {"01_imbalance": imbalance_claims, "02_ogm": ogm_claims, "04_ge": ge_cl
           "15_table5": plugin_claims.table5_claims}
 
 
-def book_claims(dataset="avdigits", profile=PROFILE, device="cpu", seeds=None, headline_seeds=None, workers=None,
-                results_dir=None, regime=REGIME) -> dict[str, tuple[list[Claim], dict[str, Verdict], dict[str, Verdict]]]:
-    """Every chapter's claims at its default parameters, judged per chapter under both protocols:
-    chapter -> (claims, verdicts at the best validation epoch, verdicts at the best test epoch), for the chapters
-    of the registry (`recipe/chapters.py`) judged on `dataset` (the plug-in chapters 13-15 as their notebooks judge
-    them, `report.plugins`, on `chapters.PLUGIN_DATASETS` only; chapter 12 on the default data only)."""
-    from ..recipe.book import HEADLINE_SEEDS, SEEDS
-    from ..recipe.grid import train_grid
-    seeds = SEEDS if seeds is None else seeds
-    headline_seeds = HEADLINE_SEEDS if headline_seeds is None else headline_seeds
-    params = dict(dataset=dataset, profile=profile, device=device, regime=regime, seeds=seeds,
-                  headline_seeds=headline_seeds)
+def chapter_claims(chapter: str, runs: dict, settings=()) -> list[Claim]:
+    """One chapter's claims, as the registry says it is judged (`Chapter.claims`): "rows", a function of its
+    rows' runs (`CLAIMS`); "noise", of its runs and its grid's `settings` (chapter 08, `table7.noise_claims`);
+    "regimes", of each regime's runs (chapter 12, `explain.chapter_claims`)."""
+    from .explain import chapter_claims as regime_claims
+    kind = CHAPTER[chapter].claims
+    if kind == "rows":
+        return CLAIMS[chapter](runs)
+    if kind == "noise":
+        return noise_claims(settings, runs)
+    if kind == "regimes":
+        return regime_claims(runs)
+    raise ValueError(f"chapter {chapter} states no claims the closing chapter judges")
+
+
+def book_claims(book_runs) -> dict[str, tuple[list[Claim], dict[str, Verdict], dict[str, Verdict]]]:
+    """Every judged chapter's claims at its default parameters, judged per chapter under both protocols:
+    chapter -> (claims, verdicts at the best validation epoch, verdicts at the best test epoch), in the
+    registry's order. `book_runs`: the chapters' runs (`recipe.verdict_runs.train`, which trains what is
+    missing; the plug-in chapters 13-15 are judged on `chapters.PLUGIN_DATASETS` only, chapter 12 on the default
+    data only)."""
     out = {}
-    for ch in CHAPTERS:
-        if not ch.judged(dataset):
-            continue
-        if ch.claims == "regimes":
-            claims = regime_chapter_claims(profile, device, workers, results_dir)
-        else:
-            at = {k: v for k, v in params.items() if k in ch.parameters}
-            runs = train_grid(ch.grid(**at), results_dir, workers)
-            claims = noise_claims(ch.settings(**at), runs) if ch.claims == "noise" else CLAIMS[ch.name](runs)
-        out[ch.name] = (claims, judge(claims, "val"), judge(claims, "test"))
+    for chapter, runs in book_runs.runs.items():
+        claims = chapter_claims(chapter, runs, book_runs.settings)
+        out[chapter] = (claims, judge(claims, "val"), judge(claims, "test"))
     return out
-
-
-def regime_chapter_claims(profile=PROFILE, device="cpu", workers=None, results_dir=None,
-                          dataset: str = "avdigits") -> list[Claim]:
-    """Chapter 12's claims at its default parameters: each regime's alpha from its validation sweep, its four
-    rows with `regimes.REGIME_SEEDS` seeds (`explain.chapter_claims`)."""
-    from ..recipe import regimes
-    from ..recipe.book import seed_list, train_seeds
-    from .explain import chapter_claims
-    runs = {}
-    for regime in regimes.REGIMES:
-        _, alpha, _ = regimes.sweep_alpha(regime, dataset, profile, device, seed_list(list(regimes.ALPHA_SEEDS)),
-                                          workers, results_dir)
-        runs[regime] = train_seeds(regimes.regime_rows(regime, alpha, dataset, profile, device),
-                                   regimes.REGIME_SEEDS, workers, results_dir, headline_seeds=regimes.REGIME_SEEDS)
-    return chapter_claims(runs)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -160,14 +160,10 @@ def glue_findings(setting: str, headline, verdicts: Sequence, counts: Callable |
     return n
 
 
-def paper_like_checks(results_dir=None, workers=None) -> dict:
-    """`calibration.regime_checks` of the paper-like regime's committed rows (chapter 11's runs, read back)."""
-    from ..recipe import regimes
-    from ..recipe.book import train_seeds
+def paper_like_checks(runs: dict) -> dict:
+    """`calibration.regime_checks` of the paper-like regime's rows: `runs`, row -> its runs, are chapter 11's
+    (`recipe.regimes.train_regime("paper-like")`, read back when committed)."""
     from .calibration import regime_checks
-    regime = "paper-like"
-    rows = regimes.regime_rows(regime, regimes.ALPHA[regime], "avdigits", regimes.PROFILE, "cpu")
-    runs = train_seeds(rows, regimes.REGIME_SEEDS, workers, results_dir, headline_seeds=regimes.REGIME_SEEDS)
     return regime_checks(runs)
 
 

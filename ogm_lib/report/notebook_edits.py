@@ -105,13 +105,14 @@ import numpy as np
 import pandas as pd
 from myst_nb import glue
 
-from ogm_lib.method.noise import (compare_to_theory, minibatch_noise_trace, noise_trace_formula, official_ge_noise_trace,
-                           sgd_ge_noise_trace, update_noise_traces)
+from ogm_lib.method.noise import (compare_to_theory, minibatch_noise_trace, noise_trace_formula,
+                                  official_ge_noise_trace, sgd_ge_noise_trace, update_noise_traces)
+from ogm_lib.recipe import noise_model
 from ogm_lib.report import sgd_noise, text
 from ogm_lib.method.temperature import FORM_LABELS, temperature_factor, temperature_table
 
-s = sgd_noise.setup(dataset, profile, device, regime, seed, alpha, pool, batch_sizes, lr_factors, update_batch_sizes,
-                    update_draws, ks, workers, results_dir)
+trained = noise_model.train(dataset, profile, device, regime, seed, alpha, workers, results_dir)
+s = sgd_noise.setup(trained, alpha, pool, batch_sizes, lr_factors, update_batch_sizes, update_draws, ks)
 config, data, model, per_sample, flat, k = s.config, s.data, s.model, s.per_sample, s.flat, s.k
 batch_sizes, lr_factors, update_batch_sizes, update_draws, ks = (s.batch_sizes, s.lr_factors, s.update_batch_sizes,
                                                                  s.update_draws, s.ks)
@@ -132,12 +133,15 @@ SGD_FIGURES = [
 ]
 
 def findings_source() -> str:
-    return ("from ogm_lib.report import findings\n\n"
+    return ("from ogm_lib.recipe import regimes\n"
+            "from ogm_lib.report import findings\n\n"
             "_head_runs = train_seeds(headline_rows(dataset, profile, device, regime=regime), seeds, workers, "
             "results_dir,\n                         headline_seeds)\n"
-            "findings.glue_findings(tables.setting_text(dataset, profile, _head_runs), head, all_val, cl.counts,\n"
-            "                       findings.paper_like_checks(results_dir, workers) if dataset == \"avdigits\" "
-            "else None,\n"
+            "_checks = (findings.paper_like_checks(regimes.train_regime(\"paper-like\", workers=workers, "
+            "results_dir=results_dir))\n"
+            "           if dataset == \"avdigits\" else None)\n"
+            "findings.glue_findings(tables.setting_text(dataset, profile, _head_runs), head, all_val, cl.counts, "
+            "_checks,\n"
             "                       real_data=dataset not in (\"avdigits\", \"synthetic\"))")
 
 

@@ -1,11 +1,12 @@
 """Chapter 03's set-up and figures: the trained model whose gradient noise is measured, and four plots.
 
-`setup` does what the chapter needs before any measurement (it used to be a 40-line notebook cell): check the
-parameters, read back (or train) the joint concatenation model of `seed`, draw `pool` training samples, compute
-their per-sample gradients for each encoder (`noise.per_sample_gradients`), and the batch's discrepancy ratio
-and OGM coefficient (`modulation`, Eq. 10: k = 1 − tanh(alpha · rho) for the leading modality); and the mean
-k^a over the modulated steps of this setting's OGM-GE runs. The figures use the book's style (`figure_style`):
-mathtext, legends outside the data.
+`setup` does what the chapter needs before any measurement (it used to be a 40-line notebook cell), on the
+trained model and runs the recipe hands it (`recipe.noise_model.train`: the joint concatenation model of
+`seed`, and this setting's OGM-GE runs; nothing here trains): check the parameters, draw `pool` training
+samples, compute their per-sample gradients for each encoder (`noise.per_sample_gradients`), and the batch's
+discrepancy ratio and OGM coefficient (`modulation`, Eq. 10: k = 1 − tanh(alpha · rho) for the leading
+modality); and the mean k^a over the modulated steps of the OGM-GE runs. The figures use the book's style
+(`figure_style`): mathtext, legends outside the data.
 """
 from __future__ import annotations
 
@@ -36,17 +37,13 @@ class Setup:
     ks: list
 
 
-def setup(dataset, profile, device, regime, seed, alpha, pool, batch_sizes, lr_factors, update_batch_sizes,
-          update_draws, ks, workers=None, results_dir=None) -> Setup:
+def setup(trained, alpha, pool, batch_sizes, lr_factors, update_batch_sizes, update_draws, ks) -> Setup:
+    """`trained`: the joint model, its data and the OGM-GE runs (`recipe.noise_model.NoiseModel`)."""
     import torch
 
     from ..method import checks
-    from ..recipe.book import book_config, headline_rows, row_seeds
-    from ..recipe.grid import run_grid
-    from ..method.data import build_datasets
     from ..method.modulation import coefficient, discrepancy_ratios, modality_scores
     from ..method.noise import flatten, per_sample_gradients
-    from ..recipe.rerun import load_trained_model
     from .reduce import modulation_window_mean
 
     pool = checks.number(pool, "pool", int, low=2)
@@ -54,10 +51,7 @@ def setup(dataset, profile, device, regime, seed, alpha, pool, batch_sizes, lr_f
     lr_factors = checks.number_list(lr_factors, "lr_factors", float, low=0, low_inclusive=False)
     update_draws = checks.number(update_draws, "update_draws", int, low=2)
     ks = checks.number_list(ks, "ks", float, low=0, high=1, low_inclusive=False)
-    config = book_config(dataset, profile, device, regime, fusion="concat", seed=seed)
-    run_grid([config], results_dir, workers)
-    data = build_datasets(config)
-    model = load_trained_model(config, data.num_classes, results_dir)
+    config, data, model = trained.config, trained.data, trained.model
     idx = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(0))[:pool]
     audio, visual, labels = data.train.batch(idx)
     per_sample = {m: per_sample_gradients(model, audio, visual, labels, m) for m in ("audio", "visual")}
@@ -69,9 +63,7 @@ def setup(dataset, profile, device, regime, seed, alpha, pool, batch_sizes, lr_f
     update_batch_sizes = checks.number_list(update_batch_sizes, "update_batch_sizes", int, low=1,
                                             high=len(data.train))
     # the dominant (audio) encoder's k in this setting's OGM-GE runs: mean over each run's modulated steps
-    ogm_ge = headline_rows(dataset, profile, device, alpha, regime)["Concatenation + OGM-GE"]
-    runs = run_grid([ogm_ge.replace(seed=s) for s in row_seeds(ogm_ge)], results_dir, workers)
-    runs_k = np.array([modulation_window_mean(r, "k_a") for r in runs])
+    runs_k = np.array([modulation_window_mean(r, "k_a") for r in trained.ogm_ge])
     return Setup(config, data, model, per_sample, flat, float(rho_a), k, runs_k, pool, batch_sizes, lr_factors,
                  update_batch_sizes, update_draws, ks)
 
