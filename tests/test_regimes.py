@@ -78,3 +78,21 @@ def test_the_paper_like_constants_are_the_rules_output_on_the_committed_runs():
     for regime in regimes.REGIMES:
         sweep = _committed_rows(regimes.alpha_rows(regime), regimes.ALPHA_SEEDS)
         assert regimes.choose_alpha(regimes.alpha_values(sweep))[0] == regimes.ALPHA[regime]
+
+
+def test_the_testbed_regime_is_the_testbed_rules_choice():
+    """REGIMES["testbed"] and SCHEDULE["testbed"] are the design `testbed.py`'s rule chose on the committed plain
+    runs, its knobs and schedule, and its rows are that design's runs (the same keys, so the same results)."""
+    from ogm_lib.recipe import testbed
+    _, _, chosen = testbed.read_outcome()
+    knobs, schedule = testbed.DESIGNS[chosen]
+    assert regimes.REGIMES["testbed"] == knobs
+    assert regimes.SCHEDULE["testbed"] == {**testbed.SCHEDULES[schedule], "record_val": True}
+    rows = regimes.regime_rows("testbed", regimes.ALPHA["testbed"])
+    plain = testbed.design_rows(chosen)
+    head = testbed.headline_rows(chosen, regimes.ALPHA["testbed"])
+    assert rows["Audio-only"].key() == plain["Audio-only"].key()
+    assert rows["Visual-only"].key() == plain["Visual-only"].key()
+    assert [rows[k].key() for k in head] == [c.key() for c in head.values()]
+    assert {k: c.key() for k, c in regimes.alpha_rows("testbed").items()} == \
+        {k: c.key() for k, c in testbed.alpha_rows(chosen).items()}
