@@ -15,6 +15,7 @@ Real media are bigger (H.264/VP6 at higher bitrates), so expect real preparation
 
     python benchmarks/bench_prepare.py --clips 16 --workers 2 [--json out.json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import media_fixtures as mf  # noqa: E402
+
 from ogm_lib.method.data import prepare as P  # noqa: E402
 
 
@@ -47,15 +49,26 @@ def make_vggsound_like(root: Path, n: int) -> None:
         for i in range(n):
             k = i % 2
             ytid = f"bench{i:03d}"
-            mf.write_clip(root / "video" / f"{ytid}_000000.mp4", 10.0, mf.COLOURS[k], mf.TONES[k],
-                          size=(640, 360), fps=25, rate=44100)
+            mf.write_clip(
+                root / "video" / f"{ytid}_000000.mp4",
+                10.0,
+                mf.COLOURS[k],
+                mf.TONES[k],
+                size=(640, 360),
+                fps=25,
+                rate=44100,
+            )
             f.write(f"{ytid},0,class{k},{'test' if i % 5 == 4 else 'train'}\n")
 
 
 def bench_prepare(fn, raw: Path, out: Path, workers: int, frame_size: int) -> dict:
     report = fn(raw, out, workers=workers, frame_size=frame_size, quiet=True)
-    return {"workers": workers, "clips": report.prepared, "seconds": round(report.seconds, 2),
-            "clips_per_s": round(report.prepared / report.seconds, 2)}
+    return {
+        "workers": workers,
+        "clips": report.prepared,
+        "seconds": round(report.seconds, 2),
+        "clips_per_s": round(report.prepared / report.seconds, 2),
+    }
 
 
 def bench_loader(store: Path, workers: int, samples: int) -> dict:
@@ -68,17 +81,28 @@ def bench_loader(store: Path, workers: int, samples: int) -> dict:
     torch.set_num_threads(1)
     config = make_config("paper", dataset="cremad", data_dir=str(store), image_size=224, n_frames=1)
     train = load_prepared(config).train
-    loader = DataLoader(train, batch_size=64, num_workers=workers,
-                        sampler=RandomSampler(train, replacement=True, num_samples=samples),
-                        persistent_workers=False)
+    loader = DataLoader(
+        train,
+        batch_size=64,
+        num_workers=workers,
+        sampler=RandomSampler(train, replacement=True, num_samples=samples),
+        persistent_workers=False,
+    )
     it = iter(loader)
-    next(it)                                   # worker start-up and first page faults are not counted
+    next(it)  # worker start-up and first page faults are not counted
     start, n = time.perf_counter(), 0
-    for audio, visual, label in it:
+    for audio, visual, label in it:  # noqa: B007 (the last batch is measured below)
         n += len(label)
     seconds = time.perf_counter() - start
-    return {"workers": workers, "samples": n, "batch": 64, "seconds": round(seconds, 2),
-            "samples_per_s": round(n / seconds, 1), "audio": list(audio.shape), "visual": list(visual.shape)}
+    return {
+        "workers": workers,
+        "samples": n,
+        "batch": 64,
+        "seconds": round(seconds, 2),
+        "samples_per_s": round(n / seconds, 1),
+        "audio": list(audio.shape),
+        "visual": list(visual.shape),
+    }
 
 
 def main(argv=None) -> dict:
@@ -94,10 +118,12 @@ def main(argv=None) -> dict:
         make_cremad_like(tmp / "cremad", args.clips)
         make_vggsound_like(tmp / "vggsound", max(2, args.clips // 2))
         for name, fn in (("cremad", P.prepare_cremad), ("vggsound", P.prepare_vggsound)):
-            results[f"prepare_{name}"] = [bench_prepare(fn, tmp / name, tmp / f"out_{name}_w{w}", w, 256)
-                                          for w in sorted({1, args.workers})]
-        results["loader_cremad"] = [bench_loader(tmp / "out_cremad_w1", w, args.loader_samples)
-                                    for w in sorted({0, args.workers})]
+            results[f"prepare_{name}"] = [
+                bench_prepare(fn, tmp / name, tmp / f"out_{name}_w{w}", w, 256) for w in sorted({1, args.workers})
+            ]
+        results["loader_cremad"] = [
+            bench_loader(tmp / "out_cremad_w1", w, args.loader_samples) for w in sorted({0, args.workers})
+        ]
     text = json.dumps(results, indent=1)
     print(text)
     if args.json:

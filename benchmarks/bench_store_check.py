@@ -20,6 +20,7 @@ size can be projected); the default is CREMA-D's full size, about 5.1 GB, writte
 
     python benchmarks/bench_store_check.py [--clips 7442] [--dir /tmp] [--json out.json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,15 +39,16 @@ sys.path.insert(0, str(ROOT))
 from ogm_lib.method.data import store  # noqa: E402
 from ogm_lib.method.data.features import SPECS  # noqa: E402
 
-CREMAD_CLIPS = 7442          # CREMA-D's clips (91 actors, 6 emotions)
+CREMAD_CLIPS = 7442  # CREMA-D's clips (91 actors, 6 emotions)
 FRAME_SIZE, MAX_FRAMES = 256, SPECS["cremad"].max_frames
 
 
 def build(root: Path, n: int) -> dict:
     """A store of `n` CREMA-D-shaped clips at `root`, with its manifest's file records; returns the manifest."""
     spec_shape = SPECS["cremad"].spec_shape
-    frames = np.lib.format.open_memmap(root / "frames.npy", mode="w+", dtype=np.uint8,
-                                       shape=(n, MAX_FRAMES, FRAME_SIZE, FRAME_SIZE, 3))
+    frames = np.lib.format.open_memmap(
+        root / "frames.npy", mode="w+", dtype=np.uint8, shape=(n, MAX_FRAMES, FRAME_SIZE, FRAME_SIZE, 3)
+    )
     specs = np.lib.format.open_memmap(root / "spec.npy", mode="w+", dtype=np.float16, shape=(n, *spec_shape))
     block = (np.arange(np.prod(frames.shape[1:]), dtype=np.int64) % 251).astype(np.uint8).reshape(frames.shape[1:])
     for i in range(n):
@@ -63,9 +65,13 @@ def build(root: Path, n: int) -> dict:
     (root / "train.csv").write_text("row,name,label,group\n" + "\n".join(rows[:cut]) + "\n")
     (root / "test.csv").write_text("row,name,label,group\n" + "\n".join(rows[cut:]) + "\n")
     files = store.describe(root)
-    return {"dataset": "cremad", "params_hash": "benchmark", "files": files,
-            "store_fingerprint": store.store_fingerprint("benchmark", files),
-            "counts": {"train": cut, "test": n - cut}}
+    return {
+        "dataset": "cremad",
+        "params_hash": "benchmark",
+        "files": files,
+        "store_fingerprint": store.store_fingerprint("benchmark", files),
+        "counts": {"train": cut, "test": n - cut},
+    }
 
 
 def drop_cache(root: Path) -> None:
@@ -106,13 +112,24 @@ def main(argv=None) -> int:
         warm = timed_open(root, manifest)
         again = min(timed_open(root, manifest) for _ in range(5))
     full = CREMAD_CLIPS / args.clips
-    report = {"clips": args.clips, "bytes": size, "build_s": built, "first_open_cold_s": cold,
-              "first_open_warm_s": warm, "later_open_s": again, "cold_GB_per_s": size / cold / 1e9,
-              "warm_GB_per_s": size / warm / 1e9, "projected_cremad_cold_s": cold * full,
-              "projected_cremad_warm_s": warm * full, "cpu": os.cpu_count(),
-              "loadavg": os.getloadavg()[0]}
-    print(f"store of {args.clips:,} CREMA-D-shaped clips: {size / 1e9:.2f} GB (built in {built:.0f} s); "
-          f"load average {report['loadavg']:.1f} on {report['cpu']} cores")
+    report = {
+        "clips": args.clips,
+        "bytes": size,
+        "build_s": built,
+        "first_open_cold_s": cold,
+        "first_open_warm_s": warm,
+        "later_open_s": again,
+        "cold_GB_per_s": size / cold / 1e9,
+        "warm_GB_per_s": size / warm / 1e9,
+        "projected_cremad_cold_s": cold * full,
+        "projected_cremad_warm_s": warm * full,
+        "cpu": os.cpu_count(),
+        "loadavg": os.getloadavg()[0],
+    }
+    print(
+        f"store of {args.clips:,} CREMA-D-shaped clips: {size / 1e9:.2f} GB (built in {built:.0f} s); "
+        f"load average {report['loadavg']:.1f} on {report['cpu']} cores"
+    )
     print(f"  first open, pages not cached: {cold:7.2f} s ({report['cold_GB_per_s']:.2f} GB/s)")
     print(f"  first open, pages cached:     {warm:7.2f} s ({report['warm_GB_per_s']:.2f} GB/s)")
     print(f"  every later open:             {again * 1e3:7.1f} ms (digests remembered by size and mtime)")

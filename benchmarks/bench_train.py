@@ -25,6 +25,7 @@ shapes, batch 64, GPU-resident inputs) is printed beside ours for comparison.
     python benchmarks/bench_train.py --device cuda --check-sync   # a modulated step may not sync the host
     python benchmarks/bench_train.py ... --json out.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,13 +49,21 @@ from ogm_lib.method.shards import Shard  # noqa: E402
 from ogm_lib.method.train import Trainer, train_step  # noqa: E402
 
 #: audio (C, F, T), visual frames T, classes; alpha and frames come from config.DATASET_DEFAULTS
-SHAPES = {"cremad": dict(audio=(1, 257, 188), frames=1, classes=6),
-          "vggsound": dict(audio=(1, 129, 626), frames=3, classes=309)}
+SHAPES = {
+    "cremad": dict(audio=(1, 257, 188), frames=1, classes=6),
+    "vggsound": dict(audio=(1, 129, 626), frames=3, classes=309),
+}
 IMAGE = 224
 #: the official implementation, measured for the reference notes (section 2): one H100, CREMA-D shapes,
 #: batch 64, concat, GPU-resident random inputs
-REFERENCE = {"device": "one NVIDIA H100", "dataset": "cremad", "batch": 64,
-             "ogm_ge": (1302, 1339), "normal": (1590, 1812), "ogm_ge_cost_pct": (18, 26)}
+REFERENCE = {
+    "device": "one NVIDIA H100",
+    "dataset": "cremad",
+    "batch": 64,
+    "ogm_ge": (1302, 1339),
+    "normal": (1590, 1812),
+    "ogm_ge_cost_pct": (18, 26),
+}
 
 
 def placeholder_data(dataset: str) -> AVSplits:
@@ -62,8 +71,12 @@ def placeholder_data(dataset: str) -> AVSplits:
     one: a training split that leaves a last batch of one clip is refused where BatchNorm cannot take it,
     as at the `--tiny` shapes' 1 x 1 last feature map; `batches.py`)."""
     s = SHAPES[dataset]
-    ds = AVTensorDataset(torch.zeros(2, *s["audio"]), torch.zeros(2, 3, s["frames"], IMAGE, IMAGE),
-                         torch.zeros(2, dtype=torch.long), [str(c) for c in range(s["classes"])])
+    ds = AVTensorDataset(
+        torch.zeros(2, *s["audio"]),
+        torch.zeros(2, 3, s["frames"], IMAGE, IMAGE),
+        torch.zeros(2, dtype=torch.long),
+        [str(c) for c in range(s["classes"])],
+    )
     return AVSplits(ds, ds, ds, ds.class_names)
 
 
@@ -78,9 +91,20 @@ def use_tiny_shapes() -> None:
 
 def make_trainer(dataset: str, method: str, args, results_dir: str) -> Trainer:
     tiny = dict(width=8, image_size=IMAGE) if getattr(args, "tiny", False) else {}
-    cfg = make_config("paper", dataset=dataset, fusion="concat", method=method, device=args.device,
-                      batch_size=args.batch, amp=args.amp, channels_last=args.channels_last,
-                      fused_optimizer=args.fused_optimizer, compile=args.compile, quiet=True, **tiny)
+    cfg = make_config(
+        "paper",
+        dataset=dataset,
+        fusion="concat",
+        method=method,
+        device=args.device,
+        batch_size=args.batch,
+        amp=args.amp,
+        channels_last=args.channels_last,
+        fused_optimizer=args.fused_optimizer,
+        compile=args.compile,
+        quiet=True,
+        **tiny,
+    )
     assert cfg.n_frames == SHAPES[dataset]["frames"] and cfg.image_size == IMAGE
     return Trainer(cfg, results_dir, data=placeholder_data(dataset))
 
@@ -105,7 +129,7 @@ def run_steps(trainer: Trainer, batch, steps: int) -> float:
     t0 = time.perf_counter()
     shard = Shard(*batch, n_global=len(batch[2]), offset=0)
     rows = [train_step(trainer.parts, shard, epoch=0) for _ in range(steps)]
-    torch.stack(rows)                       # what train_epoch does with the rows (still on the device)
+    torch.stack(rows)  # what train_epoch does with the rows (still on the device)
     sync(trainer.device)
     return time.perf_counter() - t0
 
@@ -128,8 +152,12 @@ def modulation_alone_ms(trainer: Trainer, batch, reps: int) -> float:
 
 def environment(args) -> dict:
     dev = torch.device(args.device)
-    env = {"torch": torch.__version__, "python": platform.python_version(), "device": args.device,
-           "threads": torch.get_num_threads()}
+    env = {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": args.device,
+        "threads": torch.get_num_threads(),
+    }
     if dev.type == "cuda":
         env["device_name"] = torch.cuda.get_device_name(dev)
         env["cuda"] = torch.version.cuda
@@ -148,11 +176,20 @@ def environment(args) -> dict:
         except OSError:
             pass
         env["device_name"] = name
-        env["load_average_1min"] = round(os.getloadavg()[0], 2)   # others' work on a shared machine
-    env["switches"] = {"amp": args.amp, "channels_last": args.channels_last,
-                       "fused_optimizer": args.fused_optimizer, "compile": args.compile}
-    env.update(batch=args.batch, warmup=args.warmup, iters=args.iters, repeats=args.repeats,
-               shapes="tiny (--tiny: figures mean nothing)" if getattr(args, "tiny", False) else "paper")
+        env["load_average_1min"] = round(os.getloadavg()[0], 2)  # others' work on a shared machine
+    env["switches"] = {
+        "amp": args.amp,
+        "channels_last": args.channels_last,
+        "fused_optimizer": args.fused_optimizer,
+        "compile": args.compile,
+    }
+    env.update(
+        batch=args.batch,
+        warmup=args.warmup,
+        iters=args.iters,
+        repeats=args.repeats,
+        shapes="tiny (--tiny: figures mean nothing)" if getattr(args, "tiny", False) else "paper",
+    )
     return env
 
 
@@ -162,28 +199,38 @@ def benchmark(args) -> dict:
         for dataset in args.datasets:
             batch = make_batch(dataset, args.batch, args.device)
             trainers = {m: make_trainer(dataset, m, args, tmp) for m in args.methods}
-            for m, tr in trainers.items():
-                run_steps(tr, batch, args.warmup)                 # allocations, autotuning, compilation
+            for tr in trainers.values():
+                run_steps(tr, batch, args.warmup)  # allocations, autotuning, compilation
             times = {m: [] for m in args.methods}
-            for _ in range(args.repeats):                         # alternate: drift hits both alike
+            for _ in range(args.repeats):  # alternate: drift hits both alike
                 for m, tr in trainers.items():
                     times[m].append(run_steps(tr, batch, args.iters))
             sps = {}
             for m in args.methods:
                 runs = [args.batch * args.iters / t for t in times[m]]
                 sps[m] = statistics.median(runs)
-                results.append({"dataset": dataset, "method": m, "batch": args.batch,
-                                 "samples_per_s": round(sps[m], 2), "runs": [round(r, 2) for r in runs],
-                                 "ms_per_step": round(1000 * statistics.median(times[m]) / args.iters, 1)})
+                results.append(
+                    {
+                        "dataset": dataset,
+                        "method": m,
+                        "batch": args.batch,
+                        "samples_per_s": round(sps[m], 2),
+                        "runs": [round(r, 2) for r in runs],
+                        "ms_per_step": round(1000 * statistics.median(times[m]) / args.iters, 1),
+                    }
+                )
             if "normal" in sps and "ogm_ge" in sps:
                 ratio = sps["ogm_ge"] / sps["normal"]
-                overhead[dataset] = {"ogm_ge_over_normal": round(ratio, 3),
-                                     "ogm_ge_cost_pct": round(100 * (1 - ratio), 1)}
+                overhead[dataset] = {
+                    "ogm_ge_over_normal": round(ratio, 3),
+                    "ogm_ge_cost_pct": round(100 * (1 - ratio), 1),
+                }
             if "ogm_ge" in trainers:
                 ms = modulation_alone_ms(trainers["ogm_ge"], batch, args.repeats * 2)
                 step_ms = 1000 * args.batch / sps.get("normal", sps["ogm_ge"])
                 overhead.setdefault(dataset, {}).update(
-                    modulation_alone_ms=round(ms, 2), modulation_alone_pct_of_step=round(100 * ms / step_ms, 1))
+                    modulation_alone_ms=round(ms, 2), modulation_alone_pct_of_step=round(100 * ms / step_ms, 1)
+                )
             del trainers, batch
             if torch.device(args.device).type == "cuda":
                 torch.cuda.empty_cache()
@@ -222,42 +269,62 @@ def check_sync(args) -> int:
 def print_report(report: dict) -> None:
     env = report["env"]
     load = f", load average {env['load_average_1min']}" if "load_average_1min" in env else ""
-    print(f"device: {env['device_name']} ({env['device']}), torch {env['torch']}, Python {env['python']}, "
-          f"{env['threads']} CPU threads{load}")
+    print(
+        f"device: {env['device_name']} ({env['device']}), torch {env['torch']}, Python {env['python']}, "
+        f"{env['threads']} CPU threads{load}"
+    )
     if "cuda" in env:
-        print(f"CUDA {env['cuda']}, cuDNN {env['cudnn']}, cudnn.benchmark={env['cudnn_benchmark']}, "
-              f"TF32 conv={env['tf32_conv']} matmul={env['tf32_matmul']}")
+        print(
+            f"CUDA {env['cuda']}, cuDNN {env['cudnn']}, cudnn.benchmark={env['cudnn_benchmark']}, "
+            f"TF32 conv={env['tf32_conv']} matmul={env['tf32_matmul']}"
+        )
     sw = env["switches"]
-    print(f"switches: amp={sw['amp']} channels_last={sw['channels_last']} "
-          f"fused_optimizer={sw['fused_optimizer']} compile={sw['compile']}; batch {env['batch']}, "
-          f"{env['warmup']} warm-up + {env['repeats']} x {env['iters']} timed steps per method")
+    print(
+        f"switches: amp={sw['amp']} channels_last={sw['channels_last']} "
+        f"fused_optimizer={sw['fused_optimizer']} compile={sw['compile']}; batch {env['batch']}, "
+        f"{env['warmup']} warm-up + {env['repeats']} x {env['iters']} timed steps per method"
+    )
     print()
     print(f"{'dataset':9s} {'method':7s} {'batch':>5s} {'samples/s':>10s} {'ms/step':>8s}   runs (samples/s)")
     for r in report["results"]:
-        print(f"{r['dataset']:9s} {r['method']:7s} {r['batch']:5d} {r['samples_per_s']:10.2f} "
-              f"{r['ms_per_step']:8.1f}   {', '.join(f'{x:.2f}' for x in r['runs'])}")
+        print(
+            f"{r['dataset']:9s} {r['method']:7s} {r['batch']:5d} {r['samples_per_s']:10.2f} "
+            f"{r['ms_per_step']:8.1f}   {', '.join(f'{x:.2f}' for x in r['runs'])}"
+        )
     print()
     for dataset, o in report["overhead"].items():
         if "ogm_ge_over_normal" in o:
-            print(f"{dataset}: ogm_ge / normal throughput = {o['ogm_ge_over_normal']:.3f} "
-                  f"(OGM-GE costs {o['ogm_ge_cost_pct']:.1f}% of the normal step's throughput)")
+            print(
+                f"{dataset}: ogm_ge / normal throughput = {o['ogm_ge_over_normal']:.3f} "
+                f"(OGM-GE costs {o['ogm_ge_cost_pct']:.1f}% of the normal step's throughput)"
+            )
         if "modulation_alone_ms" in o:
-            print(f"{dataset}: OGM-GE's work alone (scores, k, scaling, noise) = {o['modulation_alone_ms']:.2f} "
-                  f"ms per step = {o['modulation_alone_pct_of_step']:.1f}% of a normal step")
+            print(
+                f"{dataset}: OGM-GE's work alone (scores, k, scaling, noise) = {o['modulation_alone_ms']:.2f} "
+                f"ms per step = {o['modulation_alone_pct_of_step']:.1f}% of a normal step"
+            )
     ref = report["reference"]
-    print(f"official implementation (reference notes; {ref['device']}, {ref['dataset']} shapes, batch "
-          f"{ref['batch']}): ogm_ge {ref['ogm_ge'][0]:,}-{ref['ogm_ge'][1]:,} samples/s, normal "
-          f"{ref['normal'][0]:,}-{ref['normal'][1]:,} samples/s (OGM-GE costs {ref['ogm_ge_cost_pct'][0]}-"
-          f"{ref['ogm_ge_cost_pct'][1]}%); compare only with a run on the same GPU")
+    print(
+        f"official implementation (reference notes; {ref['device']}, {ref['dataset']} shapes, batch "
+        f"{ref['batch']}): ogm_ge {ref['ogm_ge'][0]:,}-{ref['ogm_ge'][1]:,} samples/s, normal "
+        f"{ref['normal'][0]:,}-{ref['normal'][1]:,} samples/s (OGM-GE costs {ref['ogm_ge_cost_pct'][0]}-"
+        f"{ref['ogm_ge_cost_pct'][1]}%); compare only with a run on the same GPU"
+    )
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--quick", action="store_true",
-                   help="batch 4, 1 warm-up, 3 x 1 timed steps: a 2-core CPU finishes in ~1-2 minutes")
-    p.add_argument("--tiny", action="store_true",
-                   help="every shape an eighth and width-8 encoders: a dry run of the benchmark in seconds")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="batch 4, 1 warm-up, 3 x 1 timed steps: a 2-core CPU finishes in ~1-2 minutes",
+    )
+    p.add_argument(
+        "--tiny",
+        action="store_true",
+        help="every shape an eighth and width-8 encoders: a dry run of the benchmark in seconds",
+    )
     p.add_argument("--batch", type=int, default=None, help="batch size (default 64; 4 with --quick)")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 5; 1 with --quick)")
     p.add_argument("--iters", type=int, default=None, help="timed steps per round (default 20; 1 with --quick)")
@@ -270,8 +337,11 @@ def main(argv=None) -> int:
     p.add_argument("--compile", action="store_true")
     p.add_argument("--cudnn-benchmark", action="store_true", help="torch.backends.cudnn.benchmark = True")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
-    p.add_argument("--check-sync", action="store_true",
-                   help="GPU only: run warmed-up steps under torch.cuda.set_sync_debug_mode('error')")
+    p.add_argument(
+        "--check-sync",
+        action="store_true",
+        help="GPU only: run warmed-up steps under torch.cuda.set_sync_debug_mode('error')",
+    )
     p.add_argument("--json", default=None, help="also write the report as JSON here")
     args = p.parse_args(argv)
     quick = dict(batch=4, warmup=1, iters=1, repeats=3)

@@ -12,6 +12,7 @@ per-clip z-score -> 257 x 1004. 1 frame/s, up to 10 kept.
 Example:
   python data_scripts/prepare_ave.py --raw ~/AVE_Dataset --out data/ave
 """
+
 import sys
 from pathlib import Path
 

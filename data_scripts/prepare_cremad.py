@@ -20,6 +20,7 @@ SHA-256 is checked; a damaged per-clip file is decoded again).
 Example:
   python data_scripts/prepare_cremad.py --raw ~/CREMA-D --split-dir ~/OGM-GE/data/CREMAD
 """
+
 import sys
 from pathlib import Path
 
@@ -32,15 +33,23 @@ from ogm_lib.method.data.prepare import prepare_cremad  # noqa: E402
 def main(argv=None):
     p = base_parser("cremad", __doc__)
     p.add_argument("--split-dir", help="folder with the official train.csv and test.csv")
-    p.add_argument("--speaker-independent", action="store_true",
-                   help="hash split by actor: no actor in both train and test (ignored with --split-dir)")
+    p.add_argument(
+        "--speaker-independent",
+        action="store_true",
+        help="hash split by actor: no actor in both train and test (ignored with --split-dir)",
+    )
     p.add_argument("--test-fraction", type=open_fraction, default=0.1, help="test share of the hash split")
     args = p.parse_args(argv)
     if args.split_dir and args.speaker_independent:
         p.error("--speaker-independent applies to the hash split only; drop it or --split-dir")
-    report = prepare_cremad(args.raw, args.out, split_dir=args.split_dir,
-                            speaker_independent=args.speaker_independent, test_fraction=args.test_fraction,
-                            **common_kwargs(args))
+    report = prepare_cremad(
+        args.raw,
+        args.out,
+        split_dir=args.split_dir,
+        speaker_independent=args.speaker_independent,
+        test_fraction=args.test_fraction,
+        **common_kwargs(args),
+    )
     print(summarise(report))
     return report
 

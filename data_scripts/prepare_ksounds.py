@@ -13,6 +13,7 @@ Audio: Kaldi-style log mel fbank, 128 bins, 10 ms shift, 1024 frames (16 kHz); 1
 Example:
   python data_scripts/prepare_ksounds.py --raw ~/kinetics_sounds --out data/ksounds --workers 8
 """
+
 import sys
 from pathlib import Path
 
@@ -27,8 +28,9 @@ def main(argv=None):
     p.add_argument("--train-list", help="train list (default <raw>/train.csv)")
     p.add_argument("--test-list", help="test list (default <raw>/test.csv)")
     args = p.parse_args(argv)
-    report = prepare_ksounds(args.raw, args.out, train_list=args.train_list, test_list=args.test_list,
-                             **common_kwargs(args))
+    report = prepare_ksounds(
+        args.raw, args.out, train_list=args.train_list, test_list=args.test_list, **common_kwargs(args)
+    )
     print(summarise(report))
     return report
 

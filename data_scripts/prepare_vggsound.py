@@ -11,6 +11,7 @@ model a 5 s window (129 x 626), random in training. 1 frame/s, up to 10 kept.
 Example:
   python data_scripts/prepare_vggsound.py --raw ~/vggsound --out data/vggsound --workers 15 --frame-size 224
 """
+
 import sys
 from pathlib import Path
 

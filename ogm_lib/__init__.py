@@ -18,14 +18,16 @@
 - `report`      the book's analysis of runs: statistics and verdicts, reductions, tables, plots, the paper's
                 numbers and the ledger of published re-runs (nothing in the training wing imports it)
 """
+
 from .method.config import PROFILES, RunConfig, make_config
 
 __version__ = "0.1.0"
 __all__ = ["RunConfig", "make_config", "PROFILES", "fit"]
 
 
-def __getattr__(name):   # keep `import ogm_lib` light: torch loads on first use of the trainer
+def __getattr__(name):  # keep `import ogm_lib` light: torch loads on first use of the trainer
     if name == "fit":
         from .method import train
+
         return getattr(train, name)
     raise AttributeError(name)

@@ -41,6 +41,7 @@ without asking how many processes there are (`shards.py`): `DistContext` answers
 `fit_ddp` is `train.fit` with a `DistContext`: the same "read the cache or train" path as one process (a
 damaged result file is set aside by rank 0 and the run trained again).
 """
+
 from __future__ import annotations
 
 import json
@@ -61,8 +62,16 @@ from .method.data import AVTensorDataset
 from .method.results import RunResult
 from .method.shards import Shard, whole_batches
 
-__all__ = ["DistContext", "SyncBatchNormCPU", "convert_batchnorm", "shard_bounds", "init_from_env", "fit_ddp",
-           "run_local", "main"]
+__all__ = [
+    "DistContext",
+    "SyncBatchNormCPU",
+    "convert_batchnorm",
+    "shard_bounds",
+    "init_from_env",
+    "fit_ddp",
+    "run_local",
+    "main",
+]
 
 
 class _AllReduceSum(torch.autograd.Function):
@@ -97,17 +106,20 @@ class SyncBatchNormCPU(nn.BatchNorm2d):
         self.process_group = process_group
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not (self.training and dist.is_available() and dist.is_initialized()
-                and dist.get_world_size(self.process_group) > 1):
+        if not (
+            self.training
+            and dist.is_available()
+            and dist.is_initialized()
+            and dist.get_world_size(self.process_group) > 1
+        ):
             return super().forward(x)
         c = x.shape[1]
         xd = x.double()
         count = torch.full((1,), x.numel() / c, dtype=torch.float64, device=x.device)
-        stats = _AllReduceSum.apply(torch.cat([count, xd.sum((0, 2, 3)), (xd * xd).sum((0, 2, 3))]),
-                                    self.process_group)
+        stats = _AllReduceSum.apply(torch.cat([count, xd.sum((0, 2, 3)), (xd * xd).sum((0, 2, 3))]), self.process_group)
         n = stats[0]
-        mean = stats[1:c + 1] / n
-        var = stats[c + 1:] / n - mean * mean                    # biased: what normalises the batch
+        mean = stats[1 : c + 1] / n
+        var = stats[c + 1 :] / n - mean * mean  # biased: what normalises the batch
         if self.track_running_stats:
             with torch.no_grad():
                 self.num_batches_tracked.add_(1)
@@ -126,8 +138,14 @@ def _convert_cpu(module: nn.Module, group) -> nn.Module:
     """Replace every BatchNorm2d by a SyncBatchNormCPU holding the SAME parameters and buffers."""
     out = module
     if type(module) is nn.BatchNorm2d:
-        out = SyncBatchNormCPU(module.num_features, module.eps, module.momentum, module.affine,
-                               module.track_running_stats, process_group=group)
+        out = SyncBatchNormCPU(
+            module.num_features,
+            module.eps,
+            module.momentum,
+            module.affine,
+            module.track_running_stats,
+            process_group=group,
+        )
         if module.affine:
             out.weight, out.bias = module.weight, module.bias
         if module.track_running_stats:
@@ -158,11 +176,12 @@ def shard_bounds(n: int, rank: int, world_size: int) -> tuple[int, int]:
 class DistContext:
     """One rank of a `world_size`-rank process group (`train.Trainer(..., dist=ctx)`), with the interface
     of `shards.SingleProcess`; with one rank, the same batches and losses, still with DDP and SyncBatchNorm."""
+
     rank: int
     world_size: int
     device: torch.device
     local_rank: int = 0
-    bn_group: Any = None        # process group of the CPU SyncBatchNorm (its own, beside DDP's buckets)
+    bn_group: Any = None  # process group of the CPU SyncBatchNorm (its own, beside DDP's buckets)
 
     @property
     def is_main(self) -> bool:
@@ -195,10 +214,14 @@ class DistContext:
         import inspect
 
         from torch.nn.parallel import DistributedDataParallel as DDP
+
         ids = [self.device.index] if self.device.type == "cuda" else None
         # newer torch renames the switch (and still syncs buffers once at init, which is harmless here)
-        no_sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(DDP).parameters
-                   else {"broadcast_buffers": False})
+        no_sync = (
+            {"forward_sync_buffers": False}
+            if "forward_sync_buffers" in inspect.signature(DDP).parameters
+            else {"broadcast_buffers": False}
+        )
         return DDP(model, device_ids=ids, static_graph=True, **no_sync)
 
     def train_batches(self, dataset, batch_size: int, device, generator: torch.Generator, num_workers: int = 0):
@@ -218,8 +241,12 @@ class DistContext:
         if isinstance(dataset, AVTensorDataset):
             batches = (dataset.batch(idx) for idx in local)
         else:
-            batches = DataLoader(dataset, batch_sampler=[idx.tolist() for idx in local], num_workers=num_workers,
-                                 pin_memory=str(device).startswith("cuda"))
+            batches = DataLoader(
+                dataset,
+                batch_sampler=[idx.tolist() for idx in local],
+                num_workers=num_workers,
+                pin_memory=str(device).startswith("cuda"),
+            )
         for c, (lo, _), batch in zip(chunks, bounds, batches):
             yield Shard(*(t.to(device, non_blocking=True) for t in batch), len(c), lo)
 
@@ -268,13 +295,19 @@ def init_from_env(device: str = "cpu") -> DistContext:
     return DistContext(rank, world, dev, local_rank, bn_group)
 
 
-def fit_ddp(config: RunConfig, results_dir: str | Path | None = None, retrain: bool = False,
-            stop_after: int | None = None, ctx: DistContext | None = None) -> RunResult | None:
+def fit_ddp(
+    config: RunConfig,
+    results_dir: str | Path | None = None,
+    retrain: bool = False,
+    stop_after: int | None = None,
+    ctx: DistContext | None = None,
+) -> RunResult | None:
     """`train.fit` on every rank of the process group (call it on all of them, under torchrun).
 
     `config.batch_size` is the global batch. Returns the same result on every rank; only rank 0 writes it
     (and the checkpoints, which a restarted job resumes from on every rank)."""
     from .method.train import fit
+
     return fit(config, results_dir, retrain, stop_after, dist=ctx or init_from_env(config.device))
 
 
@@ -285,9 +318,10 @@ def _free_port() -> int:
 
 
 def _local_worker(rank: int, world_size: int, port: int, fn: Callable, args: tuple) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                      WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank))
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // world_size))   # share the cores, don't fight
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank)
+    )
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // world_size))  # share the cores, don't fight
     ctx = init_from_env("cpu")
     try:
         fn(ctx, *args)
@@ -299,6 +333,7 @@ def run_local(fn: Callable, world_size: int, *args) -> None:
     """Run `fn(ctx, *args)` in `world_size` CPU processes on the gloo backend (tests, laptops: no torchrun).
     `fn` must be importable by name (a module-level function): the processes are spawned, not forked."""
     import torch.multiprocessing as mp
+
     mp.spawn(_local_worker, args=(world_size, _free_port(), fn, args), nprocs=world_size, join=True)
 
 
@@ -311,19 +346,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "train":
         print("only 'train' runs data parallel; use python -m ogm_lib for the rest", file=sys.stderr)
         return 2
-    config = config_from_args(args)        # world_size: fit_ddp sets it to the number of ranks
+    config = config_from_args(args)  # world_size: fit_ddp sets it to the number of ranks
     ctx = init_from_env(config.device)
     try:
         result = fit_ddp(config, retrain=args.retrain, ctx=ctx)
         if ctx.rank == 0:
             best = result.best
             if args.json:
-                print(json.dumps({"key": result.key, "world_size": ctx.world_size,
-                                  "best_epoch": result.best_epoch, **best}, indent=1))
+                print(
+                    json.dumps(
+                        {"key": result.key, "world_size": ctx.world_size, "best_epoch": result.best_epoch, **best},
+                        indent=1,
+                    )
+                )
             else:
-                print(f"run {result.key} on {ctx.world_size} ranks: best epoch {result.best_epoch} (chosen on "
-                      f"validation), val acc {best['val_acc']:.3f}, test acc {best['test_acc']:.3f}, "
-                      f"{result.wall_time_s:.1f} s")
+                print(
+                    f"run {result.key} on {ctx.world_size} ranks: best epoch {result.best_epoch} (chosen on "
+                    f"validation), val acc {best['val_acc']:.3f}, test acc {best['test_acc']:.3f}, "
+                    f"{result.wall_time_s:.1f} s"
+                )
     finally:
         dist.destroy_process_group()
     return 0

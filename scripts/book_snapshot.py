@@ -10,6 +10,7 @@ and whether its result file is committed. `glue`: notebook -> {glued name: its t
 the executed notebooks under `notebooks/` (the values the book's prose shows). `compare` prints every key
 or value that was added, removed or changed, and exits 1 if there is any.
 """
+
 from __future__ import annotations
 
 import glob
@@ -35,12 +36,12 @@ def glued_values(notebook: Path) -> dict[str, str]:
 
 def snapshot() -> dict:
     sys.path.insert(0, str(ROOT))
-    try:                                    # the layout of issue 27 (three wings)
-        from ogm_lib.recipe.runs import book_runs
+    try:  # the layout of issue 27 (three wings)
         from ogm_lib.method.results import result_path, results_folder
-    except ImportError:                     # the layout before it (to snapshot the book before the move)
         from ogm_lib.recipe.runs import book_runs
+    except ImportError:  # the layout before it (to snapshot the book before the move)
         from ogm_lib.method.results import result_path, results_folder
+        from ogm_lib.recipe.runs import book_runs
     runs = {c.key(): result_path(c, results_folder(c, ROOT / "results")).exists() for c in book_runs()}
     glue = {Path(f).name: glued_values(Path(f)) for f in sorted(glob.glob(str(ROOT / "notebooks" / "*.ipynb")))}
     return {"runs": runs, "glue": glue}
@@ -70,9 +71,12 @@ def main(argv: list[str]) -> int:
     if len(argv) == 3 and argv[0] == "compare":
         before, after = (json.loads(Path(p).read_text()) for p in argv[1:])
         diffs = compare(before, after)
-        print("\n".join(diffs) if diffs else
-              f"identical: {len(after['runs'])} run keys, "
-              f"{sum(len(v) for v in after['glue'].values())} glued values in {len(after['glue'])} notebooks")
+        print(
+            "\n".join(diffs)
+            if diffs
+            else f"identical: {len(after['runs'])} run keys, "
+            f"{sum(len(v) for v in after['glue'].values())} glued values in {len(after['glue'])} notebooks"
+        )
         return 1 if diffs else 0
     print(__doc__)
     return 2

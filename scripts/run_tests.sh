@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command (make test) after set-up:
+#   0. lint: ruff check and ruff format --check (scripts/lint.sh, the configuration in pyproject.toml);
 #   1. unit tests of the library and the data scripts (pytest, not marked `book`);
 #   1b. the GPU check (scripts/gpu_check.sh --dry): its three phases on the CPU at tiny shapes (~1 minute), so
 #      that the script a lent GPU runs cannot rot;
@@ -15,6 +16,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 export OGM_RESULTS_DIR="${OGM_RESULTS_DIR:-$PWD/results}"
+echo "== 0/6 lint (ruff check, ruff format --check: scripts/lint.sh)"
+bash scripts/lint.sh
 echo "== 1/6 unit tests"
 $PY -m pytest -q -m "not book" tests
 echo "== 1b/6 the GPU check in its CPU dry mode"

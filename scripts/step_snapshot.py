@@ -14,6 +14,7 @@ autocast and the fused optimiser. `compare` prints each config as identical or t
 exits 1 if any does. bf16 runs on CPU came out identical across two runs of one code (issue 27, item 5), so
 every config is expected to be identical; `write ... NAME...` trains only the configs whose name contains one.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,11 +36,17 @@ CONFIGS: dict[str, dict] = {
     "concat-ge-sgd": dict(method="ge", ge_noise="sgd"),
     "concat-ogm_ge-sgd-window0": dict(method="ogm_ge", ge_noise="sgd", modulation_end=0),
     "concat-ogm_ge-all": dict(method="ogm_ge", modulate="all", optimizer="adam", lr=1e-3),
-    **{f"{f}-{m}": dict(fusion=f, method=m, gb_super_epoch=1)
-       for f in ("sum", "film", "gated") for m in ("normal", "ogm_ge", "grad_blend", "opm")},
+    **{
+        f"{f}-{m}": dict(fusion=f, method=m, gb_super_epoch=1)
+        for f in ("sum", "film", "gated")
+        for m in ("normal", "ogm_ge", "grad_blend", "opm")
+    },
     **{f"{f}-ogm_ge-sgd": dict(fusion=f, method="ogm_ge", ge_noise="sgd") for f in ("sum", "film", "gated")},
-    **{f"uni-{u}{'-eval_train' * e}": dict(modalities=u, method="normal", eval_train=e)
-       for u in ("audio", "visual") for e in (False, True)},
+    **{
+        f"uni-{u}{'-eval_train' * e}": dict(modalities=u, method="normal", eval_train=e)
+        for u in ("audio", "visual")
+        for e in (False, True)
+    },
     "uni-audio-bf16": dict(modalities="audio", method="normal", amp="bf16"),
     **{f"plugin-{v}-ogm_ge": dict(method="ogm_ge", video_model=v, **PLUGIN) for v in ("tsn", "tbn", "psp")},
     "plugin-tbn-ge-sgd": dict(method="ge", ge_noise="sgd", video_model="tbn", **PLUGIN),
@@ -66,23 +73,32 @@ def weights_hash(model) -> str:
 def write(path: str, only: list[str]) -> None:
     sys.path.insert(0, str(ROOT))
     import torch
+
     torch.set_num_threads(1)
+    import ogm_lib
     from ogm_lib.method.config import make_config
     from ogm_lib.method.train import Trainer
-    import ogm_lib
+
     print(f"code: {Path(ogm_lib.__file__).parent}", flush=True)
     out = {}
     for name, overrides in CONFIGS.items():
         if only and not any(o in name for o in only):
             continue
         t0 = time.perf_counter()
-        config = make_config("smoke", **{**dict(dataset="synthetic", synthetic_size=192, epochs=3, quiet=True),
-                                         **overrides})
+        config = make_config(
+            "smoke", **{**dict(dataset="synthetic", synthetic_size=192, epochs=3, quiet=True), **overrides}
+        )
         with tempfile.TemporaryDirectory() as tmp:
             trainer = Trainer(config, tmp)
             result = trainer.run()
-        out[name] = {"key": config.key(), "weights": weights_hash(trainer.model), "epochs": result.epochs,
-                     "steps": result.steps, "best_epoch": result.best_epoch, "predictions": result.predictions}
+        out[name] = {
+            "key": config.key(),
+            "weights": weights_hash(trainer.model),
+            "epochs": result.epochs,
+            "steps": result.steps,
+            "best_epoch": result.best_epoch,
+            "predictions": result.predictions,
+        }
         print(f"{name:28s} {time.perf_counter() - t0:5.1f} s  weights {out[name]['weights']}", flush=True)
     Path(path).write_text(json.dumps(out, sort_keys=True))
 

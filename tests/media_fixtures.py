@@ -4,6 +4,7 @@ Each clip is a coloured square moving over a dark background with a sine tone: c
 `COLOURS[k]` and a tone of `TONES[k]` Hz, so a test can check that labels, frames and spectrograms stay
 together through preparation. Low resolution (64 x 48, 10 fps) and 1-3 s keep generation to milliseconds.
 """
+
 from __future__ import annotations
 
 import csv
@@ -24,7 +25,7 @@ def _frames(seconds: float, fps: int, size: tuple[int, int], colour) -> list[np.
     for i in range(max(1, int(round(seconds * fps)))):
         img = np.full((h, w, 3), 20, np.uint8)
         x = int((w - side) * (i / max(1, seconds * fps - 1)))
-        img[h // 4:h // 4 + side, x:x + side] = colour
+        img[h // 4 : h // 4 + side, x : x + side] = colour
         out.append(img)
     return out
 
@@ -36,9 +37,10 @@ def _tone(seconds: float, rate: int, hz: float) -> np.ndarray:
 
 def _encode_audio(container, stream, wave: np.ndarray, rate: int) -> None:
     import av
+
     step = 1024
     for pts in range(0, len(wave), step):
-        chunk = wave[pts:pts + step]
+        chunk = wave[pts : pts + step]
         fmt = stream.codec_context.format.name if stream.codec_context.format else "fltp"
         data = (chunk * 32767).astype(np.int16) if fmt.startswith("s16") else chunk
         frame = av.AudioFrame.from_ndarray(data[None, :], format=fmt, layout="mono")
@@ -49,10 +51,19 @@ def _encode_audio(container, stream, wave: np.ndarray, rate: int) -> None:
         container.mux(packet)
 
 
-def write_clip(path: str | os.PathLike, seconds: float, colour, tone_hz: float | None, *,
-               size=(64, 48), fps: int = 10, rate: int = 16000) -> Path:
+def write_clip(
+    path: str | os.PathLike,
+    seconds: float,
+    colour,
+    tone_hz: float | None,
+    *,
+    size=(64, 48),
+    fps: int = 10,
+    rate: int = 16000,
+) -> Path:
     """A video file (codec by suffix: .mp4 -> MPEG-4 Part 2 + AAC, .flv -> FLV1 without audio)."""
     import av
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     vcodec = "flv" if path.suffix == ".flv" else "mpeg4"
@@ -75,6 +86,7 @@ def write_clip(path: str | os.PathLike, seconds: float, colour, tone_hz: float |
 def write_wav(path: str | os.PathLike, seconds: float, tone_hz: float, rate: int = 16000) -> Path:
     """A 16-bit mono .wav (CREMA-D's AudioWAV files are 16 kHz mono)."""
     import av
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w", format="wav") as c:
@@ -143,8 +155,9 @@ def make_ksounds(root, classes=("playing bagpipes", "dog barking"), train_per_cl
     return names
 
 
-def make_vggsound(root, classes=("dog barking", "male speech, man speaking"), train_per_class=3,
-                  test_per_class=1, missing: int = 0) -> list[str]:
+def make_vggsound(
+    root, classes=("dog barking", "male speech, man speaking"), train_per_class=3, test_per_class=1, missing: int = 0
+) -> list[str]:
     """`vggsound.csv` (`youtube_id,start_seconds,label,split`, labels quoted) and `video/<id>_<start:06d>.mp4`.
 
     `missing` extra rows name clips that were never downloaded."""
@@ -182,7 +195,7 @@ def make_ave(root, classes=("Church bell", "Male speech, man speaking"), per_spl
                 i += 1
     for split, ls in lines.items():
         (root / f"{split}Set.txt").write_text("".join(ls))
-    (root / "Annotations.txt").write_text(header + "".join(l for s in lines.values() for l in s[1:]))
+    (root / "Annotations.txt").write_text(header + "".join(line for s in lines.values() for line in s[1:]))
     return names
 
 

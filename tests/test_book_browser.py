@@ -14,6 +14,7 @@ the browser tests are skipped when none is found. Chromium's network log shows w
 tried to fetch anything from the network. A screenshot of the introduction is written to
 $OGM_SCREENSHOT_DIR (default: pytest's tmp_path) for a human to look at.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,8 +49,12 @@ def html_dir() -> Path:
         pytest.fail(f"OGM_BOOK_PREBUILT=1 but {index} does not exist: run scripts/build_book.sh")
     env = dict(os.environ, OGM_SKIP_EXECUTE="1")
     proc = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "build_book.sh")], cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=BUILD_TIMEOUT_S,
+        ["bash", str(ROOT / "scripts" / "build_book.sh")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT_S,
     )
     if proc.returncode != 0 or not index.exists():
         pytest.fail("building the book failed:\n" + (proc.stdout + proc.stderr)[-6000:])
@@ -61,15 +66,24 @@ def chromium() -> str:
     for name in (os.environ.get("OGM_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
         if name and shutil.which(name):
             return shutil.which(name)
-    pytest.skip("no headless browser found: install Debian's `chromium` (apt-get install -y "
-                "chromium) or set OGM_CHROMIUM to a Chrome/Chromium binary")
+    pytest.skip(
+        "no headless browser found: install Debian's `chromium` (apt-get install -y "
+        "chromium) or set OGM_CHROMIUM to a Chrome/Chromium binary"
+    )
 
 
 def _browser_cmd(chromium: str, profile: Path) -> list[str]:
     return [
-        chromium, "--headless", "--no-sandbox", "--disable-gpu",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run", "--no-default-browser-check", "--hide-scrollbars",
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--hide-scrollbars",
         f"--user-data-dir={profile}",
         # offline: no host name resolves, so anything fetched from the network fails to load
         "--host-resolver-rules=MAP * ~NOTFOUND",
@@ -80,9 +94,14 @@ def _browser_cmd(chromium: str, profile: Path) -> list[str]:
 #: hosts Chromium itself calls in the background (updates, clock, accounts) despite the flags above;
 #: requests a *page* makes to any other host are reported
 BROWSER_SERVICE_HOSTS = {
-    "clients2.google.com", "update.googleapis.com", "accounts.google.com",
-    "clientservices.googleapis.com", "safebrowsing.googleapis.com", "redirector.gvt1.com",
-    "content-autofill.googleapis.com", "optimizationguide-pa.googleapis.com",
+    "clients2.google.com",
+    "update.googleapis.com",
+    "accounts.google.com",
+    "clientservices.googleapis.com",
+    "safebrowsing.googleapis.com",
+    "redirector.gvt1.com",
+    "content-autofill.googleapis.com",
+    "optimizationguide-pa.googleapis.com",
 }
 
 
@@ -93,7 +112,9 @@ def _render(chromium: str, page: Path, tmp: Path, *extra: str):
     netlog = tmp / f"netlog-{page.stem}.json"
     proc = subprocess.run(
         [*_browser_cmd(chromium, profile), f"--log-net-log={netlog}", *extra, page.as_uri()],
-        capture_output=True, text=True, timeout=BROWSER_TIMEOUT_S,
+        capture_output=True,
+        text=True,
+        timeout=BROWSER_TIMEOUT_S,
     )
     urls = set()
     if netlog.exists():
@@ -132,8 +153,16 @@ class _Refs(HTMLParser):
             self.scripts.append(a["src"])
         elif tag == "link" and a.get("href"):
             rel = (a.get("rel") or "").lower().split()
-            if set(rel) & {"stylesheet", "preload", "modulepreload", "icon", "shortcut",
-                           "apple-touch-icon", "prefetch", "manifest"}:
+            if set(rel) & {
+                "stylesheet",
+                "preload",
+                "modulepreload",
+                "icon",
+                "shortcut",
+                "apple-touch-icon",
+                "prefetch",
+                "manifest",
+            }:
                 self.styles.append(a["href"])
 
 
@@ -159,8 +188,7 @@ def _local_target(page: Path, url: str) -> Path | None:
 
 def _pages(html_dir: Path) -> list[Path]:
     skip = {"_static", "_sources", "_images", "_downloads", "reports"}
-    return sorted(p for p in html_dir.rglob("*.html")
-                  if not (set(p.relative_to(html_dir).parts[:-1]) & skip))
+    return sorted(p for p in html_dir.rglob("*.html") if not (set(p.relative_to(html_dir).parts[:-1]) & skip))
 
 
 def _math_pages(html_dir: Path) -> list[Path]:
@@ -274,8 +302,7 @@ def test_intro_screenshot(html_dir, chromium, tmp_path):
     out_dir = Path(os.environ.get("OGM_SCREENSHOT_DIR") or tmp_path)
     out_dir.mkdir(parents=True, exist_ok=True)
     shot = out_dir / "intro.png"
-    proc, _ = _render(chromium, html_dir / "intro.html", tmp_path,
-                   f"--screenshot={shot}", "--window-size=1200,1600")
+    proc, _ = _render(chromium, html_dir / "intro.html", tmp_path, f"--screenshot={shot}", "--window-size=1200,1600")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert shot.is_file() and shot.stat().st_size > 20_000, "screenshot missing or blank"
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -322,13 +349,14 @@ def _chapters(html_dir: Path) -> list[Path]:
 def _measure(chromium: str, page: Path, tmp: Path) -> dict:
     """Open a copy of `page` (a <base> pointing at the original's folder, `MEASURE_JS` appended) at 1280 px."""
     import json
+
     text = page.read_text(encoding="utf-8")
     base = f'<base href="{page.parent.as_uri()}/">'
     text = re.sub(r"<head([^>]*)>", lambda m: f"<head{m.group(1)}>{base}", text, count=1)
     text = text.replace("</body>", MEASURE_JS + "</body>")
     copy = tmp / f"measure-{page.stem}.html"
     copy.write_text(text, encoding="utf-8")
-    for _ in range(3):   # on a loaded machine Chromium can dump the DOM before the script has run: try again
+    for _ in range(3):  # on a loaded machine Chromium can dump the DOM before the script has run: try again
         proc, _ = _render(chromium, copy, tmp, "--dump-dom", WINDOW)
         assert proc.returncode == 0, proc.stderr[-2000:]
         m = re.search(r'<pre id="ogm-measure">(.*?)</pre>', proc.stdout, re.S)
@@ -336,6 +364,7 @@ def _measure(chromium: str, page: Path, tmp: Path) -> dict:
             break
     assert m, f"{page.name}: the measuring script did not run"
     import html as _html
+
     return json.loads(_html.unescape(m.group(1)))
 
 
@@ -345,8 +374,10 @@ def test_no_table_wider_than_the_column_and_no_cell_cut(html_dir, chromium, tmp_
         m = _measure(chromium, page, tmp_path)
         for t in m["tables"]:
             if t["width"] > m["column"] + 1:
-                problems.append(f"{page.name}: a table ({t['cls'] or 'no class'}) is {t['width']:.0f} px wide in a "
-                                f"{m['column']:.0f} px column")
+                problems.append(
+                    f"{page.name}: a table ({t['cls'] or 'no class'}) is {t['width']:.0f} px wide in a "
+                    f"{m['column']:.0f} px column"
+                )
         for s in m["dots"]:
             problems.append(f"{page.name}: a cell ends in '...': {s!r}")
     assert not problems, "\n".join(problems)
@@ -356,6 +387,7 @@ def test_every_figure_has_its_intended_size(html_dir, chromium, tmp_path):
     """Each figure's PNG is 2 image pixels per CSS pixel (`figure_style`: 200 dpi shown at 100 CSS px per inch),
     it carries that width, and it is shown at that width (not squeezed by a narrower column)."""
     from ogm_lib.report.figure_style import intended_css_width
+
     problems, seen = [], 0
     for page in _chapters(html_dir):
         m = _measure(chromium, page, tmp_path)
@@ -377,31 +409,42 @@ def test_every_figure_has_its_intended_size(html_dir, chromium, tmp_path):
 def test_every_chapter_has_its_rerun_box(html_dir):
     pages = _chapters(html_dir)
     assert pages
-    missing = [p.name for p in pages
-               if f'class="admonition ogm-rerun" data-chapter="{p.stem}"' not in p.read_text(encoding="utf-8")]
+    missing = [
+        p.name
+        for p in pages
+        if f'class="admonition ogm-rerun" data-chapter="{p.stem}"' not in p.read_text(encoding="utf-8")
+    ]
     assert not missing, f"chapters without their rerun box: {missing}"
 
 
 def test_every_page_links_the_repository(html_dir):
     from ogm_lib.report.findings import repository_url
+
     url = repository_url()
-    missing = [str(p.relative_to(html_dir)) for p in _pages(html_dir)
-               if p.name != "index.html" and f'href="{url}' not in p.read_text(encoding="utf-8")]  # index: a redirect
+    missing = [
+        str(p.relative_to(html_dir))
+        for p in _pages(html_dir)
+        if p.name != "index.html" and f'href="{url}' not in p.read_text(encoding="utf-8")
+    ]  # index: a redirect
     assert not missing, f"pages without a link to {url}: {missing}"
 
 
 def _box_counts(text: str) -> dict[str, int]:
     import html as _html
+
     box = re.search(r'<div class="admonition ogm-findings">(.*?)</div>', text, re.S)
     assert box, "no findings box"
-    return {_html.unescape(lab): int(n) for lab, n in
-            re.findall(r'class="ogm-count" data-label="([^"]+)" data-count="(\d+)"', box.group(1))}
+    return {
+        _html.unescape(lab): int(n)
+        for lab, n in re.findall(r'class="ogm-count" data-label="([^"]+)" data-count="(\d+)"', box.group(1))
+    }
 
 
 def test_findings_box_equals_chapter_10(html_dir):
     """The landing page's and chapter 10's boxes show the same counts, and they are chapter 10's own numbers (its
     'In short' paragraph, `fin_counts`)."""
     import html as _html
+
     intro = (html_dir / "intro.html").read_text(encoding="utf-8")
     ch10 = (html_dir / "notebooks" / "10_verdicts.html").read_text(encoding="utf-8")
     a, b = _box_counts(intro), _box_counts(ch10)
@@ -415,14 +458,17 @@ def test_findings_box_equals_chapter_10(html_dir):
     for label, n in a.items():
         found = re.search(rf"(\d+) {re.escape(label)}\b", m.group(1))
         assert found and int(found.group(1)) == n, f"{label}: box {n}, chapter 10 says {m.group(1)!r}"
-    assert intro.index("ogm-findings") < intro.index('<section id="the-problem')   # at the top of the page
+    assert intro.index("ogm-findings") < intro.index('<section id="the-problem')  # at the top of the page
 
 
 def test_screenshots_at_1280(html_dir, chromium, tmp_path):
     out_dir = Path(os.environ.get("OGM_SCREENSHOT_DIR") or tmp_path)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for page in (html_dir / "intro.html", html_dir / "notebooks" / "01_imbalance.html",
-                 html_dir / "notebooks" / "10_verdicts.html"):
+    for page in (
+        html_dir / "intro.html",
+        html_dir / "notebooks" / "01_imbalance.html",
+        html_dir / "notebooks" / "10_verdicts.html",
+    ):
         shot = out_dir / f"{page.stem}-1280.png"
         proc, _ = _render(chromium, page, tmp_path, f"--screenshot={shot}", "--window-size=1280,2400")
         assert proc.returncode == 0, proc.stderr[-2000:]

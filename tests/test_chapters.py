@@ -1,5 +1,6 @@
 """The chapter registry (`ogm_lib/recipe/chapters.py`) is the one list of chapters: the table of contents is
 written from it, the run list, the rerun boxes and the closing chapter read it, and chapter titles come from it."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,8 +19,14 @@ def test_the_toc_is_the_registrys():
 
 
 def test_the_toc_check_sees_a_disagreement(tmp_path):
-    moved = toc.toc_text().replace("      - file: notebooks/13_table3\n", "").replace(
-        "      - file: notebooks/10_verdicts\n", "      - file: notebooks/10_verdicts\n      - file: notebooks/13_table3\n")
+    moved = (
+        toc.toc_text()
+        .replace("      - file: notebooks/13_table3\n", "")
+        .replace(
+            "      - file: notebooks/10_verdicts\n",
+            "      - file: notebooks/10_verdicts\n      - file: notebooks/13_table3\n",
+        )
+    )
     path = tmp_path / "_toc.yml"
     path.write_text(moved)
     assert not toc.check(path)
@@ -41,17 +48,28 @@ def test_titles_are_the_judged_chapters_in_order():
     assert list(TITLES) == [c.name for c in CHAPTERS if c.claims is not None]
     assert list(TITLES)[-1] == "12_when_ogm_ge_helps" and "03_sgd_noise" not in TITLES
     from ogm_lib.report.claims import chapter_name
+
     assert chapter_name("05_table1") == "chapter 05 (Table 1: fusions)" and chapter_name("10_verdicts") == "chapter 10"
 
 
 def test_the_run_list_is_the_registrys_chapters():
     """`book_runs` without the regimes and plug-ins is the union of the chapters on the book's rows, each over
     its seeds; with the plug-ins, the plug-in chapters' too."""
+
     def keys(chs):
         return {c.key() for ch in chs for cs in ch.grid().values() for c in cs}
+
     on_rows = chapters.chapters_with(per_seed=chapters.book_seeds)
-    assert [c.name for c in on_rows] == ["01_imbalance", "02_ogm", "04_ge", "05_table1", "06_table2", "07_table6",
-                                         "08_table7", "09_figure3"]
+    assert [c.name for c in on_rows] == [
+        "01_imbalance",
+        "02_ogm",
+        "04_ge",
+        "05_table1",
+        "06_table2",
+        "07_table6",
+        "08_table7",
+        "09_figure3",
+    ]
     plugin = chapters.chapters_with(per_seed=chapters.plugin_seeds)
     assert {c.key() for c in run_list.book_runs(include_regimes=False, include_plugins=False)} == keys(on_rows)
     assert {c.key() for c in run_list.book_runs(include_regimes=False)} == keys(on_rows) | keys(plugin)
@@ -60,8 +78,9 @@ def test_the_run_list_is_the_registrys_chapters():
 
 def test_a_chapters_rows_are_its_notebooks_call():
     """`Chapter.table` calls the row function with the notebook's parameters: at the defaults, its own defaults."""
-    assert {k: c.key() for k, c in CHAPTER["06_table2"].table().items()} == \
-        {k: c.key() for k, c in book.table2_rows().items()}
+    assert {k: c.key() for k, c in CHAPTER["06_table2"].table().items()} == {
+        k: c.key() for k, c in book.table2_rows().items()
+    }
     settings, rows = book.table7_rows(lr_factors=[0.5, 1.0])
     ch = CHAPTER["08_table7"]
     assert [s.label for s in ch.settings(lr_factors=[0.5, 1.0])] == [s.label for s in settings]
@@ -76,6 +95,7 @@ def test_a_chapters_rows_are_its_notebooks_call():
 
 def test_the_rerun_boxes_read_the_registry():
     from ogm_lib.report import rerun_box
+
     assert "-p dataset ave" in rerun_box.commands("15_table5")["gpu"]
     assert "-p dataset cremad" in rerun_box.commands("05_table1")["gpu"]
     assert "-p dataset" not in rerun_box.commands("12_when_ogm_ge_helps")["gpu"]

@@ -1,6 +1,7 @@
 """A `RunConfig` is data: making one reads no file; a prepared store's fingerprint is filled in where the data
 is opened (`data/fingerprint.py`), and a store's config is not keyed before that.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -27,14 +28,16 @@ def _audit(event: str, args) -> None:
         raise AssertionError(f"a file was touched: {event} {args!r}")
 
 
-sys.addaudithook(_audit)            # for the whole process (a hook cannot be removed), silent unless guarded
+sys.addaudithook(_audit)  # for the whole process (a hook cannot be removed), silent unless guarded
 
 
 @contextlib.contextmanager
 def no_file_access(monkeypatch):
     """Any file opened or listed (audit events) or stat-ed (os.stat, os.lstat) in the block fails the test."""
+
     def refuse(path, *args, **kwargs):
         raise AssertionError(f"a file was stat-ed: {path}")
+
     with monkeypatch.context() as m:
         m.setattr(os, "stat", refuse)
         m.setattr(os, "lstat", refuse)
@@ -53,9 +56,9 @@ def fake_store(path, fingerprint_value: str = "f" * 16):
 
 
 def test_making_a_config_opens_no_file(tmp_path, monkeypatch):
-    store = fake_store(tmp_path / "cremad")            # a store never seen before: nothing of it is cached
+    store = fake_store(tmp_path / "cremad")  # a store never seen before: nothing of it is cached
     for warm in (dict(), dict(split="speaker"), dict(dataset="synthetic")):
-        make_config("smoke", **warm)                    # modules imported (code, not data) before the guard
+        make_config("smoke", **warm)  # modules imported (code, not data) before the guard
     with no_file_access(monkeypatch):
         # a val_fraction no test used yet: its split sizes are not cached, and must come from the catalogue
         plain = make_config("cpu", val_fraction=0.137)
@@ -64,12 +67,12 @@ def test_making_a_config_opens_no_file(tmp_path, monkeypatch):
         cremad = make_config("smoke", dataset="cremad", data_dir=str(store))
         moved = plain.replace(dataset="cremad", data_dir=str(store / "elsewhere"), seed=3)
         again = RunConfig(**plain.to_dict())
-        keys = [c.key() for c in (plain, speaker, synthetic, again)]      # keying reads no file either
+        keys = [c.key() for c in (plain, speaker, synthetic, again)]  # keying reads no file either
         with pytest.raises(ValueError, match="leaves no val clip"):
-            make_config("cpu", val_fraction=0.0001)                     # the split-size check, from the names
+            make_config("cpu", val_fraction=0.0001)  # the split-size check, from the names
     assert plain.data_fingerprint == speaker.data_fingerprint == PINNED_FINGERPRINTS["avdigits"]
     assert synthetic.data_fingerprint is None
-    assert cremad.data_fingerprint is None and moved.data_fingerprint is None      # filled in where opened
+    assert cremad.data_fingerprint is None and moved.data_fingerprint is None  # filled in where opened
     assert keys[0] == keys[3] and len(set(keys)) == 3
 
 
@@ -79,18 +82,20 @@ def test_a_stores_config_is_keyed_only_once_fingerprinted(tmp_path):
     with pytest.raises(ValueError, match=r"no data fingerprint yet.*fingerprinted\(config\)"):
         cfg.key()
     filled = fingerprinted(cfg)
-    assert filled.data_fingerprint == "a" * 16 and cfg.data_fingerprint is None     # a copy; the config is data
-    assert fingerprinted(filled) is filled                          # filled once: kept (the loader checks it)
+    assert filled.data_fingerprint == "a" * 16 and cfg.data_fingerprint is None  # a copy; the config is data
+    assert fingerprinted(filled) is filled  # filled once: kept (the loader checks it)
     assert filled.key() == make_config("smoke", dataset="cremad", data_fingerprint="a" * 16).key()
     assert filled.key() != fingerprinted(cfg.replace(data_dir=str(fake_store(tmp_path / "b", "b" * 16)))).key()
     from ogm_lib.method.results import result_path
+
     assert result_path(cfg, tmp_path / "results") == tmp_path / "results" / f"{filled.key()}.json"
     from ogm_lib.recipe.executors import take_shard
+
     assert [c.data_fingerprint for c in take_shard([cfg, cfg.replace(seed=1)], "0/1")] == ["a" * 16] * 2
 
 
 def test_a_missing_store_names_the_command_that_prepares_it(tmp_path):
-    cfg = make_config("smoke", dataset="ave", data_dir=str(tmp_path / "none"))       # made: reads nothing
+    cfg = make_config("smoke", dataset="ave", data_dir=str(tmp_path / "none"))  # made: reads nothing
     with pytest.raises(FileNotFoundError, match=r"(?s)no prepared ave data at .*prepare_ave\.py"):
         fingerprinted(cfg)
 
@@ -124,6 +129,7 @@ def test_the_book_places_a_stores_rows_whichever_copy_of_the_data_they_read(tmp_
     # neither needs the store's fingerprint nor depends on it (the headline rows name no data_dir)
     from ogm_lib.recipe import book
     from ogm_lib.recipe.chapters import CHAPTER
+
     rows = CHAPTER["05_table1"].table(dataset="cremad", profile="smoke", regime=book.REGIME)
     store = fake_store(tmp_path / "cremad")
     plain = [book.is_headline(c) for c in rows.values()]

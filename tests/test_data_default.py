@@ -3,6 +3,7 @@
 The avdigits tests copy the real FSDD from the local mirror (`../shared/data/fsdd`, or $OGM_FSDD_MIRROR)
 into a temporary directory once per session; they are skipped where no mirror exists.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -26,6 +27,7 @@ needs_mirror = pytest.mark.skipif(MIRROR is None, reason="no local FSDD mirror (
 
 # --------------------------------------------------------------------------------------------- names, split
 
+
 def test_parse_and_official_split():
     assert parse_fsdd_name("7_jackson_32.wav") == (7, "jackson", 32)
     assert parse_fsdd_name("/x/recordings/0_yweweler_4.wav") == (0, "yweweler", 4)
@@ -48,6 +50,7 @@ def test_default_data_dir_respects_env(monkeypatch, tmp_path):
 
 
 # --------------------------------------------------------------------------------------------- fetching
+
 
 @pytest.fixture(scope="session")
 def fsdd_dir(tmp_path_factory):
@@ -119,6 +122,7 @@ def test_missing_data_message(tmp_path, monkeypatch):
 def test_fetch_script_cli(fsdd_dir, splits, capsys):
     import importlib.util
     from pathlib import Path
+
     path = Path(__file__).resolve().parents[1] / "data_scripts" / "fetch_fsdd.py"
     spec = importlib.util.spec_from_file_location("fetch_fsdd_script", path)
     mod = importlib.util.module_from_spec(spec)
@@ -128,6 +132,7 @@ def test_fetch_script_cli(fsdd_dir, splits, capsys):
 
 
 # --------------------------------------------------------------------------------------------- avdigits
+
 
 @needs_mirror
 def test_avdigits_sizes_shapes_dtypes(splits):
@@ -149,6 +154,7 @@ def test_avdigits_sizes_shapes_dtypes(splits):
 @needs_mirror
 def test_avdigits_splits_disjoint_and_paired_by_label(splits):
     from sklearn.datasets import load_digits
+
     target = load_digits().target
     sets = [splits.train, splits.val, splits.test]
     clips = [set(ds.clip_ids) for ds in sets]
@@ -172,17 +178,20 @@ def test_avdigits_deterministic_and_cached(splits, fsdd_dir):
     cached = avdigits.load_avdigits(config)
     assert time.perf_counter() - t < 2.0
     rebuilt = avdigits.load_avdigits(config, use_cache=False)
-    for ds_a, ds_b, ds_c in zip((splits.train, splits.val, splits.test),
-                                (cached.train, cached.val, cached.test),
-                                (rebuilt.train, rebuilt.val, rebuilt.test)):
+    for ds_a, ds_b, ds_c in zip(
+        (splits.train, splits.val, splits.test),
+        (cached.train, cached.val, cached.test),
+        (rebuilt.train, rebuilt.val, rebuilt.test),
+    ):
         for d in (ds_b, ds_c):
             assert torch.equal(ds_a.audio, d.audio) and torch.equal(ds_a.visual, d.visual)
             assert torch.equal(ds_a.labels, d.labels) and ds_a.clip_ids == d.clip_ids
             assert torch.equal(ds_a.image_ids, d.image_ids)
     # the data seed and every data knob change the cache key
     assert avdigits._hash(avdigits._knobs(config, 1)) != avdigits._hash(avdigits._knobs(config, 0))
-    assert avdigits._hash(avdigits._knobs(config.replace(visual_noise=0.1), 0)) != \
-        avdigits._hash(avdigits._knobs(config, 0))
+    assert avdigits._hash(avdigits._knobs(config.replace(visual_noise=0.1), 0)) != avdigits._hash(
+        avdigits._knobs(config, 0)
+    )
 
 
 @needs_mirror
@@ -206,6 +215,7 @@ def test_avdigits_seed_varies_train_and_val_draws_but_not_test(splits, fsdd_dir)
 
 # --------------------------------------------------------------------------------------------- synthetic
 
+
 def _centroid_accuracy(train, test, get):
     """Nearest-class-mean accuracy: a quick measure of how separable a modality is."""
     xtr, xte = get(train).flatten(1), get(test).flatten(1)
@@ -220,18 +230,22 @@ def test_synthetic_shapes_sizes_determinism():
     assert s.train.audio.shape == (450, 1, 32, 32) and s.train.visual.shape == (450, 3, 2, 12, 12)
     assert s.train.audio.dtype == s.train.visual.dtype == torch.float32
     assert torch.bincount(s.train.labels, minlength=10).tolist() == [45] * 10
-    again = make_synthetic(config.replace(seed=123))      # the run seed does not change the data
+    again = make_synthetic(config.replace(seed=123))  # the run seed does not change the data
     assert torch.equal(s.train.audio, again.train.audio) and torch.equal(s.test.visual, again.test.visual)
 
 
 def test_synthetic_difficulty_knobs():
     base = RunConfig(dataset="synthetic", synthetic_size=1000)
     acc = {}
-    for name, cfg in {"easy": base.replace(audio_snr_db=10.0, visual_noise=0.1),
-                      "hard": base.replace(audio_snr_db=-10.0, visual_noise=2.0)}.items():
+    for name, cfg in {
+        "easy": base.replace(audio_snr_db=10.0, visual_noise=0.1),
+        "hard": base.replace(audio_snr_db=-10.0, visual_noise=2.0),
+    }.items():
         s = make_synthetic(cfg)
-        acc[name] = (_centroid_accuracy(s.train, s.test, lambda d: d.audio),
-                     _centroid_accuracy(s.train, s.test, lambda d: d.visual[:, 0]))
-    assert acc["easy"][0] > acc["hard"][0] + 0.2      # audio SNR matters
-    assert acc["easy"][1] > acc["hard"][1] + 0.2      # visual noise matters
-    assert min(acc["hard"]) > 0.1 - 0.05              # still about chance or better, never broken
+        acc[name] = (
+            _centroid_accuracy(s.train, s.test, lambda d: d.audio),
+            _centroid_accuracy(s.train, s.test, lambda d: d.visual[:, 0]),
+        )
+    assert acc["easy"][0] > acc["hard"][0] + 0.2  # audio SNR matters
+    assert acc["easy"][1] > acc["hard"][1] + 0.2  # visual noise matters
+    assert min(acc["hard"]) > 0.1 - 0.05  # still about chance or better, never broken

@@ -4,6 +4,7 @@ Each dataset's raw layout is generated with PyAV (tests/media_fixtures.py), incl
 and the real command-line `main` of its script is run. Spectrogram helpers are checked against
 independent references (scipy's STFT) and against the tones the fixtures put in.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -24,12 +25,11 @@ from ogm_lib.method.config import make_config  # noqa: E402
 from ogm_lib.method.data import build_datasets  # noqa: E402
 from ogm_lib.method.data import features as F  # noqa: E402
 from ogm_lib.method.data import lists as L  # noqa: E402
-from ogm_lib.method.data import prepare as P  # noqa: E402
 from ogm_lib.method.data.prepared import IMAGENET_MEAN, IMAGENET_STD, frame_indices  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-FRAME = 32        # stored frame side in the tests
-IMAGE = 16        # image_size the loader crops/resizes to
+FRAME = 32  # stored frame side in the tests
+IMAGE = 16  # image_size the loader crops/resizes to
 
 
 def script(dataset: str):
@@ -42,8 +42,9 @@ def script(dataset: str):
 
 
 def run_script(dataset: str, raw: Path, out: Path, *extra: str):
-    return script(dataset).main(["--raw", str(raw), "--out", str(out), "--frame-size", str(FRAME),
-                                 "--workers", "1", "--quiet", *extra])
+    return script(dataset).main(
+        ["--raw", str(raw), "--out", str(out), "--frame-size", str(FRAME), "--workers", "1", "--quiet", *extra]
+    )
 
 
 def config(dataset: str, out: Path, **kw):
@@ -59,15 +60,16 @@ def mtimes(out: Path) -> dict:
 # raw datasets, generated once per module, each with a broken file
 # ---------------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def raw(tmp_path_factory):
     base = tmp_path_factory.mktemp("raw")
     mf.make_cremad(base / "cremad", actors=("1001", "1002"), split_files=True)
-    mf.truncate(base / "cremad" / "VideoFlash" / "1002_DFA_SAD_XX.flv", 100)     # header only
-    (base / "cremad" / "AudioWAV" / "1001_DFA_FEA_XX.wav").unlink()                # audio never downloaded
+    mf.truncate(base / "cremad" / "VideoFlash" / "1002_DFA_SAD_XX.flv", 100)  # header only
+    (base / "cremad" / "AudioWAV" / "1001_DFA_FEA_XX.wav").unlink()  # audio never downloaded
     mf.make_ksounds(base / "ksounds")
     mf.make_vggsound(base / "vggsound", missing=1)
-    mf.truncate(base / "vggsound" / "video" / "-v1_1Ab_000031.mp4", 0.5)          # no moov atom
+    mf.truncate(base / "vggsound" / "video" / "-v1_1Ab_000031.mp4", 0.5)  # no moov atom
     mf.make_ave(base / "ave")
     mf.truncate(base / "ave" / "AVE" / "ave0V0q.mp4", 0.3)
     return base
@@ -90,12 +92,14 @@ def prepared(raw, tmp_path_factory):
 # audio features
 # ---------------------------------------------------------------------------------------------------
 
+
 def tone(hz, seconds, rate):
     return (0.5 * np.sin(2 * np.pi * hz * np.arange(int(seconds * rate)) / rate)).astype(np.float32)
 
 
 def test_stft_matches_scipy_stft():
     from scipy import signal
+
     x = np.random.default_rng(0).standard_normal(5000).astype(np.float32)
     ours = np.exp(F.stft_log_magnitude(x, 512, 353)) - 1e-7
     win = signal.get_window("hann", 512)
@@ -104,10 +108,11 @@ def test_stft_matches_scipy_stft():
     np.testing.assert_allclose(ours, np.abs(ref) * win.sum(), rtol=1e-3, atol=1e-3)
 
 
-@pytest.mark.parametrize("dataset,rate,n_fft,shape", [("cremad", 22050, 512, (257, 188)),
-                                                      ("vggsound", 16000, 256, (129, 1251))])
+@pytest.mark.parametrize(
+    "dataset,rate,n_fft,shape", [("cremad", 22050, 512, (257, 188)), ("vggsound", 16000, 256, (129, 1251))]
+)
 def test_stft_features_shape_and_peak(dataset, rate, n_fft, shape):
-    spec = F.SPECS[dataset].features(tone(1000.0, 1.3, rate))    # short: tiled to the full length
+    spec = F.SPECS[dataset].features(tone(1000.0, 1.3, rate))  # short: tiled to the full length
     assert spec.shape == shape
     assert abs(spec.mean(axis=1).argmax() - 1000.0 * n_fft / rate) <= 1
 
@@ -116,10 +121,10 @@ def test_kaldi_fbank():
     rate = 16000
     fb = F.ksounds_features(tone(1000.0, 10.0, rate))
     assert fb.shape == (128, 1024)
-    n_real = 1 + (10 * rate - 400) // 160                          # snip_edges: 998 whole frames
+    n_real = 1 + (10 * rate - 400) // 160  # snip_edges: 998 whole frames
     assert n_real == 998 and np.all(fb[:, n_real:] == 0) and np.all(fb[:, :n_real] != 0)
     # the loudest band is the one whose centre lies nearest 1 kHz on Kaldi's mel scale
-    mel = lambda f: 1127 * np.log(1 + f / 700)                      # noqa: E731
+    mel = lambda f: 1127 * np.log(1 + f / 700)  # noqa: E731
     centres = mel(20) + (mel(8000) - mel(20)) / 129 * np.arange(1, 129)
     assert abs(fb[:, :n_real].mean(axis=1).argmax() - np.abs(centres - mel(1000)).argmin()) <= 1
     banks = F.kaldi_mel_banks(128, 512, rate)
@@ -136,8 +141,8 @@ def test_pick_fraction_is_deterministic():
     groups = [f"g{i}" for i in range(50)]
     a = L.pick_fraction(groups, 0.1, "val")
     assert len(a) == 5 and a == L.pick_fraction(reversed(groups * 2), 0.1, "val")
-    assert a != L.pick_fraction(groups, 0.1, "test")                # salts give independent splits
-    assert len(L.pick_fraction(["a", "b"], 0.1, "val")) == 1         # at least one, never all
+    assert a != L.pick_fraction(groups, 0.1, "test")  # salts give independent splits
+    assert len(L.pick_fraction(["a", "b"], 0.1, "val")) == 1  # at least one, never all
     assert L.pick_fraction(["a"], 0.5, "val") == {"a"} and L.pick_fraction(groups, 0, "val") == set()
 
 
@@ -148,7 +153,7 @@ def test_frame_indices():
     assert frame_indices(2, 3, train=False) == [0, 1, 1]
     draws = [frame_indices(10, 3, train=True) for _ in range(30)]
     assert all(d == sorted(set(d)) and len(d) == 3 and 0 <= d[0] and d[-1] < 10 for d in draws)
-    assert len({tuple(d) for d in draws}) > 5                       # it really samples
+    assert len({tuple(d) for d in draws}) > 5  # it really samples
     assert {frame_indices(3, 1, train=True)[0] for _ in range(30)} == {0, 1, 2}
 
 
@@ -206,7 +211,7 @@ def test_labels_frames_and_tones_stay_together(prepared):
     for i in range(len(splits.test)):
         audio, visual, label = splits.test[i]
         k = mf.CREMAD_EMOTIONS.index(splits.class_names[label])
-        rgb = (visual * std + mean).amax(dim=(1, 2, 3))             # brightest value per channel
+        rgb = (visual * std + mean).amax(dim=(1, 2, 3))  # brightest value per channel
         assert ((rgb > 0.5).tolist()) == [c > 128 for c in mf.COLOURS[k]]
         assert abs(int(audio[0].mean(dim=1).argmax()) - mf.TONES[k] * 512 / 22050) <= 1
 
@@ -219,8 +224,9 @@ def test_cremad_hash_splits(tmp_path):
     by_actor = run_script("cremad", tmp_path / "raw", tmp_path / "by_actor", "--speaker-independent")
     assert by_actor.prepared == 24
     splits = build_datasets(config("cremad", tmp_path / "by_actor", val_fraction=0.3))
-    actors = {s: {splits_name.split("_")[0] for splits_name in _names(getattr(splits, s))}
-              for s in ("train", "val", "test")}
+    actors = {
+        s: {splits_name.split("_")[0] for splits_name in _names(getattr(splits, s))} for s in ("train", "val", "test")
+    }
     assert all(actors[s] for s in actors)
     assert not (actors["train"] & actors["test"]) and not (actors["train"] & actors["val"])
     clip = build_datasets(config("cremad", tmp_path / "by_clip"))
@@ -272,7 +278,7 @@ def test_repaired_file_is_picked_up(raw, tmp_path):
     out = tmp_path / "out"
     first = run_script("vggsound", src, out)
     assert first.prepared == 7 and first.failed_now == 1
-    assert run_script("vggsound", src, out).failed_now == 0           # unchanged: not decoded again
+    assert run_script("vggsound", src, out).failed_now == 0  # unchanged: not decoded again
     mf.write_clip(src / "video" / "-v1_1Ab_000031.mp4", 1.5, mf.COLOURS[1], mf.TONES[1])
     fixed = run_script("vggsound", src, out)
     assert fixed.extracted == 1 and fixed.packed and fixed.prepared == 8

@@ -13,6 +13,7 @@ parameters must agree within 1e-9 after one epoch (3 steps, one with unequal 23 
 measured). The paper's setting (OGM-GE, concat) is also checked in float32: within 1e-5 (4e-7
 measured).
 """
+
 import json
 import math
 import os
@@ -24,20 +25,22 @@ from pathlib import Path
 import pytest
 import torch
 
+from ogm_lib.distributed import SyncBatchNormCPU, run_local, shard_bounds
 from ogm_lib.method.config import make_config
 from ogm_lib.method.data import AVSplits, AVTensorDataset, build_datasets
-from ogm_lib.distributed import SyncBatchNormCPU, run_local, shard_bounds
 from ogm_lib.method.train import Trainer, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 
 # 173 training clips, global batch 64: batches of 64, 64 and 45 (the last splits 23 / 22: unequal shards)
-JOBS = [("ogm_ge_concat_fp64", dict(method="ogm_ge", fusion="concat"), torch.float64, 1e-9),
-        ("mdrop_film_fp64", dict(method="mdrop_audio", fusion="film"), torch.float64, 1e-9),
-        # fp32: the two ranks' half-batch convolutions round differently from one full-batch one; after three
-        # steps that was below 1e-5 on an AMD EPYC and up to 2.7e-4 on an Intel Xeon (AVX-512 kernels block
-        # by batch size). The fp64 jobs carry the exactness; this one checks the fp32 path stays close
-        ("ogm_ge_concat_fp32", dict(method="ogm_ge", fusion="concat"), torch.float32, 1e-3)]
+JOBS = [
+    ("ogm_ge_concat_fp64", dict(method="ogm_ge", fusion="concat"), torch.float64, 1e-9),
+    ("mdrop_film_fp64", dict(method="mdrop_audio", fusion="film"), torch.float64, 1e-9),
+    # fp32: the two ranks' half-batch convolutions round differently from one full-batch one; after three
+    # steps that was below 1e-5 on an AMD EPYC and up to 2.7e-4 on an Intel Xeon (AVX-512 kernels block
+    # by batch size). The fp64 jobs carry the exactness; this one checks the fp32 path stays close
+    ("ogm_ge_concat_fp32", dict(method="ogm_ge", fusion="concat"), torch.float32, 1e-3),
+]
 
 
 def ddp_config(**kw):
@@ -86,8 +89,10 @@ def _train_on_rank(ctx, jobs, out_dir):
         cfg = ddp_config(**case).replace(world_size=ctx.world_size)
         trainer = _train(cfg, Path(out_dir) / name, dtype, dist=ctx)
         assert sum(isinstance(m, SyncBatchNormCPU) for m in trainer.model.modules()) > 0
-        torch.save({"state": trainer.model.state_dict(), "steps": trainer.result.steps,
-                    "epochs": trainer.result.epochs}, Path(out_dir) / f"{name}_rank{ctx.rank}.pt")
+        torch.save(
+            {"state": trainer.model.state_dict(), "steps": trainer.result.steps, "epochs": trainer.result.epochs},
+            Path(out_dir) / f"{name}_rank{ctx.rank}.pt",
+        )
 
 
 def test_two_ranks_stay_identical_and_match_one_process(tmp_path, one_thread):
@@ -107,7 +112,7 @@ def test_two_ranks_stay_identical_and_match_one_process(tmp_path, one_thread):
         # the same config in one process, batch 64
         single = _train(cfg, tmp_path / f"{name}_single", dtype)
         assert len(single.result.steps["loss"]) == len(r0["steps"]["loss"]) == 3
-        for key in ("loss", "rho_a", "rho_v", "k_a", "k_v"):   # the trace is stored in float32
+        for key in ("loss", "rho_a", "rho_v", "k_a", "k_v"):  # the trace is stored in float32
             assert r0["steps"][key] == pytest.approx(single.result.steps[key], rel=1e-5), (name, key)
         for key, value in single.model.state_dict().items():
             if value.is_floating_point():
@@ -116,7 +121,7 @@ def test_two_ranks_stay_identical_and_match_one_process(tmp_path, one_thread):
                 assert torch.equal(r0["state"][key], value), (name, key)
         for e_ddp, e_one in zip(r0["epochs"], single.result.epochs):
             assert e_ddp["val_acc"] == e_one["val_acc"] and e_ddp["test_acc"] == e_one["test_acc"]
-        if case["method"] == "ogm_ge":   # the comparison is meaningful: OGM slowed a modality on some step
+        if case["method"] == "ogm_ge":  # the comparison is meaningful: OGM slowed a modality on some step
             assert min(r0["steps"]["k_a"] + r0["steps"]["k_v"]) < 1
 
 
@@ -127,14 +132,38 @@ def _free_port():
 
 
 def test_torchrun_cli_trains_and_writes_once(tmp_path, one_thread):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2",
-           f"--master_port={_free_port()}", "-m", "ogm_lib.distributed", "train", "--profile", "smoke",
-           "--dataset", "synthetic", "--synthetic-size", "192", "--batch-size", "64", "--epochs", "1",
-           "--method", "ogm_ge", "--quiet", "true", "--results-dir", str(tmp_path), "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes=1",
+        "--nproc_per_node=2",
+        f"--master_port={_free_port()}",
+        "-m",
+        "ogm_lib.distributed",
+        "train",
+        "--profile",
+        "smoke",
+        "--dataset",
+        "synthetic",
+        "--synthetic-size",
+        "192",
+        "--batch-size",
+        "64",
+        "--epochs",
+        "1",
+        "--method",
+        "ogm_ge",
+        "--quiet",
+        "true",
+        "--results-dir",
+        str(tmp_path),
+        "--json",
+    ]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
-    out = json.loads(done.stdout[done.stdout.index("{"):])      # rank 0 prints once
+    out = json.loads(done.stdout[done.stdout.index("{") :])  # rank 0 prints once
     assert done.stdout.count('"key"') == 1 and out["world_size"] == 2
     cfg = ddp_config(epochs=1, method="ogm_ge")
     assert out["key"] == cfg.replace(world_size=2).key()

@@ -9,6 +9,7 @@ and must find the same store (`paths.dataset_dir`). Its runs must carry the stor
 split manifest's hash. No network. Each chapter trains Table 1's 20 smoke runs (a few CPU seconds each),
 so the two tests take minutes, not seconds; the generous subprocess timeout is for a loaded machine.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,9 +31,25 @@ NOTEBOOK = ROOT / "notebooks" / "05_table1.ipynb"
 
 def prepare_from_root(dataset: str, raw: Path, env: dict, *extra: str) -> str:
     """`python data_scripts/prepare_<dataset>.py --raw <raw>` run from the repository root, no `--out`."""
-    done = subprocess.run([sys.executable, f"data_scripts/prepare_{dataset}.py", "--raw", str(raw),
-                           "--frame-size", "32", "--workers", "1", "--quiet", *extra],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    done = subprocess.run(
+        [
+            sys.executable,
+            f"data_scripts/prepare_{dataset}.py",
+            "--raw",
+            str(raw),
+            "--frame-size",
+            "32",
+            "--workers",
+            "1",
+            "--quiet",
+            *extra,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -40,15 +57,22 @@ def prepare_from_root(dataset: str, raw: Path, env: dict, *extra: str) -> str:
 def run_chapter(dataset: str, tmp_path: Path, env: dict) -> list[dict]:
     """Chapter 05 at the smoke profile from `notebooks/` (papermill in a kernel that sees `env`); its runs."""
     import papermill
+
     results = tmp_path / "results"
     out = tmp_path / "05_table1.out.ipynb"
     old = dict(os.environ)
-    os.environ.update(env)        # the kernel inherits this process's environment
+    os.environ.update(env)  # the kernel inherits this process's environment
     try:
-        papermill.execute_notebook(str(NOTEBOOK), str(out), cwd=str(NOTEBOOK.parent), kernel_name="python3",
-                                   parameters=dict(dataset=dataset, profile="smoke", seeds=2, headline_seeds=2,
-                                                   workers=1, results_dir=str(results)),
-                                   progress_bar=False)
+        papermill.execute_notebook(
+            str(NOTEBOOK),
+            str(out),
+            cwd=str(NOTEBOOK.parent),
+            kernel_name="python3",
+            parameters=dict(
+                dataset=dataset, profile="smoke", seeds=2, headline_seeds=2, workers=1, results_dir=str(results)
+            ),
+            progress_bar=False,
+        )
     finally:
         os.environ.clear()
         os.environ.update(old)
@@ -65,7 +89,7 @@ def environment(data: Path) -> dict:
 
 def check_runs(runs: list[dict], store: Path, dataset: str) -> None:
     manifest = json.loads((store / "manifest.json").read_text())
-    assert len(runs) == 20                     # Table 1's ten rows, two seeds each
+    assert len(runs) == 20  # Table 1's ten rows, two seeds each
     assert {r["config"]["dataset"] for r in runs} == {dataset}
     assert {r["config"]["data_fingerprint"] for r in runs} == {manifest["store_fingerprint"]}
     hashes = {r["provenance"]["split_hash"] for r in runs}
@@ -84,8 +108,9 @@ def test_cremad_raw_to_table1(tmp_path):
 
 def test_ksounds_raw_to_table1(tmp_path):
     raw = tmp_path / "kinetics_sounds"
-    mf.make_ksounds(raw, classes=("playing bagpipes", "dog barking", "playing drums"), train_per_class=4,
-                    test_per_class=2)
+    mf.make_ksounds(
+        raw, classes=("playing bagpipes", "dog barking", "playing drums"), train_per_class=4, test_per_class=2
+    )
     data = tmp_path / "data"
     env = environment(data)
     prepare_from_root("ksounds", raw, env)

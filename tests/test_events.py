@@ -1,5 +1,6 @@
 """Event localisation (the paper's Table 5): the event sequences (data/events.py), AVE's segment-level accuracy,
 the AVGA and PSP localisation models (models/localisation.py), and the evaluation of segment labels."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -15,18 +16,24 @@ from ogm_lib.method.modulation import GradientModulator
 
 def test_segment_accuracy_on_a_hand_made_example():
     # two sequences of four segments; 0 = background, k = event class k
-    labels = torch.tensor([[0, 3, 3, 0],
-                           [5, 5, 0, 0]])
-    pred = torch.tensor([[0, 3, 2, 0],      # 3 of 4 right
-                         [5, 0, 0, 1]])     # 2 of 4 right
+    labels = torch.tensor([[0, 3, 3, 0], [5, 5, 0, 0]])
+    pred = torch.tensor(
+        [
+            [0, 3, 2, 0],  # 3 of 4 right
+            [5, 0, 0, 1],
+        ]
+    )  # 2 of 4 right
     assert segment_accuracy(pred, labels) == pytest.approx(5 / 8)
-    logits = F.one_hot(pred, 6).float().transpose(1, 2) * 4.0      # (N, classes, S): argmax = pred
+    logits = F.one_hot(pred, 6).float().transpose(1, 2) * 4.0  # (N, classes, S): argmax = pred
     assert segment_accuracy(logits, labels) == pytest.approx(5 / 8)
+
     # the evaluation of a model's per-segment logits gives the same number (as its `acc`)
     class Fixed(torch.nn.Module):
         def forward(self, audio, visual):
             from ogm_lib.method.models import ModelOutput
+
             return ModelOutput(logits, logits, logits, None, None)
+
     metrics = evaluate(Fixed(), [(torch.zeros(2), torch.zeros(2), labels)], num_classes=6)
     assert metrics["acc"] == pytest.approx(5 / 8) and metrics["acc_audio"] == pytest.approx(5 / 8)
 
@@ -44,18 +51,18 @@ def test_event_sequences_event_where_the_modalities_agree():
     g = torch.Generator().manual_seed(0)
     audio, visual, labels, index = event_sequences(ds, 200, 6, g)
     assert audio.shape == (200, 1, 3, 30) and visual.shape == (200, 3, 6, 4, 4) and labels.shape == (200, 6)
-    heard = audio[:, 0, 0].view(200, 6, 5)[..., 0] - 1            # the digit heard in each segment
-    seen = visual[:, 0, :, 0, 0] - 1                                # the digit seen
+    heard = audio[:, 0, 0].view(200, 6, 5)[..., 0] - 1  # the digit heard in each segment
+    seen = visual[:, 0, :, 0, 0] - 1  # the digit seen
     event = labels > 0
     assert torch.equal(heard[event], labels[event].float() - 1) and torch.equal(seen[event], heard[event])
-    assert (heard[~event] != seen[~event]).all()                    # background: the modalities disagree
-    for i in range(200):                                            # one event digit, in one contiguous span
+    assert (heard[~event] != seen[~event]).all()  # background: the modalities disagree
+    for i in range(200):  # one event digit, in one contiguous span
         seg = torch.nonzero(event[i]).flatten()
         assert len(seg) >= 1 and torch.equal(seg, torch.arange(int(seg[0]), int(seg[-1]) + 1))
         d = labels[i, seg[0]] - 1
-        assert ((heard[i][~event[i]] == d) | (seen[i][~event[i]] == d)).all()   # d in one modality of background
+        assert ((heard[i][~event[i]] == d) | (seen[i][~event[i]] == d)).all()  # d in one modality of background
         assert (labels[i][event[i]] == d + 1).all()
-    assert torch.equal(index[..., 0][event], index[..., 1][event])   # an event segment is one clip
+    assert torch.equal(index[..., 0][event], index[..., 1][event])  # an event segment is one clip
     assert 0.3 < float(event.float().mean()) < 0.8
 
 
@@ -110,8 +117,17 @@ def test_avga_attention_follows_the_audio():
 def test_events_config_and_a_training_step(tmp_path):
     from ogm_lib.method.shards import Shard
     from ogm_lib.method.train import Trainer, train_step
-    config = make_config("smoke", dataset="synthetic", task="events", video_model="psp", n_frames=1,
-                         method="ogm_ge", quiet=True, synthetic_size=120)
+
+    config = make_config(
+        "smoke",
+        dataset="synthetic",
+        task="events",
+        video_model="psp",
+        n_frames=1,
+        method="ogm_ge",
+        quiet=True,
+        synthetic_size=120,
+    )
     assert config.key() != make_config("smoke", dataset="synthetic", n_frames=1, video_model="psp").key()
     trainer = Trainer(config, tmp_path)
     assert isinstance(trainer.model, LocalisationModel) and trainer.num_classes == 11
@@ -121,8 +137,12 @@ def test_events_config_and_a_training_step(tmp_path):
     assert torch.isfinite(row).all()
     m = trainer.evaluate_split("test")
     assert 0 <= m["acc"] <= 1 and "acc_audio" in m
-    for bad, match in ((dict(video_model="tsn"), "video_model 'avga' or 'psp'"), (dict(n_frames=3), "n_frames 1"),
-                       (dict(probe_every=1), "probe_every 0"), (dict(dataset="cremad"), "dataset among")):
+    for bad, match in (
+        (dict(video_model="tsn"), "video_model 'avga' or 'psp'"),
+        (dict(n_frames=3), "n_frames 1"),
+        (dict(probe_every=1), "probe_every 0"),
+        (dict(dataset="cremad"), "dataset among"),
+    ):
         with pytest.raises(ValueError, match=match):
             make_config("smoke", **{**dict(dataset="synthetic", task="events", video_model="avga", n_frames=1), **bad})
     with pytest.raises(ValueError, match="needs task 'events'"):

@@ -1,4 +1,5 @@
 """The regime chapters' analyses (`report/explain.py`, `report/calibration.py`) on small real runs."""
+
 import math
 
 import numpy as np
@@ -6,7 +7,9 @@ import pytest
 
 from ogm_lib.recipe import regimes
 from ogm_lib.recipe.book import train_seeds
-from ogm_lib.report import calibration as cal, claims as cl, explain as ex
+from ogm_lib.report import calibration as cal
+from ogm_lib.report import claims as cl
+from ogm_lib.report import explain as ex
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +48,7 @@ def test_crossover_finds_the_first_epoch_from_which_a_stays_ahead():
     class R:
         def __init__(self, accs):
             self.epochs = [{"epoch": i, "test_acc": a} for i, a in enumerate(accs)]
+
     c = ex.crossover([R([0.1, 0.2, 0.5, 0.6])], [R([0.2, 0.3, 0.4, 0.5])])
     assert c["first_for_good"] == 3 and c["leads"] == 2 and math.isclose(c["final"], 10.0)
     never = ex.crossover([R([0.1, 0.5, 0.1])], [R([0.2, 0.2, 0.2])])

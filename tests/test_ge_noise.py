@@ -1,5 +1,6 @@
 """GE with the paper's noise (modulation.sgd_noise, RunConfig.ge_noise), the temperature argument
 (temperature.py) and the update-noise measurement of chapter 03 (noise.update_noise_traces)."""
+
 import math
 from contextlib import nullcontext
 
@@ -22,14 +23,14 @@ class Tiny(nn.Module):
         self.fc = nn.Linear(5, 3)
 
     def forward(self, xa, xv):
-        return self.fc(torch.cat([torch.tanh(self.enc_a(xa)).mean((2, 3)),
-                                  torch.tanh(self.enc_v(xv)).mean((2, 3))], 1))
+        return self.fc(torch.cat([torch.tanh(self.enc_a(xa)).mean((2, 3)), torch.tanh(self.enc_v(xv)).mean((2, 3))], 1))
 
 
 def _state(rho_a: float, alpha: float = 0.8) -> ModulationState:
     rho_a = torch.tensor(rho_a)
-    return ModulationState(rho_a, torch.tensor(1.0), rho_a, 1 / rho_a, coefficient(rho_a, alpha),
-                           coefficient(1 / rho_a, alpha))
+    return ModulationState(
+        rho_a, torch.tensor(1.0), rho_a, 1 / rho_a, coefficient(rho_a, alpha), coefficient(1 / rho_a, alpha)
+    )
 
 
 def _pool(n=400, seed=0):
@@ -68,11 +69,19 @@ def _one_step_noise(net, mod, xa, xv, y, state):
     return g_b, torch.cat([w.grad.reshape(-1).clone() for w in ws])
 
 
-@pytest.mark.parametrize("method, ge_noise, epoch, b, kept", [
-    ("ogm_ge", "sgd", 0, 8, True), ("ge", "sgd", 0, 7, True), ("ogm_ge", "sgd_restore", 0, 8, True),
-    ("ogm_ge", "sgd", 0, 1, False),            # a batch of one: no half to take, nothing kept
-    ("ogm_ge", "sgd", 60, 8, False),           # outside the modulation window
-    ("ogm_ge", "official", 0, 8, False), ("ogm", "official", 0, 8, False), ("normal", "official", 0, 8, False)])
+@pytest.mark.parametrize(
+    "method, ge_noise, epoch, b, kept",
+    [
+        ("ogm_ge", "sgd", 0, 8, True),
+        ("ge", "sgd", 0, 7, True),
+        ("ogm_ge", "sgd_restore", 0, 8, True),
+        ("ogm_ge", "sgd", 0, 1, False),  # a batch of one: no half to take, nothing kept
+        ("ogm_ge", "sgd", 60, 8, False),  # outside the modulation window
+        ("ogm_ge", "official", 0, 8, False),
+        ("ogm", "official", 0, 8, False),
+        ("normal", "official", 0, 8, False),
+    ],
+)
 def test_backward_keeps_the_graph_only_for_the_sgd_noises(method, ge_noise, epoch, b, kept):
     """`GradientModulator.backward`: the batch's gradient in `.grad` for every method; for the "sgd" GE noises
     (in the window, b >= 2) a HalfBatch whose gradient is the fused loss's on the first m samples, through the
@@ -88,7 +97,7 @@ def test_backward_keeps_the_graph_only_for_the_sgd_noises(method, ge_noise, epoc
     loss = nn.functional.cross_entropy(out, y)
     half = mod.backward(loss, out, y, epoch, autocast=lambda: entered.append(1) or nullcontext())
     expect = torch.autograd.grad(nn.functional.cross_entropy(net(xa, xv), y), ws)
-    assert all(torch.allclose(w.grad, g, atol=1e-7) for w, g in zip(ws, expect))      # g = dL/dtheta
+    assert all(torch.allclose(w.grad, g, atol=1e-7) for w, g in zip(ws, expect))  # g = dL/dtheta
     needs = mod.needs_half_batch(epoch)
     assert (half is not None) == needs and len(entered) == int(needs)
     if needs:
@@ -102,7 +111,7 @@ def test_backward_keeps_the_graph_only_for_the_sgd_noises(method, ge_noise, epoc
             loss.backward()
 
 
-@pytest.mark.parametrize("b", [16, 7])          # even: two halves; odd: 3 and 4 samples, rescaled
+@pytest.mark.parametrize("b", [16, 7])  # even: two halves; odd: 3 and 4 samples, rescaled
 def test_sgd_noise_has_the_minibatch_covariance(b, one_thread):
     """Over random mini-batches of a pool, GE's h (noise added with k = 1, method 'ge') has zero mean,
     no correlation with g_B, and trace Cov(h) = tr(Sigma_1) / b, Sigma_1 from per-sample gradients."""
@@ -110,7 +119,7 @@ def test_sgd_noise_has_the_minibatch_covariance(b, one_thread):
     net = Tiny()
     xa, xv, y = _pool()
     flat = _per_sample_conv_grads(net, xa, xv, y)
-    target = float(flat.var(0, unbiased=True).sum()) / b        # tr(Sigma_1) / b (within-batch: no pool factor)
+    target = float(flat.var(0, unbiased=True).sum()) / b  # tr(Sigma_1) / b (within-batch: no pool factor)
     mod = GradientModulator([net.enc_a.weight], [net.enc_v.weight], method="ge", ge_noise="sgd")
     gen = torch.Generator().manual_seed(1)
     hs, gbs = [], []
@@ -146,14 +155,16 @@ def test_sgd_noise_factor_unequal_parts():
     assert half_size(1) == 0 and half_size(7) == 3 and half_size(64) == 32
 
 
-@pytest.mark.parametrize("ge_noise, scale", [("sgd", lambda k: 1.0), ("sgd_k", lambda k: k),
-                                             ("sgd_restore", lambda k: math.sqrt(k * (1 - k)))])
+@pytest.mark.parametrize(
+    "ge_noise, scale",
+    [("sgd", lambda k: 1.0), ("sgd_k", lambda k: k), ("sgd_restore", lambda k: math.sqrt(k * (1 - k)))],
+)
 def test_ogm_ge_sgd_variants_scale_g_and_h(ge_noise, scale):
     """OGM-GE: the dominant encoder gets k g_B + s h, the other (k = 1) g_B + s(1) h; h from the UNSCALED g_B."""
     torch.manual_seed(0)
     net = Tiny()
     xa, xv, y = _pool(12)
-    state = _state(3.0)                      # audio dominant
+    state = _state(3.0)  # audio dominant
     k = float(state.k_a)
     mod = GradientModulator([net.enc_a.weight], [net.enc_v.weight], method="ogm_ge", ge_noise=ge_noise)
     g_b, g = _one_step_noise(net, mod, xa, xv, y, state)
@@ -173,9 +184,11 @@ def test_sgd_noise_needs_the_half_batch_and_skips_a_batch_of_one():
     assert mod.needs_half_batch(0) and not mod.needs_half_batch(60)
     with pytest.raises(ValueError, match="half"):
         mod.apply(_state(3.0), 0)
-    mod.apply(_state(3.0), 0, HalfBatch(None, 0, 1))       # batch of one: scaled, no noise
-    assert torch.allclose(w.grad, torch.full_like(w, float(_state(3.0).k_a))) and torch.equal(v.grad, torch.ones_like(v))
-    assert not GradientModulator([w], [v], method="ogm_ge").needs_half_batch(0)       # official: no
+    mod.apply(_state(3.0), 0, HalfBatch(None, 0, 1))  # batch of one: scaled, no noise
+    assert torch.allclose(w.grad, torch.full_like(w, float(_state(3.0).k_a))) and torch.equal(
+        v.grad, torch.ones_like(v)
+    )
+    assert not GradientModulator([w], [v], method="ogm_ge").needs_half_batch(0)  # official: no
     with pytest.raises(ValueError, match="official, sgd, sgd_k, sgd_restore"):
         GradientModulator([w], [v], method="ogm_ge", ge_noise="paper")
 
@@ -188,7 +201,7 @@ def test_official_noise_unchanged():
     w.grad, v.grad = gw.clone(), gv.clone()
     state = _state(2.0)
     GradientModulator([w], [v], method="ogm_ge", generator=torch.Generator().manual_seed(5)).apply(state, 0)
-    gen = torch.Generator().manual_seed(5)                  # the former apply(), written out
+    gen = torch.Generator().manual_seed(5)  # the former apply(), written out
     expect = []
     for g, k in ((gw, state.k_a), (gv, state.k_v)):
         sigma = g.std() + 1e-8
@@ -199,16 +212,23 @@ def test_official_noise_unchanged():
 # numbers of a smoke run made with the code before `ge_noise` existed (commit ea2b711, one thread): the default
 # is unchanged. Per CPU model: other processors pick other kernels, whose last bits send SGD elsewhere
 # (`rerun.py`); to add one, run commit ea2b711's `fit` on it.
-BEFORE = {"AMD EPYC": {"ogm_ge": ("a138ee9f1f6f6893", [0.13725490868091583, 0.1568627506494522]),
-                       "ge": ("0591b0a22ec33374", [0.09803921729326248, 0.05882352963089943])},
-          "Intel(R) Xeon(R) Processor": {"ogm_ge": ("a138ee9f1f6f6893", [0.09803921729326248, 0.09803921729326248]),
-                                         "ge": ("0591b0a22ec33374", [0.13725490868091583, 0.1568627506494522])}}
+BEFORE = {
+    "AMD EPYC": {
+        "ogm_ge": ("a138ee9f1f6f6893", [0.13725490868091583, 0.1568627506494522]),
+        "ge": ("0591b0a22ec33374", [0.09803921729326248, 0.05882352963089943]),
+    },
+    "Intel(R) Xeon(R) Processor": {
+        "ogm_ge": ("a138ee9f1f6f6893", [0.09803921729326248, 0.09803921729326248]),
+        "ge": ("0591b0a22ec33374", [0.13725490868091583, 0.1568627506494522]),
+    },
+}
 
 
 @pytest.mark.parametrize("method", ["ogm_ge", "ge"])
 def test_default_smoke_run_as_before(method, tmp_path, one_thread):
     from ogm_lib.method.results import _cpu_name
     from ogm_lib.method.train import fit
+
     cfg = make_config("smoke", dataset="synthetic", method=method, quiet=True)
     if _cpu_name() not in BEFORE:
         pytest.skip(f"no numbers of commit ea2b711 for this CPU ({_cpu_name()}); run it here to add them")
@@ -218,12 +238,15 @@ def test_default_smoke_run_as_before(method, tmp_path, one_thread):
     assert [e["test_acc"] for e in result.epochs] == pytest.approx(test_acc, abs=1e-6)
 
 
-@pytest.mark.parametrize("method, ge_noise", [("ogm_ge", "sgd"), ("ogm_ge", "sgd_k"), ("ogm_ge", "sgd_restore"),
-                                              ("ge", "sgd")])
+@pytest.mark.parametrize(
+    "method, ge_noise", [("ogm_ge", "sgd"), ("ogm_ge", "sgd_k"), ("ogm_ge", "sgd_restore"), ("ge", "sgd")]
+)
 def test_variants_train(method, ge_noise, tmp_path, one_thread):
     from ogm_lib.method.train import fit
-    cfg = make_config("smoke", dataset="synthetic", method=method, ge_noise=ge_noise, quiet=True, epochs=1,
-                      modulation_end=0)
+
+    cfg = make_config(
+        "smoke", dataset="synthetic", method=method, ge_noise=ge_noise, quiet=True, epochs=1, modulation_end=0
+    )
     assert cfg.key() != cfg.replace(ge_noise="official").key()
     result = fit(cfg, tmp_path)
     assert math.isfinite(result.epochs[-1]["train_loss"]) and result.config["ge_noise"] == ge_noise
@@ -243,6 +266,7 @@ def test_ge_noise_config_checks():
     # the default stays out of the key: a config dict without the field (a result file written before it
     # existed) has the same key
     from ogm_lib.method.config import config_key
+
     cfg = make_config("cpu", method="ogm_ge")
     d = cfg.to_dict()
     d.pop("ge_noise")
@@ -251,12 +275,14 @@ def test_ge_noise_config_checks():
 
 def test_cli_lists_ge_noise():
     from ogm_lib.__main__ import build_parser
+
     text = build_parser()._subparsers._group_actions[0].choices["train"].format_help()
     assert "--ge-noise" in text and "sgd_restore" in text
 
 
 def test_temperature_factors():
     from ogm_lib.method.temperature import temperature_factor, temperature_table
+
     assert temperature_factor(0.1, "sgd") == pytest.approx((1 + 0.01) / 0.1)
     assert temperature_factor(0.03, "sgd") == pytest.approx(33.363, abs=1e-3)
     assert temperature_factor(0.2, "sgd") == pytest.approx(5.2)
@@ -264,7 +290,7 @@ def test_temperature_factors():
     assert temperature_factor(0.1, "sgd_k") == pytest.approx(0.2)
     assert temperature_factor(0.1, "official", official_ratio=0.8) == pytest.approx((0.01 + 0.8) / 0.1)
     assert temperature_factor([0.03, 0.2, 1.0], "sgd_restore") == pytest.approx([1, 1, 1])
-    assert temperature_factor(1.0, "sgd") == pytest.approx(2.0)        # the non-dominant encoder
+    assert temperature_factor(1.0, "sgd") == pytest.approx(2.0)  # the non-dominant encoder
     table = temperature_table((0.03, 0.2))
     assert list(table.index) == [0.03, 0.2] and table.shape == (2, 5)
     with pytest.raises(ValueError, match="0 < k <= 1"):
@@ -278,6 +304,7 @@ def test_temperature_matches_a_simulated_sde():
     temperature: plain SGD at lr eta gives eta * s2 / (2 - eta); OGM-GE with k and noise s h behaves as
     SGD at lr k eta with temperature (k^2 + s^2) / k times SGD's."""
     from ogm_lib.method.temperature import noise_scale_squared, temperature_factor
+
     gen = torch.Generator().manual_seed(0)
     eta, k, chains, steps = 0.05, 0.2, 20000, 2000
     variances = {}
@@ -294,13 +321,14 @@ def test_temperature_matches_a_simulated_sde():
     plain = eta / (2 - eta)
     for form, var in variances.items():
         a = k * eta
-        exact = eta ** 2 * (k ** 2 + float(noise_scale_squared(k, form))) / (a * (2 - a))
+        exact = eta**2 * (k**2 + float(noise_scale_squared(k, form))) / (a * (2 - a))
         assert var == pytest.approx(exact, rel=0.06), form
         assert var / plain == pytest.approx(temperature_factor(k, form), rel=0.07), form
 
 
 def test_ge_variant_rows():
     from ogm_lib.recipe.ge_variants import GE_VARIANTS, ge_variant_rows
+
     base = make_config("smoke", dataset="synthetic", alpha=0.8)
     rows = ge_variant_rows(base, alpha=0.4)
     assert list(rows)[0] == "Joint training" and len(rows) == len(GE_VARIANTS) + 1

@@ -2,6 +2,7 @@
 sets: `book.per_seed` finds the pair at the table's alpha (`book.table_alpha`, or the chapter's `alpha`), where the
 per-row rule alone (`book.row_seeds` at the regime's alpha) gave the OGM-GE row `seeds` and its partner
 `headline_seeds`."""
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,7 @@ def test_the_regimes_rule_alone_splits_the_pair():
     assert [c.seed for c in grid["Summation+"]] == list(range(book.SEEDS))
 
 
-@pytest.mark.parametrize("chapter", [c.name for c in chapters_with(per_seed=book_seeds)
-                                     if "alpha" in c.parameters])
+@pytest.mark.parametrize("chapter", [c.name for c in chapters_with(per_seed=book_seeds) if "alpha" in c.parameters])
 @pytest.mark.parametrize("alpha", ALPHAS)
 def test_every_chapter_gives_the_pair_the_same_seeds(chapter, alpha):
     ch = CHAPTER[chapter]
@@ -64,6 +64,11 @@ def test_chapter_02_names_its_alpha():
     for c in chapters_with(per_seed=book_seeds):
         if "alpha" in c.parameters and book.table_alpha(c.table(alpha=0.8)) != 0.8:
             nb = json.loads((NOTEBOOKS / f"{c.name}.ipynb").read_text())
-            calls = [line for cell in nb["cells"] if cell["cell_type"] == "code"
-                     for line in "".join(cell["source"]).splitlines() if "train_seeds(rows" in line]
+            calls = [
+                line
+                for cell in nb["cells"]
+                if cell["cell_type"] == "code"
+                for line in "".join(cell["source"]).splitlines()
+                if "train_seeds(rows" in line
+            ]
             assert calls and all("alpha=alpha" in line for line in calls), c.name

@@ -1,6 +1,7 @@
 """Hostile input (issue 12): every bad value refused before work with a message naming it, every damaged
 file named, non-finite values caught before evaluation. One table of bad inputs (input, expected error
 text), then the damaged-file and blow-up cases. Training here is the `smoke` profile on `synthetic` data."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -12,8 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from ogm_lib.method import checks
 from ogm_lib.__main__ import build_parser, main
+from ogm_lib.method import checks
 from ogm_lib.method.config import check_device, make_config
 from ogm_lib.method.data import build_datasets
 from ogm_lib.method.fileio import DamagedFileError
@@ -87,19 +88,32 @@ def test_bad_values_are_refused_where_the_config_is_made(bad, expected, monkeypa
 
 def test_good_values_still_pass_and_keep_their_key():
     """Boundary values that are valid stay valid, with the key they always had."""
-    for ok in (dict(alpha=0), dict(alpha=0.0, method="ogm"), dict(momentum=0.0), dict(val_fraction=0.5),
-               dict(method="normal", modulation_start=5, modulation_end=1), dict(synthetic_size=6),
-               dict(lr=1e30), dict(seed=2 ** 40), dict(probe_every=0), dict(device="cuda")):
+    for ok in (
+        dict(alpha=0),
+        dict(alpha=0.0, method="ogm"),
+        dict(momentum=0.0),
+        dict(val_fraction=0.5),
+        dict(method="normal", modulation_start=5, modulation_end=1),
+        dict(synthetic_size=6),
+        dict(lr=1e30),
+        dict(seed=2**40),
+        dict(probe_every=0),
+        dict(device="cuda"),
+    ):
         smoke(**ok).key()
     import numpy as np
-    assert smoke(seed=np.int64(3)).key() == smoke(seed=3).key()        # a numpy integer is an int
+
+    assert smoke(seed=np.int64(3)).key() == smoke(seed=3).key()  # a numpy integer is an int
 
 
 DEVICE_CASES = [
     ("cuda", "no CUDA GPU", not torch.cuda.is_available()),
     (f"cuda:{torch.cuda.device_count() + 3}", "CUDA GPU(s)", torch.cuda.is_available()),
-    ("mps", "MPS (Apple silicon GPU) is not available",
-     not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())),
+    (
+        "mps",
+        "MPS (Apple silicon GPU) is not available",
+        not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()),
+    ),
     ("meta", "runs on cpu, cuda or mps", True),
 ]
 
@@ -117,10 +131,20 @@ def test_a_missing_device_is_refused_before_data_is_read(device, expected, appli
 
 NOTEBOOK_CASES = [
     # (parameter value as papermill may pass it, expected error text or the parsed value)
-    ("[0,1]", [0, 1]), ("[0, 2]", [0, 2]), (3, [0, 1, 2]), ([4, 1], [4, 1]),
-    (0, "asks for no seed"), (-2, "asks for no seed"), ("[]", "is not a count >= 1"), ([], "is not a count >= 1"),
-    (1.5, "is not a count >= 1"), ("[0.5]", "0.5 is not an integer >= 0"), ("[0, 0]", "repeats seed 0"),
-    ("zero", "is not a count >= 1"), (True, "is not a count >= 1"), ([-1], "-1 is not an integer >= 0"),
+    ("[0,1]", [0, 1]),
+    ("[0, 2]", [0, 2]),
+    (3, [0, 1, 2]),
+    ([4, 1], [4, 1]),
+    (0, "asks for no seed"),
+    (-2, "asks for no seed"),
+    ("[]", "is not a count >= 1"),
+    ([], "is not a count >= 1"),
+    (1.5, "is not a count >= 1"),
+    ("[0.5]", "0.5 is not an integer >= 0"),
+    ("[0, 0]", "repeats seed 0"),
+    ("zero", "is not a count >= 1"),
+    (True, "is not a count >= 1"),
+    ([-1], "-1 is not an integer >= 0"),
 ]
 
 
@@ -137,8 +161,12 @@ def test_notebook_list_parameters():
     assert checks.number_list("[0.3, 0.8]", "alphas", float, 0) == [0.3, 0.8]
     assert checks.number_list("[64,128]", "batch_sizes", int, 1) == [64, 128]
     assert checks.number_list(0.8, "alphas", float, 0) == [0.8]
-    for value, expected in (("[0.3, -1]", "-1 is not a number with x >= 0"), ("[]", "not a non-empty list"),
-                            ("0.3, x", "not a non-empty list"), ("[nan]", "not a non-empty list")):
+    for value, expected in (
+        ("[0.3, -1]", "-1 is not a number with x >= 0"),
+        ("[]", "not a non-empty list"),
+        ("0.3, x", "not a non-empty list"),
+        ("[nan]", "not a non-empty list"),
+    ):
         with pytest.raises(ValueError, match=expected):
             checks.number_list(value, "alphas", float, 0)
     with pytest.raises(ValueError, match="64.5 is not an integer"):
@@ -181,8 +209,9 @@ def test_cli_debug_shows_the_traceback():
 def test_cli_missing_gpu_is_one_line(tmp_path, capsys):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    rc = main(["train", "--profile", "smoke", "--dataset", "synthetic", "--device", "cuda",
-               "--results-dir", str(tmp_path)])
+    rc = main(
+        ["train", "--profile", "smoke", "--dataset", "synthetic", "--device", "cuda", "--results-dir", str(tmp_path)]
+    )
     assert rc == 1 and "no CUDA GPU" in capsys.readouterr().err
 
 
@@ -199,6 +228,7 @@ def test_help_prints_each_default_once_and_quiet_is_a_flag():
 # ------------------------------------------------------------------------------------------------------
 # damaged result files
 # ------------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
@@ -236,12 +266,15 @@ def _damage(path: Path, how: str, other: Path) -> None:
 
 
 DAMAGE_CASES = [
-    ("truncated", "not valid JSON, truncated or edited"), ("empty", "empty file"),
+    ("truncated", "not valid JSON, truncated or edited"),
+    ("empty", "empty file"),
     ("{}", "not a complete result: missing best_epoch, config, epochs, key, steps"),
     ("a list", "holds a JSON list, not a result object"),
-    ("another run's file", "holds run"), ("config edited", "its config hashes to"),
+    ("another run's file", "holds run"),
+    ("config edited", "its config hashes to"),
     ("trace not base64", "the per-step trace does not decode"),
-    ("best_epoch out of range", "best_epoch 7 is not an epoch"), ("binary", "not UTF-8 text"),
+    ("best_epoch out of range", "best_epoch 7 is not an epoch"),
+    ("binary", "not UTF-8 text"),
 ]
 
 
@@ -264,7 +297,7 @@ def test_fit_sets_a_damaged_result_aside_and_retrains(finished, tmp_path):
         _damage(path, how, folder / f"{second.key}.json")
         with pytest.warns(RuntimeWarning, match="damaged result file .* set aside"):
             again = fit(smoke(), tmp_path)
-        assert again.key == first.key and again.epochs == first.epochs      # never another run's result
+        assert again.key == first.key and again.epochs == first.epochs  # never another run's result
         assert RunResult.load(path).epochs == first.epochs
         assert list(tmp_path.glob(f"{first.key}.json.damaged*"))
         for p in tmp_path.glob("*.damaged*"):
@@ -277,9 +310,11 @@ def test_result_files_are_strict_json_and_nan_metrics_round_trip(finished, tmp_p
     r.epochs[0]["val_loss"] = NAN
     r.wall_time_s = INF
     path = r.save(tmp_path)
+
     def refuse(token):
         raise ValueError(f"non-standard JSON token {token}")
-    d = json.loads(path.read_text(), parse_constant=refuse)              # no NaN / Infinity in the file
+
+    d = json.loads(path.read_text(), parse_constant=refuse)  # no NaN / Infinity in the file
     assert d["epochs"][0]["val_loss"] is None
     back = RunResult.load(path)
     assert math.isnan(back.epochs[0]["val_loss"]) and back.epochs[0]["val_acc"] == first.epochs[0]["val_acc"]
@@ -288,6 +323,7 @@ def test_result_files_are_strict_json_and_nan_metrics_round_trip(finished, tmp_p
 # ------------------------------------------------------------------------------------------------------
 # damaged checkpoints
 # ------------------------------------------------------------------------------------------------------
+
 
 def test_truncated_checkpoint_is_set_aside_and_training_restarts(tmp_path):
     cfg = smoke(epochs=2)
@@ -298,7 +334,7 @@ def test_truncated_checkpoint_is_set_aside_and_training_restarts(tmp_path):
     ckpt.write_bytes(data[: len(data) // 3])
     with pytest.warns(RuntimeWarning, match=r"damaged checkpoint .*\.pt: unreadable .* from the start"):
         again = fit(cfg, tmp_path / "cut")
-    assert again.epochs == full.epochs and again.steps == full.steps       # the same numbers, from the start
+    assert again.epochs == full.epochs and again.steps == full.steps  # the same numbers, from the start
     assert (ckpt.parent / f"{ckpt.name}.damaged").exists()
 
 
@@ -316,9 +352,11 @@ def test_checkpoint_of_another_run_is_not_resumed(tmp_path):
 # non-finite values, unwritable results folder
 # ------------------------------------------------------------------------------------------------------
 
+
 def _poison_last_step(monkeypatch, cfg, in_epoch: int):
     """Make the last optimiser step of epoch `in_epoch` blow the weights up (its loss stays finite)."""
     import ogm_lib.method.train as train
+
     step, n = train.train_step, math.ceil(len(build_datasets(cfg).train) / cfg.batch_size)
     count = {"i": 0}
 
@@ -329,18 +367,20 @@ def _poison_last_step(monkeypatch, cfg, in_epoch: int):
             with torch.no_grad():
                 next(parts.model.parameters()).fill_(NAN)
         return row
+
     monkeypatch.setattr(train, "train_step", poisoned)
 
 
 def test_blow_up_in_the_last_step_is_caught_before_evaluation(tmp_path, monkeypatch):
     cfg = smoke(epochs=3, method="normal")
     _poison_last_step(monkeypatch, cfg, in_epoch=1)
-    evaluated_after = []                      # how many epochs were done when evaluation ran
+    evaluated_after = []  # how many epochs were done when evaluation ran
     evaluate = Trainer.evaluate_split
 
     def spy(self, name, **kwargs):
         evaluated_after.append(len(self.result.epochs))
         return evaluate(self, name, **kwargs)
+
     monkeypatch.setattr(Trainer, "evaluate_split", spy)
     with pytest.raises(FloatingPointError) as err:
         fit(cfg, tmp_path)
@@ -349,7 +389,7 @@ def test_blow_up_in_the_last_step_is_caught_before_evaluation(tmp_path, monkeypa
     ckpt = tmp_path / "checkpoints" / f"{cfg.key()}.pt"
     assert "after epoch 0" in msg and str(ckpt) in msg and ckpt.exists()
     assert not (tmp_path / f"{cfg.key()}.json").exists()
-    assert evaluated_after and max(evaluated_after) == 0       # epoch 0 evaluated, the NaN weights never
+    assert evaluated_after and max(evaluated_after) == 0  # epoch 0 evaluated, the NaN weights never
 
 
 def test_blow_up_names_the_cause_and_no_checkpoint_in_the_first_epoch(tmp_path):
@@ -373,6 +413,7 @@ def test_unwritable_results_folder_is_refused_before_training(tmp_path, monkeypa
 # data scripts and fetching
 # ------------------------------------------------------------------------------------------------------
 
+
 def _script(name: str):
     spec = importlib.util.spec_from_file_location(f"{name}_script", ROOT / "data_scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
@@ -382,6 +423,7 @@ def _script(name: str):
 
 def _run_script(name, argv, capsys):
     from data_scripts.cli import run_cli
+
     rc = run_cli(_script(name).main, argv)
     return rc, capsys.readouterr().err
 
@@ -405,8 +447,9 @@ def test_data_script_names_each_rejected_clip(tmp_path, capsys):
     (raw / "a.txt").write_text("x")
     (raw / "train.csv").write_text("a.txt,dog\nb,cat\n")
     (raw / "test.csv").write_text("c.mp4,dog\n")
-    rc, err = _run_script("prepare_ksounds", ["--raw", str(raw), "--out", str(tmp_path / "o"), "--workers", "1",
-                                              "--quiet"], capsys)
+    rc, err = _run_script(
+        "prepare_ksounds", ["--raw", str(raw), "--out", str(tmp_path / "o"), "--workers", "1", "--quiet"], capsys
+    )
     assert rc == 1 and "3 of 3 failures" in err
     assert "a.txt is not a video file" in err and "missing clip b" in err and "missing clip c.mp4" in err
 
@@ -422,7 +465,7 @@ def test_data_script_bad_numbers_are_argument_errors(tmp_path, capsys):
 
 def test_offline_fetch_without_mirror_is_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("OGM_FSDD_MIRROR", "none")
-    url = "http://127.0.0.1:9/fsdd.tar.gz"           # nothing listens on the discard port
+    url = "http://127.0.0.1:9/fsdd.tar.gz"  # nothing listens on the discard port
     rc = _script("fetch_fsdd").main(["--dest", str(tmp_path / "fsdd"), "--url", url])
     err = capsys.readouterr().err
     assert rc == 1 and f"could not download {url}" in err and "no local mirror was found" in err
@@ -431,6 +474,7 @@ def test_offline_fetch_without_mirror_is_one_line(tmp_path, monkeypatch, capsys)
 
 def test_damaged_checkpoint_of_a_finished_run_is_retrained_for_its_weights(tmp_path):
     from ogm_lib.recipe.rerun import load_trained_model
+
     cfg = smoke()
     fit(cfg, tmp_path)
     ckpt = tmp_path / "checkpoints" / f"{cfg.key()}.pt"
@@ -442,6 +486,7 @@ def test_damaged_checkpoint_of_a_finished_run_is_retrained_for_its_weights(tmp_p
 
 def test_damaged_manifest_is_named(tmp_path):
     from ogm_lib.method.data.prepare import read_manifest
+
     (tmp_path / "manifest.json").write_text('{"format": 1, "names": [')
     with pytest.raises(DamagedFileError, match="manifest.json: not valid JSON"):
         read_manifest(tmp_path)
@@ -453,6 +498,7 @@ def test_each_option_has_one_help_text():
 
     from ogm_lib.method.config import RunConfig
     from ogm_lib.method.options import options_table
+
     text = " ".join(build_parser()._subparsers._group_actions[0].choices["train"].format_help().split())
     table = options_table()
     for f in fields(RunConfig):

@@ -4,11 +4,13 @@ Wings, from the ground up (`RANKS`): `ogm_lib/ground` (the paper's numbers, the 
 catalogue: imports nothing of the project), `ogm_lib/method` (OGM-GE and its training), `ogm_lib/recipe`
 (the book's runs), `ogm_lib/report` (runs -> numbers -> claims -> tables), and the entry points at the top
 (`ogm_lib/__init__.py`, `__main__.py`, `distributed.py`, `chapters.py`). An import may only go to the same
-wing or a lower one; imports inside functions count as much as those at the top of a file (those under `if TYPE_CHECKING:`,
+wing or a lower one; imports inside functions count as much as those at the top of a file (those under `if
+TYPE_CHECKING:`,
 for annotations only, are never run and do not count).
 
     python tests/test_layout.py       # prints every module's wing, the arrows that run up, and the circles
 """
+
 from __future__ import annotations
 
 import ast
@@ -39,11 +41,15 @@ def imports(module: str, path: Path, known: set[str]) -> set[str]:
     here = module.split(".") if is_pkg else module.split(".")[:-1]
     out = set()
     tree = ast.parse(path.read_text())
-    typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
-                   and getattr(block.test, "id", getattr(block.test, "attr", None)) == "TYPE_CHECKING"
-                   for stmt in block.body for n in ast.walk(stmt)}
+    typing_only = {
+        id(n)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and getattr(block.test, "id", getattr(block.test, "attr", None)) == "TYPE_CHECKING"
+        for stmt in block.body
+        for n in ast.walk(stmt)
+    }
     for node in ast.walk(tree):
-        if id(node) in typing_only:         # `if TYPE_CHECKING:` imports are for annotations: never run
+        if id(node) in typing_only:  # `if TYPE_CHECKING:` imports are for annotations: never run
             continue
         if isinstance(node, ast.Import):
             targets = [a.name for a in node.names]
@@ -54,7 +60,7 @@ def imports(module: str, path: Path, known: set[str]) -> set[str]:
         else:
             continue
         for t in targets:
-            while t and t not in known:       # `import ogm_lib.method.config as c`, a name of a module, ...
+            while t and t not in known:  # `import ogm_lib.method.config as c`, a name of a module, ...
                 t = t.rpartition(".")[0]
             if t and t.startswith("ogm_lib") and t != module:
                 out.add(t)

@@ -1,4 +1,5 @@
 """The ledger of published OGM-GE numbers (ogm_lib/ground/ledger.json and ledger.py)."""
+
 import copy
 import json
 import re
@@ -12,17 +13,17 @@ BIB = Path(__file__).resolve().parents[1] / "book" / "references.bib"
 
 #: the numbers the ledger must carry: id -> (dataset, fusion, baseline, ogm_ge)
 EXPECTED = {
-    "peng2022-t1-cremad-concat":   ("CREMA-D", "concat", 51.7, 61.9),
+    "peng2022-t1-cremad-concat": ("CREMA-D", "concat", 51.7, 61.9),
     "peng2022-t1-vggsound-concat": ("VGGSound", "concat", 49.1, 50.6),
-    "peng2022-t2-ks-concat":       ("Kinetics-Sounds", "concat", 59.8, 62.3),
+    "peng2022-t2-ks-concat": ("Kinetics-Sounds", "concat", 59.8, 62.3),
     "official-ckpt-cremad-concat": ("CREMA-D", "concat", 59.81, 64.11),
-    "pmr2023-t2-cremad-concat":    ("CREMA-D", "concat", 53.2, 57.7),
-    "pmr2023-t2-cremad-film":      ("CREMA-D", "FiLM", 57.2, 58.0),
-    "pmr2023-t2-ave-concat":       ("AVE", "concat", 65.4, 65.9),
-    "pmr2023-t2-ave-film":         ("AVE", "FiLM", 64.4, 65.1),
-    "balancebench2025-cremad":     ("CREMA-D", "not stated", 65.50, 67.76),
-    "balancebench2025-ks":         ("Kinetics-Sounds", "not stated", 65.63, 67.04),
-    "balancebench2025-vggsound":   ("VGGSound", "not stated", 48.08, 48.25),
+    "pmr2023-t2-cremad-concat": ("CREMA-D", "concat", 53.2, 57.7),
+    "pmr2023-t2-cremad-film": ("CREMA-D", "FiLM", 57.2, 58.0),
+    "pmr2023-t2-ave-concat": ("AVE", "concat", 65.4, 65.9),
+    "pmr2023-t2-ave-film": ("AVE", "FiLM", 64.4, 65.1),
+    "balancebench2025-cremad": ("CREMA-D", "not stated", 65.50, 67.76),
+    "balancebench2025-ks": ("Kinetics-Sounds", "not stated", 65.63, 67.04),
+    "balancebench2025-vggsound": ("VGGSound", "not stated", 48.08, 48.25),
 }
 
 
@@ -64,8 +65,16 @@ def test_gains_tell_apart_a_source_reporting_several_datasets():
 
 def test_ledger_table_filters_by_dataset_and_fusion():
     t = ledger_table(dataset="AVE")
-    assert list(t.columns) == ["dataset", "fusion", "without OGM-GE", "with OGM-GE", "gain (points)",
-                               "selection", "seeds", "notes"]
+    assert list(t.columns) == [
+        "dataset",
+        "fusion",
+        "without OGM-GE",
+        "with OGM-GE",
+        "gain (points)",
+        "selection",
+        "seeds",
+        "notes",
+    ]
     assert t.index.name == "source"
     assert len(t) == 2 and set(t["dataset"]) == {"AVE"}
     assert set(t["fusion"]) == {"concat", "FiLM"}
@@ -93,17 +102,29 @@ def _broken(tmp_path, mutate):
     return p
 
 
-@pytest.mark.parametrize("mutate, match", [
-    (lambda d: d["entries"][1].pop("ogm_ge"), "peng2022-t1-vggsound-concat.*missing"),
-    (lambda d: d["entries"][2]["setting"].pop("selection"), "peng2022-t2-ks-concat.*setting"),
-    (lambda d: d["entries"][3].__setitem__("id", d["entries"][0]["id"]), "duplicate id"),
-    (lambda d: d["entries"][4].__setitem__("baseline", 153.2), "pmr2023-t2-cremad-concat.*baseline"),
-    (lambda d: d["entries"][4].__setitem__("ogm_ge", -1), "ogm_ge"),
-    (lambda d: d["entries"][5].__setitem__("baseline", "57.2"), "baseline"),
-    (lambda d: d["entries"][6].__setitem__("dataset", "ImageNet"), "dataset"),
-    (lambda d: d.__setitem__("version", "1"), "version"),
-], ids=["missing-key", "missing-setting-key", "duplicate-id", "baseline-above-100", "ogm_ge-negative",
-        "baseline-string", "unknown-dataset", "version-not-int"])
+@pytest.mark.parametrize(
+    "mutate, match",
+    [
+        (lambda d: d["entries"][1].pop("ogm_ge"), "peng2022-t1-vggsound-concat.*missing"),
+        (lambda d: d["entries"][2]["setting"].pop("selection"), "peng2022-t2-ks-concat.*setting"),
+        (lambda d: d["entries"][3].__setitem__("id", d["entries"][0]["id"]), "duplicate id"),
+        (lambda d: d["entries"][4].__setitem__("baseline", 153.2), "pmr2023-t2-cremad-concat.*baseline"),
+        (lambda d: d["entries"][4].__setitem__("ogm_ge", -1), "ogm_ge"),
+        (lambda d: d["entries"][5].__setitem__("baseline", "57.2"), "baseline"),
+        (lambda d: d["entries"][6].__setitem__("dataset", "ImageNet"), "dataset"),
+        (lambda d: d.__setitem__("version", "1"), "version"),
+    ],
+    ids=[
+        "missing-key",
+        "missing-setting-key",
+        "duplicate-id",
+        "baseline-above-100",
+        "ogm_ge-negative",
+        "baseline-string",
+        "unknown-dataset",
+        "version-not-int",
+    ],
+)
 def test_broken_ledger_is_refused(tmp_path, mutate, match):
     with pytest.raises(ValueError, match=match):
         load_ledger(_broken(tmp_path, mutate))
@@ -111,7 +132,8 @@ def test_broken_ledger_is_refused(tmp_path, mutate, match):
 
 def test_nan_is_refused(tmp_path):
     p = tmp_path / "ledger.json"
-    p.write_text(LEDGER_PATH.read_text(encoding="utf-8").replace('"baseline": 51.7', '"baseline": NaN', 1),
-                 encoding="utf-8")
+    p.write_text(
+        LEDGER_PATH.read_text(encoding="utf-8").replace('"baseline": 51.7', '"baseline": NaN', 1), encoding="utf-8"
+    )
     with pytest.raises(ValueError, match="peng2022-t1-cremad-concat"):
         load_ledger(p)

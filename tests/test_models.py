@@ -1,9 +1,10 @@
 """Encoders, fusions and the classifier (ogm_lib/method/models)."""
+
 import pytest
 import torch
 import torchvision
 
-from ogm_lib.method.models import AVClassifier, AudioEncoder, VisualEncoder
+from ogm_lib.method.models import AudioEncoder, AVClassifier, VisualEncoder
 from ogm_lib.method.models.fusion import FUSION_CLASSES
 
 
@@ -28,7 +29,7 @@ def test_encoder_shapes():
 def test_visual_encoder_averages_frames():
     enc = VisualEncoder(4).eval()
     frame = torch.randn(1, 3, 1, 16, 16)
-    same = frame.repeat(1, 1, 4, 1, 1)                  # four identical frames = one frame
+    same = frame.repeat(1, 1, 4, 1, 1)  # four identical frames = one frame
     assert torch.allclose(enc(frame), enc(same), atol=1e-6)
 
 
@@ -63,16 +64,17 @@ def test_score_heads_do_not_touch_encoders(fusion):
     model = AVClassifier(4, fusion=fusion, width=4)
     assert model.score_heads
     out = model(torch.randn(3, 1, 32, 20), torch.randn(3, 3, 2, 16, 16))
-    head_loss = model.training_loss(torch.zeros(()), out, torch.tensor([0, 1, 2]))   # the heads' terms alone
+    head_loss = model.training_loss(torch.zeros(()), out, torch.tensor([0, 1, 2]))  # the heads' terms alone
     head_loss.backward()
-    enc_grads = [p.grad for p in model.audio_encoder.parameters()] + \
-                [p.grad for p in model.visual_encoder.parameters()]
+    enc_grads = [p.grad for p in model.audio_encoder.parameters()] + [p.grad for p in model.visual_encoder.parameters()]
     assert all(g is None for g in enc_grads)
     assert model.fusion.head_a.weight.grad is not None and model.fusion.head_v.weight.grad is not None
 
 
-@pytest.mark.parametrize("fusion, modalities", [("concat", "av"), ("sum", "av"), ("film", "av"), ("gated", "av"),
-                                                ("film", "audio"), ("gated", "visual")])
+@pytest.mark.parametrize(
+    "fusion, modalities",
+    [("concat", "av"), ("sum", "av"), ("film", "av"), ("gated", "av"), ("film", "audio"), ("gated", "visual")],
+)
 def test_training_loss_adds_the_score_heads_where_there_are_some(fusion, modalities):
     """The loss the step back-propagates: the strategy's `loss` as it is for concat, sum and a unimodal model
     (whatever its `fusion` field says); plus each detached head's cross-entropy for FiLM and gated fusion."""

@@ -1,20 +1,30 @@
 """OGM-GE as the paper and the official code define it (ogm_lib/method/modulation.py)."""
+
 import math
 
 import pytest
 import torch
 from torch import nn
 
-from ogm_lib.method.modulation import GradientModulator, coefficient, discrepancy_ratios, modality_scores, select_parameters
+from ogm_lib.method.modulation import (
+    GradientModulator,
+    coefficient,
+    discrepancy_ratios,
+    modality_scores,
+    select_parameters,
+)
 
 
-@pytest.mark.parametrize("rho, alpha, expected", [
-    (0.5, 0.8, 1.0),                          # not dominant: untouched
-    (1.0, 0.8, 1.0),                          # rho = 1 exactly: not > 1, untouched
-    (1.0 + 1e-6, 0.8, 1 - math.tanh(0.8)),    # just above 1: the jump of Eq. 10
-    (2.0, 0.8, 1 - math.tanh(1.6)),
-    (9.0, 0.1, 1 - math.tanh(0.9)),
-])
+@pytest.mark.parametrize(
+    "rho, alpha, expected",
+    [
+        (0.5, 0.8, 1.0),  # not dominant: untouched
+        (1.0, 0.8, 1.0),  # rho = 1 exactly: not > 1, untouched
+        (1.0 + 1e-6, 0.8, 1 - math.tanh(0.8)),  # just above 1: the jump of Eq. 10
+        (2.0, 0.8, 1 - math.tanh(1.6)),
+        (9.0, 0.1, 1 - math.tanh(0.9)),
+    ],
+)
 def test_coefficient_eq10(rho, alpha, expected):
     k = coefficient(torch.tensor(rho, dtype=torch.float64), alpha)
     assert float(k) == pytest.approx(expected, abs=1e-5)
@@ -30,7 +40,7 @@ def test_ratio_matches_hand_computation():
     logits_v = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 3.0]])
     labels = torch.tensor([0, 1, 0])
     sa, sv = modality_scores(logits_a, logits_v, labels)
-    sig = lambda x: 1 / (1 + math.exp(-x))             # softmax of 2 classes = sigmoid of the difference
+    sig = lambda x: 1 / (1 + math.exp(-x))  # softmax of 2 classes = sigmoid of the difference
     hand_a = sig(2.0) + sig(1.0) + 0.5
     hand_v = 0.5 + sig(-1.0) + sig(-3.0)
     assert float(sa) == pytest.approx(hand_a, rel=1e-6)
@@ -56,9 +66,11 @@ class TwoEncoders(nn.Module):
 def _state(mod, rho_a):
     """A ModulationState with a chosen rho_a (logits crafted so the scores have that ratio)."""
     from ogm_lib.method.modulation import ModulationState
+
     rho_a = torch.tensor(rho_a)
-    return ModulationState(rho_a, torch.tensor(1.0), rho_a, 1 / rho_a,
-                           coefficient(rho_a, mod.alpha), coefficient(1 / rho_a, mod.alpha))
+    return ModulationState(
+        rho_a, torch.tensor(1.0), rho_a, 1 / rho_a, coefficient(rho_a, mod.alpha), coefficient(1 / rho_a, mod.alpha)
+    )
 
 
 def test_ogm_scales_exactly_conv_weights_of_dominant_encoder():
@@ -66,13 +78,13 @@ def test_ogm_scales_exactly_conv_weights_of_dominant_encoder():
     net.fill_grads()
     before = {n: p.grad.clone() for n, p in net.named_parameters()}
     mod = GradientModulator(net.enc_a.parameters(), net.enc_v.parameters(), method="ogm", alpha=0.8)
-    state = _state(mod, 3.0)          # audio dominant
+    state = _state(mod, 3.0)  # audio dominant
     mod.apply(state, epoch=0)
     k = 1 - math.tanh(0.8 * 3.0)
     for n, p in net.named_parameters():
         if n == "enc_a.0.weight":
             assert torch.allclose(p.grad, before[n] * k)
-        else:                          # conv bias, BN, visual encoder (k=1), fusion: untouched
+        else:  # conv bias, BN, visual encoder (k=1), fusion: untouched
             assert torch.equal(p.grad, before[n]), n
 
 
@@ -81,7 +93,7 @@ def test_modulate_all_scales_every_encoder_tensor():
     net.fill_grads()
     before = {n: p.grad.clone() for n, p in net.named_parameters()}
     mod = GradientModulator(net.enc_a.parameters(), net.enc_v.parameters(), method="ogm", modulate="all")
-    mod.apply(_state(mod, 0.25), epoch=0)          # visual dominant: rho_v = 4
+    mod.apply(_state(mod, 0.25), epoch=0)  # visual dominant: rho_v = 4
     k = 1 - math.tanh(0.8 * 4.0)
     for n, p in net.named_parameters():
         expect = before[n] * k if n.startswith("enc_v") else before[n]
@@ -90,8 +102,7 @@ def test_modulate_all_scales_every_encoder_tensor():
 
 def test_window_is_inclusive_and_normal_does_nothing():
     net = TwoEncoders()
-    mod = GradientModulator(net.enc_a.parameters(), net.enc_v.parameters(), method="ogm",
-                            start_epoch=2, end_epoch=4)
+    mod = GradientModulator(net.enc_a.parameters(), net.enc_v.parameters(), method="ogm", start_epoch=2, end_epoch=4)
     assert [mod.active(e) for e in range(6)] == [False, False, True, True, True, False]
     normal = GradientModulator(net.enc_a.parameters(), net.enc_v.parameters(), method="normal")
     net.fill_grads()
@@ -102,7 +113,7 @@ def test_window_is_inclusive_and_normal_does_nothing():
 
 def test_ge_noise_has_std_of_unscaled_gradient():
     torch.manual_seed(0)
-    w = nn.Parameter(torch.zeros(64, 64, 3, 3))       # 36,864 elements: a tight std estimate
+    w = nn.Parameter(torch.zeros(64, 64, 3, 3))  # 36,864 elements: a tight std estimate
     v = nn.Parameter(torch.zeros(8, 3, 3, 3))
     grad = torch.randn(w.shape) * 0.37
     gen = torch.Generator().manual_seed(1)
@@ -125,7 +136,7 @@ def test_ge_alone_does_not_scale():
     g0 = w.grad.clone()
     mod = GradientModulator([w], [v], method="ge", generator=torch.Generator().manual_seed(0))
     mod.apply(_state(mod, 10.0), epoch=0)
-    noise = w.grad - g0                               # k is ignored: g + N(0, std(g)^2)
+    noise = w.grad - g0  # k is ignored: g + N(0, std(g)^2)
     assert float(noise.std()) == pytest.approx(float(g0.std()), rel=0.05)
 
 
@@ -171,7 +182,7 @@ def test_scores_from_bf16_logits_are_computed_in_fp32():
     ref = mod.compute(la.bfloat16().float(), lv.bfloat16().float(), y)
     assert all(t.dtype == torch.float32 for t in low)
     assert all(torch.equal(a, b) for a, b in zip(low, ref))
-    assert mod.compute(la.double(), lv.double(), y).rho_a.dtype == torch.float64      # never cast down
+    assert mod.compute(la.double(), lv.double(), y).rho_a.dtype == torch.float64  # never cast down
 
 
 def test_bad_names_raise():

@@ -6,6 +6,7 @@ function's keyword defaults, the recipe's constants: seeds, headline seeds, regi
 disagreed, the notebook would train or read other runs than the ones committed, or a partner row would get
 other seeds. So each cell must hold exactly the registry's parameters, with the same defaults.
 """
+
 from __future__ import annotations
 
 import ast
@@ -53,7 +54,10 @@ def test_the_registry_holds_the_librarys_defaults():
         assert (p["profile"], p["device"], p["workers"], p["results_dir"]) == (book.PROFILE, "cpu", None, None)
         if ch.name in ("11_regimes", "12_when_ogm_ge_helps"):
             assert (p["seeds"], p["calibration_seeds"], p["alpha_seeds"]) == (
-                regimes.REGIME_SEEDS, list(regimes.CALIBRATION_SEEDS), list(regimes.ALPHA_SEEDS))
+                regimes.REGIME_SEEDS,
+                list(regimes.CALIBRATION_SEEDS),
+                list(regimes.ALPHA_SEEDS),
+            )
             continue
         assert (p["dataset"], p["regime"]) == ("avdigits", book.REGIME)
         if ch.name != "03_sgd_noise":

@@ -2,9 +2,8 @@
 
 Marked `book` so the fast unit-test pass skips it; `scripts/run_tests.sh` runs it on its own.
 """
+
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -29,6 +28,7 @@ def test_there_are_notebooks():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_parameters_are_documented(path):
     import papermill
+
     params = papermill.inspect_notebook(str(path))
     assert REQUIRED <= set(params), f"{path.name} lacks {REQUIRED - set(params)}"
     for name, info in params.items():
@@ -44,11 +44,18 @@ def shared_results(tmp_path_factory):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_runs_under_papermill_at_smoke(path, tmp_path, shared_results):
     import papermill
+
     out = tmp_path / path.name
-    papermill.execute_notebook(str(path), str(out), cwd=str(path.parent), kernel_name="python3",
-                               parameters=dict(profile="smoke", dataset="synthetic", seeds=2, headline_seeds=3, workers=1,
-                                               results_dir=str(shared_results)),
-                               progress_bar=False)
+    papermill.execute_notebook(
+        str(path),
+        str(out),
+        cwd=str(path.parent),
+        kernel_name="python3",
+        parameters=dict(
+            profile="smoke", dataset="synthetic", seeds=2, headline_seeds=3, workers=1, results_dir=str(shared_results)
+        ),
+        progress_bar=False,
+    )
     nb = json.loads(out.read_text())
     errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors

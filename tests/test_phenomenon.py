@@ -1,13 +1,14 @@
 """The testbed criteria (ogm_lib/recipe/phenomenon.py) on hand-made runs whose every number is known, and the
 testbed search's designs (ogm_lib/recipe/testbed.py)."""
+
 import math
 
 import numpy as np
 import pytest
 
+from ogm_lib.method.results import RunResult, encode_predictions
 from ogm_lib.recipe import phenomenon as ph
 from ogm_lib.recipe import testbed
-from ogm_lib.method.results import RunResult, encode_predictions
 
 N_VAL = 20
 
@@ -25,17 +26,23 @@ def run(modalities, seed, val_acc, val_curve=None, correct=(), probe=None, rho=2
     """A run with `val_acc` at its best epoch, validation predictions right on `correct`, a final validation
     probe `probe` ({modality: acc}), and a constant rho^a trace (or a list, one value per step)."""
     labels = np.arange(N_VAL) % 10
-    curve = list(val_curve) if val_curve is not None else [val_acc] * epochs      # on its plateau
+    curve = list(val_curve) if val_curve is not None else [val_acc] * epochs  # on its plateau
     eps = [{"epoch": e, "val_acc": curve[e], "test_acc": 0.5} for e in range(epochs)]
     best = int(np.argmax(curve))
     for m, acc in (probe or {}).items():
         eps[-1][f"probe_val_{m}"] = acc
     steps = list(rho) if isinstance(rho, (list, tuple, np.ndarray)) else [rho] * (4 * epochs)
-    cfg = dict(seed=seed, epochs=epochs, modulation_start=0, modulation_end=mod_end, modalities=modalities,
-               method="normal")
-    return RunResult(key=f"{modalities}{seed}", config=cfg, epochs=eps, best_epoch=best,
-                     steps={"rho_a": steps}, val_predictions=encode_predictions(best, labels,
-                                                                                probs_for(labels, set(correct))))
+    cfg = dict(
+        seed=seed, epochs=epochs, modulation_start=0, modulation_end=mod_end, modalities=modalities, method="normal"
+    )
+    return RunResult(
+        key=f"{modalities}{seed}",
+        config=cfg,
+        epochs=eps,
+        best_epoch=best,
+        steps={"rho_a": steps},
+        val_predictions=encode_predictions(best, labels, probs_for(labels, set(correct))),
+    )
 
 
 def design(seeds=(0, 1, 2), joint_correct=range(10), rho=2.0, probe_joint=0.30, probe_alone=0.40):
@@ -45,8 +52,9 @@ def design(seeds=(0, 1, 2), joint_correct=range(10), rho=2.0, probe_joint=0.30, 
     for s in seeds:
         out["Audio-only"].append(run("audio", s, 0.50, correct=range(10), probe={"audio": 0.5}))
         out["Visual-only"].append(run("visual", s, 0.40, correct=range(5, 13), probe={"visual": probe_alone}))
-        out["Concatenation"].append(run("av", s, 0.51, correct=joint_correct,
-                                        probe={"audio": 0.5, "visual": probe_joint}, rho=rho))
+        out["Concatenation"].append(
+            run("av", s, 0.51, correct=joint_correct, probe={"audio": 0.5, "visual": probe_joint}, rho=rho)
+        )
     return out
 
 
@@ -72,7 +80,7 @@ def test_measurements_of_a_design_by_hand():
     assert m["audio_val"] == pytest.approx(50.0) and m["visual_val"] == pytest.approx(40.0)
     assert m["best_unimodal"] == "audio" and m["weak"] == "visual"
     assert m["joint_gain"] == pytest.approx(1.0)
-    assert m["probe_gap"] == pytest.approx(10.0)                 # 40 alone - 30 inside
+    assert m["probe_gap"] == pytest.approx(10.0)  # 40 alone - 30 inside
     assert m["first_epoch_share"] == 1.0 and m["window_share"] == 1.0
     assert m["seeds"] == 3
     # every seed has the same product and the same joint accuracy: zero spread, so the interval is a point
@@ -94,7 +102,7 @@ def test_rho_window_and_first_epoch():
     rho = [0.5] * 4 + [2.0] * 36 + [0.1] * 40
     r = run("av", 0, 0.5, rho=rho)
     assert ph.first_epoch_rho(r) == pytest.approx(0.5)
-    assert ph.window_share_above_one(r) == pytest.approx(36 / 40)    # the steps after the window do not count
+    assert ph.window_share_above_one(r) == pytest.approx(36 / 40)  # the steps after the window do not count
 
 
 def test_criteria_met_and_missed_with_their_distance():
@@ -129,6 +137,7 @@ def test_visual_first_epoch_fails_the_lead_criterion():
 
 def test_t_interval_matches_scipy():
     from scipy import stats
+
     d = [1.0, 3.0, 2.5, 4.0]
     low, _ = stats.t.interval(0.95, len(d) - 1, loc=np.mean(d), scale=stats.sem(d))
     assert ph.t_interval_low(d) == pytest.approx(low)
@@ -151,7 +160,7 @@ def test_test_side_is_reported_from_the_test_records():
         r.epochs[-1]["probe_visual"] = 0.10
     for r in d["Visual-only"]:
         r.epochs[-1]["probe_visual"] = 0.45
-    for rs in d.values():                      # test predictions: the same as validation's here
+    for rs in d.values():  # test predictions: the same as validation's here
         for r in rs:
             r.predictions = dict(r.val_predictions)
     val, test = ph.measure(d, "val"), ph.measure(d, "test")
@@ -163,16 +172,23 @@ def test_test_side_is_reported_from_the_test_records():
 
 def test_the_confirmation_rule_goes_to_the_second_design_only_when_the_first_fails():
     def c(met):
-        return [ph.Criterion("x", 1.0 if met else 0.0, 0.5, True, 1.0),
-                ph.Criterion("unimodal", 9.0, 5.0, False, 5.0, weight=0.5)]   # a secondary miss never matters
+        return [
+            ph.Criterion("x", 1.0 if met else 0.0, 0.5, True, 1.0),
+            ph.Criterion("unimodal", 9.0, 5.0, False, 5.0, weight=0.5),
+        ]  # a secondary miss never matters
+
     names = list(testbed.DESIGNS)
-    search = [(names[1], 0.5, {}, c(True)), ("paper-like regime", 0.7, {}, c(True)), (names[0], 1.0, {}, c(True)),
-              (names[2], 2.0, {}, c(True))]
-    assert testbed.to_confirm(search) == [names[1]]                              # the closest first
-    assert testbed.to_confirm(search, [(names[1], 0.2, {}, c(True))]) == []       # it met them: done
-    assert testbed.to_confirm(search, [(names[1], 3.0, {}, c(False))]) == [names[0]]   # regimes are not candidates
+    search = [
+        (names[1], 0.5, {}, c(True)),
+        ("paper-like regime", 0.7, {}, c(True)),
+        (names[0], 1.0, {}, c(True)),
+        (names[2], 2.0, {}, c(True)),
+    ]
+    assert testbed.to_confirm(search) == [names[1]]  # the closest first
+    assert testbed.to_confirm(search, [(names[1], 0.2, {}, c(True))]) == []  # it met them: done
+    assert testbed.to_confirm(search, [(names[1], 3.0, {}, c(False))]) == [names[0]]  # regimes are not candidates
     both = [(names[0], 1.5, {}, c(False)), (names[1], 3.0, {}, c(False))]
-    assert testbed.to_confirm(search, both) == []                                 # at most CONFIRM_TOP
+    assert testbed.to_confirm(search, both) == []  # at most CONFIRM_TOP
     assert testbed.choose(both) == names[0]
     with pytest.raises(ValueError):
         testbed.choose([])
@@ -180,9 +196,11 @@ def test_the_confirmation_rule_goes_to_the_second_design_only_when_the_first_fai
 
 # ------------------------------------------------------------------ the chapter's section, on the committed runs
 
+
 def test_the_section_reads_the_committed_search_and_says_where_the_rule_stands():
     from ogm_lib.report import testbed as tb_report
     from ogm_lib.report.findings import phenomenon_gaps
+
     tb = tb_report.section_for("avdigits", testbed.PROFILE)
     search = tb["search"]
     assert len(search) == len(testbed.DESIGNS) and list(search["distance"]) == sorted(search["distance"])
@@ -195,8 +213,9 @@ def test_the_section_reads_the_committed_search_and_says_where_the_rule_stands()
     assert text.startswith(f"The search tried {len(testbed.DESIGNS) - 2} designs") or "not complete" in text
     if "chosen" in tb:
         assert tb["chosen"] in testbed.DESIGNS and not tb["chosen"].endswith("regime")
-        assert len(tb["criteria"]) == len(ph.criteria(ph.measure(
-            testbed.read_designs([tb["chosen"]], testbed.CONFIRM_SEEDS)[tb["chosen"]])))
+        assert len(tb["criteria"]) == len(
+            ph.criteria(ph.measure(testbed.read_designs([tb["chosen"]], testbed.CONFIRM_SEEDS)[tb["chosen"]]))
+        )
     note = tb_report.section_for("avdigits", "smoke")
     assert "default data at the converged profile" in note["texts"]["tb_verdict"]
     assert "note" in tb_report.table(note, "search").columns

@@ -1,4 +1,5 @@
 """Who leads in a plug-in row's baseline (report/plugin_condition.py): the rule, and the committed rows."""
+
 from types import SimpleNamespace
 
 import numpy as np
@@ -10,8 +11,10 @@ from ogm_lib.report import plugin_condition as pc
 def _run(rho_per_epoch, epochs=4, steps=10, window=(0, 1)):
     """A stand-in with what the rule reads: a per-step rho^a trace and the schedule."""
     trace = np.concatenate([np.full(steps, r, dtype=float) for r in rho_per_epoch[:epochs]])
-    return SimpleNamespace(steps={"rho_a": trace.tolist()},
-                           config={"epochs": epochs, "modulation_start": window[0], "modulation_end": window[1]})
+    return SimpleNamespace(
+        steps={"rho_a": trace.tolist()},
+        config={"epochs": epochs, "modulation_start": window[0], "modulation_end": window[1]},
+    )
 
 
 def test_audio_leads_needs_every_seed_above_one_and_ninety_percent_of_the_window():
@@ -36,6 +39,7 @@ def test_the_committed_plug_in_rows_are_labelled_from_their_baselines():
     Table 3's video models are led by vision."""
     from ogm_lib.method.results import RunResult, result_path
     from ogm_lib.recipe import plugins
+
     per = plugins.per_seed(plugins.table3_rows())
     runs = {k: [RunResult.load(result_path(c)) for c in cs] for k, cs in per.items()}
     cond = pc.conditions(runs, plugins.PLUS)
@@ -48,7 +52,9 @@ def test_the_committed_plug_in_rows_are_labelled_from_their_baselines():
 
 def test_condition_text_counts_the_rows_that_test_the_claim():
     audio, vision = pc.condition([_run([3, 2, 1, 1])]), pc.condition([_run([0.5, 0.5, 1, 1])])
-    assert pc.condition_text({"A": vision, "B": vision}).startswith("no row's baseline has audio leading (vision leads in 2")
+    assert pc.condition_text({"A": vision, "B": vision}).startswith(
+        "no row's baseline has audio leading (vision leads in 2"
+    )
     assert pc.condition_text({"A": audio}).startswith("audio leads in every row's baseline (1 of 1)")
     text = pc.condition_text({"A": audio, "B": vision})
     assert text.startswith("1 of 2 rows' baselines have audio leading") and "only A tests" in text

@@ -1,5 +1,6 @@
 """The plug-in models of Tables 3 and 4 (models/video.py, models/speech.py, models/plugin.py): shapes and
 per-modality logits, TSM's shift, TSN's sampling, and that the modulator drops in unchanged."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -8,13 +9,20 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ogm_lib.recipe import runs as run_list
 from ogm_lib.method.config import AUDIO_MODELS, VIDEO_MODELS, make_config
 from ogm_lib.method.models import build_model
 from ogm_lib.method.models.plugin import PluginClassifier
 from ogm_lib.method.models.speech import IVectorEncoder, XVectorEncoder, filterbank
-from ogm_lib.method.models.video import SEGMENTS, SegmentVisualEncoder, TemporalShift, audio_windows, sample_segments, segment_bounds, temporal_shift
+from ogm_lib.method.models.video import (
+    SegmentVisualEncoder,
+    TemporalShift,
+    audio_windows,
+    sample_segments,
+    segment_bounds,
+    temporal_shift,
+)
 from ogm_lib.method.modulation import GradientModulator, ge_sigma, select_parameters
+from ogm_lib.recipe import runs as run_list
 
 ROOT = Path(__file__).resolve().parents[1]
 # the clip classifiers of Tables 3 and 4 (avga localises events: tests/test_events.py)
@@ -36,12 +44,12 @@ def test_shapes_and_per_modality_logits(video, audio):
     for t in (out.logits, out.logits_a, out.logits_v):
         assert t.shape == (4, 7) and torch.isfinite(t).all()
     assert out.feat_a.shape == (4, 32) and out.feat_v.shape == (4, 32)
-    model.eval()                                   # the probes read the encoders on a whole input
+    model.eval()  # the probes read the encoders on a whole input
     assert model.audio_encoder(a).shape == (4, 32) and model.visual_encoder(v).shape == (4, 32)
     if video in ("tbn", "psp"):
         # nonlinear fusions: per-modality logits from heads on DETACHED features (never reach the encoders)
         assert model.score_heads
-        zero = torch.zeros(())                     # the step's loss without the fused term: the heads' alone
+        zero = torch.zeros(())  # the step's loss without the fused term: the heads' alone
         model.training_loss(zero, out, torch.arange(4)).backward()
         assert all(p.grad is None for group in model.encoder_params() for p in group)
         assert model.head_a.weight.grad is not None and model.head_v.weight.grad is not None
@@ -49,7 +57,7 @@ def test_shapes_and_per_modality_logits(video, audio):
         # concatenation (TSN/TSM over segments, or the book's concat): the two halves add up to the fused logits
         assert not model.score_heads
         loss = F.cross_entropy(out.logits, torch.arange(4))
-        assert model.training_loss(loss, out, torch.arange(4)) is loss      # nothing to add
+        assert model.training_loss(loss, out, torch.arange(4)) is loss  # nothing to add
         assert torch.allclose(out.logits_a + out.logits_v, out.logits, atol=1e-5)
         assert not torch.allclose(out.logits_a, out.logits_v)
 
@@ -65,23 +73,27 @@ def test_the_audio_logits_depend_on_audio_only(video, audio):
     a2 = a2 * 2.0
     with torch.no_grad():
         base, new_v, new_a = model(a, v), model(a, v2), model(a2, v)
-    assert torch.allclose(base.logits_a, new_v.logits_a, atol=1e-5) and not torch.allclose(base.logits_v, new_v.logits_v)
-    assert torch.allclose(base.logits_v, new_a.logits_v, atol=1e-5) and not torch.allclose(base.logits_a, new_a.logits_a)
+    assert torch.allclose(base.logits_a, new_v.logits_a, atol=1e-5) and not torch.allclose(
+        base.logits_v, new_v.logits_v
+    )
+    assert torch.allclose(base.logits_v, new_a.logits_v, atol=1e-5) and not torch.allclose(
+        base.logits_a, new_a.logits_a
+    )
 
 
 def test_temporal_shift_moves_exactly_the_intended_channels_by_one_step():
     # (B=1, T=4, C=16, H=1, W=1): value = 100 * t + c, so every entry says where it came from
     t_, c_ = 4, 16
     x = (100 * torch.arange(t_).view(1, t_, 1, 1, 1) + torch.arange(c_).view(1, 1, c_, 1, 1)).float()
-    y = temporal_shift(x, time_dim=1, channel_dim=2, fold_div=8)     # fold = 2
+    y = temporal_shift(x, time_dim=1, channel_dim=2, fold_div=8)  # fold = 2
     for t in range(t_):
         for c in range(c_):
             got = y[0, t, c, 0, 0].item()
-            if c < 2:        # first fold: takes the next step's value, zero at the last step
+            if c < 2:  # first fold: takes the next step's value, zero at the last step
                 want = 100 * (t + 1) + c if t + 1 < t_ else 0
-            elif c < 4:      # second fold: takes the previous step's value, zero at the first step
+            elif c < 4:  # second fold: takes the previous step's value, zero at the first step
                 want = 100 * (t - 1) + c if t > 0 else 0
-            else:            # the rest: unchanged
+            else:  # the rest: unchanged
                 want = 100 * t + c
             assert got == want, (t, c, got, want)
     # a narrow stage (C < 8) still shifts one channel each way
@@ -110,14 +122,14 @@ def test_tsm_shifts_inside_every_residual_block():
 
 def test_tsn_sampling_one_frame_per_segment():
     assert segment_bounds(6, 3) == [(0, 2), (2, 4), (4, 6)] and segment_bounds(7, 3) == [(0, 3), (3, 5), (5, 7)]
-    v = torch.arange(6).float().view(1, 1, 6, 1, 1).expand(50, 3, 6, 2, 2)   # frame index as the value
+    v = torch.arange(6).float().view(1, 1, 6, 1, 1).expand(50, 3, 6, 2, 2)  # frame index as the value
     test = sample_segments(v, 3, training=False)[:, 0, :, 0, 0]
-    assert (test == torch.tensor([0.0, 2.0, 4.0])).all()                    # middle of each 2-frame segment
+    assert (test == torch.tensor([0.0, 2.0, 4.0])).all()  # middle of each 2-frame segment
     torch.manual_seed(0)
     train = sample_segments(v, 3, training=True)[:, 0, :, 0, 0]
     for s, (lo, hi) in enumerate(segment_bounds(6, 3)):
         assert ((train[:, s] >= lo) & (train[:, s] < hi)).all()
-        assert set(train[:, s].tolist()) == set(range(lo, hi))              # both frames drawn over 50 clips
+        assert set(train[:, s].tolist()) == set(range(lo, hi))  # both frames drawn over 50 clips
 
 
 def test_audio_windows_cut_time_in_order():
@@ -143,7 +155,7 @@ def test_xvector_statistics_pooling_and_filterbank():
 def test_ivector_statistics():
     enc = IVectorEncoder(4)
     n, first = enc.statistics(torch.randn(2, 1, 65, 20))
-    assert torch.allclose(n.sum(dim=1), torch.full((2,), 20.0), atol=1e-4)   # posteriors sum to 1 per frame
+    assert torch.allclose(n.sum(dim=1), torch.full((2,), 20.0), atol=1e-4)  # posteriors sum to 1 per frame
     assert first.shape == (2, 16, 32)
     assert [p.shape for p in select_parameters(enc.parameters(), "conv")] == [enc.total_variability.weight.shape]
 
@@ -154,11 +166,11 @@ def _one_step(video, audio, method):
     model = PluginClassifier(10, width=4, video_model=video, audio_model=audio)
     gen = torch.Generator().manual_seed(1)
     mod = GradientModulator(*model.encoder_params(), method=method, alpha=0.8, generator=gen)
-    assert mod.audio_params and mod.visual_params       # both encoders have conv weights to modulate
+    assert mod.audio_params and mod.visual_params  # both encoders have conv weights to modulate
     a, v = inputs(b=16)
     labels = torch.arange(16) % 10
     out = model(a, v)
-    model.training_loss(F.cross_entropy(out.logits, labels), out, labels).backward()   # as the training step
+    model.training_loss(F.cross_entropy(out.logits, labels), out, labels).backward()  # as the training step
     before = {id(p): p.grad.clone() for p in mod.audio_params + mod.visual_params}
     state = mod.compute(out.logits_a, out.logits_v, labels)
     mod.apply(state, epoch=0)
@@ -186,8 +198,10 @@ def test_ogm_ge_scales_and_adds_noise_to_both_encoders(video, audio):
 def test_one_training_step_of_the_real_loop(video, audio, tmp_path):
     from ogm_lib.method.shards import Shard
     from ogm_lib.method.train import Trainer, train_step
-    config = make_config("smoke", dataset="synthetic", method="ogm_ge", n_frames=6, quiet=True,
-                         video_model=video, audio_model=audio)
+
+    config = make_config(
+        "smoke", dataset="synthetic", method="ogm_ge", n_frames=6, quiet=True, video_model=video, audio_model=audio
+    )
     trainer = Trainer(config, tmp_path)
     assert isinstance(trainer.model, PluginClassifier) and isinstance(build_model(config, 10), PluginClassifier)
     a, v, y = trainer.data.train.batch(torch.arange(32))
@@ -216,8 +230,17 @@ def test_config_fields_keep_every_existing_key():
 def test_book_list_still_finds_every_committed_run():
     """`python -m ogm_lib book list` on the committed results: every run of the book is there (the new fields
     left every existing key as it was)."""
-    out = subprocess.run([sys.executable, "-m", "ogm_lib", "book", "list", "--results-dir", str(ROOT / "results")],
-                         capture_output=True, text=True, cwd=ROOT, check=True).stdout.strip().splitlines()
+    out = (
+        subprocess.run(
+            [sys.executable, "-m", "ogm_lib", "book", "list", "--results-dir", str(ROOT / "results")],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()
+    )
     have, _, total = out[-1].split()[:3]
     assert have == total and int(total) > 0 and not any(line.startswith("todo") for line in out)
 
@@ -227,11 +250,30 @@ def test_book_list_still_finds_every_committed_run():
 
 def test_table_rows_are_pairs_in_the_regime():
     from ogm_lib.recipe import plugins, regimes
+
     t3, t4 = plugins.table3_rows(), plugins.table4_rows()
-    assert list(t3) == ["TSN-AV", "TSN-AV+", "TSM-AV", "TSM-AV+", "TBN", "TBN+", "PSP", "PSP+",
-                        plugins.REFERENCE, plugins.REFERENCE + "+"]
-    assert list(t4) == ["I-vector", "I-vector+", "X-vector", "X-vector+", "MWTSM", "MWTSM+",
-                        plugins.REFERENCE, plugins.REFERENCE + "+"]
+    assert list(t3) == [
+        "TSN-AV",
+        "TSN-AV+",
+        "TSM-AV",
+        "TSM-AV+",
+        "TBN",
+        "TBN+",
+        "PSP",
+        "PSP+",
+        plugins.REFERENCE,
+        plugins.REFERENCE + "+",
+    ]
+    assert list(t4) == [
+        "I-vector",
+        "I-vector+",
+        "X-vector",
+        "X-vector+",
+        "MWTSM",
+        "MWTSM+",
+        plugins.REFERENCE,
+        plugins.REFERENCE + "+",
+    ]
     knobs = regimes.REGIMES[plugins.REGIME]
     for rows, frames in ((t3, plugins.CLIP_FRAMES), (t4, 1)):
         for label, c in rows.items():
@@ -251,6 +293,7 @@ def test_table_rows_are_pairs_in_the_regime():
 
 def test_run_list_and_the_shared_reference_pair():
     from ogm_lib.recipe import book, plugins, regimes
+
     listed = plugins.runs()
     keys = {c.key() for c in listed}
     # Tables 3 and 4: 7 models, Table 5: 2, each without and with OGM-GE; two reference pairs: Table 3's over
@@ -261,14 +304,21 @@ def test_run_list_and_the_shared_reference_pair():
     ref = plugins.table4_rows()
     assert ref[plugins.REFERENCE].key() == head["Concatenation"].key()
     assert ref[plugins.REFERENCE + "+"].key() == head["Concatenation + OGM-GE"].key()
-    assert all((ROOT / "results" / f"{c.replace(seed=s).key()}.json").exists()
-               for c in (head["Concatenation"], head["Concatenation + OGM-GE"]) for s in range(book.HEADLINE_SEEDS))
+    assert all(
+        (ROOT / "results" / f"{c.replace(seed=s).key()}.json").exists()
+        for c in (head["Concatenation"], head["Concatenation + OGM-GE"])
+        for s in range(book.HEADLINE_SEEDS)
+    )
     # the book's run list holds every run of the plug-in chapters; without them it shares only that pair
     assert keys <= {c.key() for c in run_list.book_runs()}
     assert len(keys & {c.key() for c in run_list.book_runs(include_plugins=False)}) == 2 * book.HEADLINE_SEEDS
     assert not keys & {c.key() for c in run_list.book_runs(regime="easy audio", include_regimes=False)}
     ref = plugins.REFERENCE
-    for rows, n in ((plugins.table3_rows(), 5), (plugins.table4_rows(), 10), (plugins.table4_rows("synthetic", "smoke"), 10)):
+    for rows, n in (
+        (plugins.table3_rows(), 5),
+        (plugins.table4_rows(), 10),
+        (plugins.table4_rows("synthetic", "smoke"), 10),
+    ):
         seeds = {label: [c.seed for c in cs] for label, cs in plugins.per_seed(rows, 5, 10).items()}
         assert seeds[ref] == seeds[ref + plugins.PLUS] == list(range(n))
         assert all(s == list(range(5)) for label, s in seeds.items() if not plugins.is_reference(label))
@@ -276,25 +326,34 @@ def test_run_list_and_the_shared_reference_pair():
 
 def _fake(acc, seed):
     from ogm_lib.method.results import RunResult
+
     eps = [{"epoch": 0, "val_acc": 0.1, "test_acc": 0.0}, {"epoch": 1, "val_acc": 0.9, "test_acc": acc}]
-    return RunResult(key=f"k{seed}{acc}", config={"seed": seed}, epochs=eps, best_epoch=1,
-                     steps={"rho_a": [2.0], "loss": [0.0]}, wall_time_s=10.0 * (1 + acc))
+    return RunResult(
+        key=f"k{seed}{acc}",
+        config={"seed": seed},
+        epochs=eps,
+        best_epoch=1,
+        steps={"rho_a": [2.0], "loss": [0.0]},
+        wall_time_s=10.0 * (1 + acc),
+    )
 
 
 def test_claims_carry_the_papers_gains_and_are_judged():
     from ogm_lib.recipe import plugins
     from ogm_lib.report import claims as cl
     from ogm_lib.report import plugins as rp
+
     labels = list(plugins.table4_rows())
-    runs = {label: [_fake(0.5 + (0.05 + 0.01 * s if label.endswith("+") else 0.0), s) for s in range(5)]
-            for label in labels}
+    runs = {
+        label: [_fake(0.5 + (0.05 + 0.01 * s if label.endswith("+") else 0.0), s) for s in range(5)] for label in labels
+    }
     claims = rp.table4_claims(runs)
     assert [c.key for c in claims] == ["i_vector_ge", "x_vector_ge", "mwtsm_ge", "reference_ge"]
     assert claims[0].paper == {"CREMA-D": 1.7} and claims[2].paper == {"CREMA-D": 3.9}
     assert claims[3].paper == {"CREMA-D": 10.2}
     verdicts = cl.judge(claims)
     assert all(v.label == "reproduced" for v in verdicts.values() if not v.referred)
-    assert verdicts["reference_ge"].referred       # the headline pair, judged in chapter 05
+    assert verdicts["reference_ge"].referred  # the headline pair, judged in chapter 05
     assert abs(verdicts["x_vector_ge"].effect - 7.0) < 1e-6
     table = rp.gains_table(claims, verdicts)
     assert list(table.columns) == ["paper: CREMA-D", "ours: gain, 95% CI", "verdict"]
@@ -309,6 +368,7 @@ def test_the_book_shows_every_plugin_chapter_whose_runs_it_lists():
     from ogm_lib.recipe import chapters as registry
     from ogm_lib.recipe import plugins
     from ogm_lib.report import chapters
+
     names = [c.name for c in registry.chapters_with(per_seed=registry.plugin_seeds)]
     assert [registry.CHAPTER[n].rows for n in names] == list(plugins.TABLES)
     toc = (ROOT / "book" / "_toc.yml").read_text()
@@ -318,29 +378,46 @@ def test_the_book_shows_every_plugin_chapter_whose_runs_it_lists():
 
 def _inside_run(seed, fused, visual, audio, steps):
     from ogm_lib.method.results import RunResult
-    eps = [{"epoch": 0, "val_acc": 0.9, "test_acc": fused, "train_acc": 0.5},
-           {"epoch": 1, "val_acc": 0.8, "test_acc": 0.0, "train_acc": 0.9, "probe_visual": visual,
-            "probe_audio": audio}]
-    return RunResult(key=f"k{seed}{fused}", epochs=eps, best_epoch=0, steps=steps,
-                     config={"seed": seed, "epochs": 2, "modulation_start": 0, "modulation_end": 0})
+
+    eps = [
+        {"epoch": 0, "val_acc": 0.9, "test_acc": fused, "train_acc": 0.5},
+        {"epoch": 1, "val_acc": 0.8, "test_acc": 0.0, "train_acc": 0.9, "probe_visual": visual, "probe_audio": audio},
+    ]
+    return RunResult(
+        key=f"k{seed}{fused}",
+        epochs=eps,
+        best_epoch=0,
+        steps=steps,
+        config={"seed": seed, "epochs": 2, "modulation_start": 0, "modulation_end": 0},
+    )
 
 
 def test_inside_table_pairs_seeds_and_reads_the_modulated_steps():
     """OGM-GE minus without per seed, with its 95% CI; rho^a, k^a and k^v averaged over the modulated steps
     only (epoch 0 here: the first 2 of 4 steps); a row without its "+" partner is left out."""
     from ogm_lib.report import plugins as rp
+
     plain = {"rho_a": [2.0, 2.0, 0.5, 0.5], "k_a": [1.0] * 4, "k_v": [1.0] * 4}
     modulated = {"rho_a": [2.0] * 4, "k_a": [0.5, 0.7, 1.0, 1.0], "k_v": [1.0, 1.0, 0.2, 0.2]}
-    runs = {"M": [_inside_run(s, 0.6, 0.5 + 0.1 * s, 0.8, plain) for s in range(3)],
-            "M+": [_inside_run(s, 0.6 + 0.01 * s, 0.55 + 0.1 * s, 0.7, modulated) for s in range(3)],
-            "Alone": [_inside_run(0, 0.5, 0.5, 0.5, plain)]}
+    runs = {
+        "M": [_inside_run(s, 0.6, 0.5 + 0.1 * s, 0.8, plain) for s in range(3)],
+        "M+": [_inside_run(s, 0.6 + 0.01 * s, 0.55 + 0.1 * s, 0.7, modulated) for s in range(3)],
+        "Alone": [_inside_run(0, 0.5, 0.5, 0.5, plain)],
+    }
     table = rp.inside_table(runs)
     assert list(table.index) == ["M"]
     row = table.loc["M"]
     assert row["visual probe"] == "+5.0 (+5.0 to +5.0)" and row["audio probe"] == "-10.0 (-10.0 to -10.0)"
     # fused: +0, +1, +2 points -> mean +1.0, t(2) 97.5% = 4.303, se = 1/sqrt(3): +1.0 -/+ 2.5
     assert row["fused test acc"] == "+1.0 (-1.5 to +3.5)" and row["train acc, last epoch"] == "+0.0 (+0.0 to +0.0)"
-    assert (row["mean ρ^a without"], row["mean k^a with OGM-GE"], row["mean k^v with OGM-GE"]) == ("2.00", "0.60", "1.00")
-    assert rp.trace_range_text(runs) == "0.60 to 0.60" and rp.trace_range_text(runs, "rho_a", with_ge=False) == "2.00 to 2.00"
+    assert (row["mean ρ^a without"], row["mean k^a with OGM-GE"], row["mean k^v with OGM-GE"]) == (
+        "2.00",
+        "0.60",
+        "1.00",
+    )
+    assert (
+        rp.trace_range_text(runs) == "0.60 to 0.60"
+        and rp.trace_range_text(runs, "rho_a", with_ge=False) == "2.00 to 2.00"
+    )
     no_probes = {k: [_fake(0.5, s) for s in range(2)] for k in ("A", "A+")}
     assert rp.inside_table(no_probes).loc["A", "visual probe"] == "—"

@@ -1,15 +1,16 @@
 """The calibration rule of the paper-like regime (`ogm_lib/recipe/regimes.py`)."""
+
 import pytest
 
-from ogm_lib.recipe import regimes
 from ogm_lib.method.config import make_config
+from ogm_lib.recipe import regimes
 
 
 def test_choose_picks_the_closest_mean_and_flags_the_tolerance():
     c = regimes.choose("audio", {-6.0: [70, 72], -9.0: [60, 58], -12.0: [53, 51], -15.0: [40, 44]})
     assert (c.value, c.mean, c.within) == (-12.0, 52.0, True)
     far = regimes.choose("visual", {0.8: [60, 62], 1.0: [50, 50]})
-    assert far.value == 1.0 and not far.within            # 50 is 8.1 points from 41.9
+    assert far.value == 1.0 and not far.within  # 50 is 8.1 points from 41.9
 
 
 def test_choose_breaks_ties_toward_the_easier_grid_value():
@@ -29,8 +30,8 @@ def test_late_epoch_is_the_last_15_percent():
 
 def test_the_converged_profile_has_the_papers_steps_and_proportions():
     c = make_config("converged")
-    steps_per_epoch = -(-2430 // c.batch_size)                     # 2,700 train clips less 10 % validation
-    assert 100 <= steps_per_epoch <= 110                            # paper: 6,698 / 64 = 105
+    steps_per_epoch = -(-2430 // c.batch_size)  # 2,700 train clips less 10 % validation
+    assert 100 <= steps_per_epoch <= 110  # paper: 6,698 / 64 = 105
     assert (c.modulation_end - c.modulation_start + 1) * steps_per_epoch >= 1000
     assert c.modulation_end + 1 == c.epochs // 2 and c.lr_step == round(0.7 * c.epochs)
 
@@ -50,13 +51,14 @@ def test_choose_alpha_takes_the_best_mean_and_the_smaller_alpha_on_ties():
 def test_refine_splits_the_bracketing_interval_only_when_needed():
     far = {0.8: [53.0, 55.0], 1.0: [36.0, 38.0], 1.2: [28.0, 30.0]}
     assert regimes.refine("visual", far) == [0.85, 0.9, 0.95]
-    assert regimes.refine("visual", {0.8: [43.0], 1.0: [36.0]}) == []        # 43 is within 3 of 41.9
-    assert regimes.refine("audio", {-6.0: [70.0], -9.0: [60.0]}) == []       # nothing brackets 52.5
+    assert regimes.refine("visual", {0.8: [43.0], 1.0: [36.0]}) == []  # 43 is within 3 of 41.9
+    assert regimes.refine("audio", {-6.0: [70.0], -9.0: [60.0]}) == []  # nothing brackets 52.5
 
 
 def _committed(configs):
     from ogm_lib.method.paths import repo_root
     from ogm_lib.method.results import RunResult, result_path
+
     return [RunResult.load(result_path(c, repo_root() / "results")) for c in configs]
 
 
@@ -67,11 +69,16 @@ def _committed_rows(rows, seeds):
 def test_the_paper_like_constants_are_the_rules_output_on_the_committed_runs():
     """REGIMES["paper-like"], REFINED and ALPHA are what the rules give on the committed runs (read, not trained)."""
     from ogm_lib.recipe.book import book_config
+
     values = regimes.calibration_values(_committed_rows(regimes.calibration_rows(), regimes.CALIBRATION_SEEDS))
     for m in ("audio", "visual"):
         assert tuple(regimes.refine(m, values[m])) == tuple(regimes.REFINED.get(m, ()))
-        rows = {f"{m}, {regimes.KNOB[m]}={v:g}": book_config("avdigits", regimes.PROFILE, modalities=m,
-                                                            **{regimes.KNOB[m]: v}) for v in regimes.REFINED.get(m, ())}
+        rows = {
+            f"{m}, {regimes.KNOB[m]}={v:g}": book_config(
+                "avdigits", regimes.PROFILE, modalities=m, **{regimes.KNOB[m]: v}
+            )
+            for v in regimes.REFINED.get(m, ())
+        }
         values[m].update(regimes.calibration_values(_committed_rows(rows, regimes.CALIBRATION_SEEDS))[m])
         choice = regimes.choose(m, values[m])
         assert regimes.REGIMES["paper-like"][choice.knob] == choice.value
@@ -84,6 +91,7 @@ def test_the_testbed_regime_is_the_testbed_rules_choice():
     """REGIMES["testbed"] and SCHEDULE["testbed"] are the design `testbed.py`'s rule chose on the committed plain
     runs, its knobs and schedule, and its rows are that design's runs (the same keys, so the same results)."""
     from ogm_lib.recipe import testbed
+
     _, _, chosen = testbed.read_outcome()
     knobs, schedule = testbed.DESIGNS[chosen]
     assert regimes.REGIMES["testbed"] == knobs
@@ -94,5 +102,6 @@ def test_the_testbed_regime_is_the_testbed_rules_choice():
     assert rows["Audio-only"].key() == plain["Audio-only"].key()
     assert rows["Visual-only"].key() == plain["Visual-only"].key()
     assert [rows[k].key() for k in head] == [c.key() for c in head.values()]
-    assert {k: c.key() for k, c in regimes.alpha_rows("testbed").items()} == \
-        {k: c.key() for k, c in testbed.alpha_rows(chosen).items()}
+    assert {k: c.key() for k, c in regimes.alpha_rows("testbed").items()} == {
+        k: c.key() for k, c in testbed.alpha_rows(chosen).items()
+    }

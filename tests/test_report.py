@@ -1,5 +1,6 @@
 """The book's analysis of runs (ogm_lib/report/): protocols, claims and verdicts, tables, chapter claims and
 plots, on small fake runs."""
+
 import math
 
 import matplotlib
@@ -9,10 +10,11 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ogm_lib.recipe.book import ge_rows, noise_settings  # noqa: E402
-from ogm_lib.report import chapters, claims as cl, figure3, plots, reduce, stats, table7, tables  # noqa: E402
 from ogm_lib.ground.paper import FIGURE3, TABLE1, TABLE2, TABLE7, difference  # noqa: E402
 from ogm_lib.method.results import RunResult  # noqa: E402
+from ogm_lib.recipe.book import ge_rows, noise_settings  # noqa: E402
+from ogm_lib.report import chapters, figure3, plots, reduce, stats, table7, tables  # noqa: E402
+from ogm_lib.report import claims as cl
 
 
 def fake_run(test_acc, seed=0, test_map=None, rho=None, epochs=2, best_epoch=1, extra=None, **config):
@@ -26,8 +28,13 @@ def fake_run(test_acc, seed=0, test_map=None, rho=None, epochs=2, best_epoch=1, 
     for e, metrics in (extra or {}).items():
         eps[e].update(metrics)
     rho = [2.0] * (4 * epochs) if rho is None else list(rho)
-    return RunResult(key=f"k{seed}{test_acc}", config=cfg, epochs=eps, best_epoch=best_epoch,
-                     steps={"rho_a": rho, "loss": [0.0] * len(rho)})
+    return RunResult(
+        key=f"k{seed}{test_acc}",
+        config=cfg,
+        epochs=eps,
+        best_epoch=best_epoch,
+        steps={"rho_a": rho, "loss": [0.0] * len(rho)},
+    )
 
 
 def runs(*accs, **kw):
@@ -56,8 +63,10 @@ def test_by_seed_refuses_duplicate_seeds():
 
 
 def test_curves_and_step_means():
-    rs = [fake_run(0.2, seed=0, extra={0: {"probe_visual": 0.5}, 1: {"probe_visual": 0.6}}),
-          fake_run(0.4, seed=1, extra={0: {"probe_visual": 0.7}, 1: {"probe_visual": 0.8}})]
+    rs = [
+        fake_run(0.2, seed=0, extra={0: {"probe_visual": 0.5}, 1: {"probe_visual": 0.6}}),
+        fake_run(0.4, seed=1, extra={0: {"probe_visual": 0.7}, 1: {"probe_visual": 0.8}}),
+    ]
     ep, mean, std = reduce.epoch_curve(rs, "probe_visual")
     assert list(ep) == [0, 1] and mean == pytest.approx([0.6, 0.7]) and std == pytest.approx([0.1414, 0.1414], abs=1e-3)
     assert [reduce.final_metric(r, "probe_visual") for r in rs] == [0.6, 0.8]
@@ -90,8 +99,8 @@ def test_trace_band_and_modulation_window():
 
 
 def test_claims_pair_on_shared_seeds_and_are_judged_with_holm():
-    a = runs(0.60, 0.62, 0.61, 0.63, 0.64, 0.60, 0.61, 0.62, 0.65, 0.60)      # 10 seeds
-    b = runs(0.50, 0.51, 0.52, 0.50, 0.53)                                    # 5 seeds
+    a = runs(0.60, 0.62, 0.61, 0.63, 0.64, 0.60, 0.61, 0.62, 0.65, 0.60)  # 10 seeds
+    b = runs(0.50, 0.51, 0.52, 0.50, 0.53)  # 5 seeds
     c = cl.Claim("up", "A beats B", a, b, paper={"CREMA-D": 10.2})
     seeds, va, vb = c.pairs()
     assert seeds == [0, 1, 2, 3, 4] and va[0] == 0.60 and vb[4] == 0.53
@@ -122,8 +131,10 @@ def test_claim_sides_values_functions_and_metrics():
 
 def test_verdict_table_counts_and_glue(monkeypatch):
     a, b = runs(0.60, 0.62, 0.61), runs(0.50, 0.51, 0.52)
-    claims = [cl.Claim("up", "A beats B", a, b, paper={"CREMA-D": 10.2, "VGGSound": 1.5}, ledger={"pmr": 4.5}),
-              cl.Claim("no", "B beats A", b, a)]
+    claims = [
+        cl.Claim("up", "A beats B", a, b, paper={"CREMA-D": 10.2, "VGGSound": 1.5}, ledger={"pmr": 4.5}),
+        cl.Claim("no", "B beats A", b, a),
+    ]
     v, vt = cl.judge(claims), cl.judge(claims, "test")
     t = cl.verdict_table(claims, v, vt)
     assert list(t.index) == ["A beats B", "B beats A"]
@@ -133,19 +144,24 @@ def test_verdict_table_counts_and_glue(monkeypatch):
     assert t.loc["B beats A", "paper: A − B"] == cl.MISSING
     assert t.loc["B beats A", "verdict"] == "contradicted" and (t["seeds"] == 3).all()
     assert "verdict, paper's protocol" in t.columns
-    assert cl.count_text(v) == ("1 reproduced, 0 smaller than the paper's, 0 equivalent to no effect, 1 contradicted, "
-                                "0 inconclusive (of 2 claims)")
+    assert cl.count_text(v) == (
+        "1 reproduced, 0 smaller than the paper's, 0 equivalent to no effect, 1 contradicted, "
+        "0 inconclusive (of 2 claims)"
+    )
     # the table shows the label, the unadjusted interval, the MDE at the claim's level and the paper's effect
     assert "unadjusted 95% CI" in t.loc["A beats B", "ours: A − B, 95% CI (unadjusted)"]
     assert t.loc["A beats B", "MDE (80% power, at the claim's level)"].startswith(f"{v['up'].mde:.1f} points")
     assert "paper" in t.loc["A beats B", "family"]
     assert cl.plain_summary(claims, v) == "1 reproduced (A beats B), 1 contradicted (B beats A)"
     # +10.0 points (95% CI +7.5 to +12.5) holds the paper's +10.2 and not its +1.5; "B beats A" has no paper value
-    assert cl.direction_text(claims, v) == ("our effect is positive for 1 of 2 claims and negative for 1; the paper's "
-                                            "effect lies inside our 95% interval for 1 of 2 comparisons")
+    assert cl.direction_text(claims, v) == (
+        "our effect is positive for 1 of 2 claims and negative for 1; the paper's "
+        "effect lies inside our 95% interval for 1 of 2 comparisons"
+    )
     assert cl.direction_text(claims[1:], v) == "our effect is positive for 0 of 1 claim and negative for 1"
     glued = {}
     import myst_nb
+
     monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.__setitem__(name, value))
     out = cl.glue_claims("t9", claims, v)
     assert set(out) == {"t9_up_verdict", "t9_no_verdict", "t9_summary", "t9_plain"} and glued == out
@@ -158,8 +174,10 @@ def test_paper_table_and_difference():
     t = tables.paper_table(TABLE2, rows=["OGM-GE", "OPM"])
     assert list(t.columns) == ["CREMA-D", "Kinetics-Sounds"] and t.loc["OGM-GE", "CREMA-D"] == "61.9"
     assert t.loc["OPM", "Kinetics-Sounds"] == cl.MISSING
-    assert difference(TABLE1, "Concatenation+", "Concatenation", ["CREMA-D Acc", "VGGSound Acc"]) == \
-        {"CREMA-D Acc": 10.2, "VGGSound Acc": 1.5}
+    assert difference(TABLE1, "Concatenation+", "Concatenation", ["CREMA-D Acc", "VGGSound Acc"]) == {
+        "CREMA-D Acc": 10.2,
+        "VGGSound Acc": 1.5,
+    }
     assert difference(TABLE2, "OPM", "Concatenation") == {} and difference(TABLE2, None, "x") == {}
 
 
@@ -167,11 +185,17 @@ def test_paper_vs_ours_both_protocols_and_test_se():
     r = fake_run(0.7)
     r.epochs.append({"epoch": 2, "val_acc": 0.2, "test_acc": 0.9, "train_acc": 1.0})
     ours = {"Concatenation": [r, fake_run(0.5, seed=1)], "OPM (beyond the paper)": runs(0.8, 0.8)}
-    t = tables.paper_vs_ours(TABLE2, ours, "avdigits", "cpu", paper_rows={"OPM (beyond the paper)": None},
-                             test_size=300)
-    assert list(t.columns) == ["paper: CREMA-D", "paper: Kinetics-Sounds",
-                               "ours Acc (avdigits, cpu), best val epoch", "ours Acc (avdigits, cpu), best test epoch",
-                               "seeds", "test-split SE"]
+    t = tables.paper_vs_ours(
+        TABLE2, ours, "avdigits", "cpu", paper_rows={"OPM (beyond the paper)": None}, test_size=300
+    )
+    assert list(t.columns) == [
+        "paper: CREMA-D",
+        "paper: Kinetics-Sounds",
+        "ours Acc (avdigits, cpu), best val epoch",
+        "ours Acc (avdigits, cpu), best test epoch",
+        "seeds",
+        "test-split SE",
+    ]
     assert t.loc["Concatenation", "ours Acc (avdigits, cpu), best val epoch"] == "60.0 ± 14.1"
     assert t.loc["Concatenation", "ours Acc (avdigits, cpu), best test epoch"] == "70.0 ± 28.3"
     assert t.loc["OPM (beyond the paper)", "paper: CREMA-D"] == cl.MISSING
@@ -179,11 +203,15 @@ def test_paper_vs_ours_both_protocols_and_test_se():
 
 
 def test_setting_text_and_slug():
-    assert tables.setting_text("avdigits", "cpu", {"a": runs(0.1, 0.2), "b": runs(0.1, 0.2, 0.3)}) == \
-        "avdigits (cpu profile, 2 to 3 seeds per row)"
+    assert (
+        tables.setting_text("avdigits", "cpu", {"a": runs(0.1, 0.2), "b": runs(0.1, 0.2, 0.3)})
+        == "avdigits (cpu profile, 2 to 3 seeds per row)"
+    )
     paper_like = dict(dataset="avdigits", audio_snr_db=-9.0, visual_noise=0.85)
-    assert tables.setting_text("avdigits", "converged", {"a": runs(0.1, 0.2, **paper_like)}) == \
-        "avdigits, paper-like regime (converged profile, 2 seeds per row)"
+    assert (
+        tables.setting_text("avdigits", "converged", {"a": runs(0.1, 0.2, **paper_like)})
+        == "avdigits, paper-like regime (converged profile, 2 seeds per row)"
+    )
     mixed = {"a": runs(0.1, 0.2, **paper_like), "b": runs(0.1, 0.2, dataset="avdigits", audio_snr_db=0.0)}
     assert tables.regime_name(mixed) is None
     assert tables.slug("Modality-Drop (audio)") == "modality_drop_audio"
@@ -204,9 +232,17 @@ def test_table7_grid_and_claims():
     rs = {x.label: runs(0.6, 0.61, 0.6) for x in settings}
     rs["b64, 1 × lr"] = runs(0.7, 0.72, 0.71)
     claims = table7.noise_claims(settings, rs)
-    assert [c.key for c in claims] == ["noise_b64_0_1_lr", "noise_b64_0_5_lr", "noise_b128_1_lr", "noise_b256_1_lr",
-                                       "ge_only"]
-    assert claims[0].paper == {"CREMA-D": 1.4, "VGGSound": 0.8} and claims[-1].paper == {"CREMA-D": 8.4, "VGGSound": 1.2}
+    assert [c.key for c in claims] == [
+        "noise_b64_0_1_lr",
+        "noise_b64_0_5_lr",
+        "noise_b128_1_lr",
+        "noise_b256_1_lr",
+        "ge_only",
+    ]
+    assert claims[0].paper == {"CREMA-D": 1.4, "VGGSound": 0.8} and claims[-1].paper == {
+        "CREMA-D": 8.4,
+        "VGGSound": 1.2,
+    }
     v = cl.judge(claims)
     assert v["noise_b128_1_lr"].label == "reproduced" and v["ge_only"].label == "contradicted"
     pts = table7.noise_points(settings, rs)
@@ -235,20 +271,38 @@ def test_figure3_claims_summary_and_plot():
 
 def _chapter_runs(labels, n=3, **kw):
     probes = {1: {"probe_audio": 0.8, "probe_visual": 0.4}}
-    return {label: [fake_run(0.5 + 0.01 * i + 0.001 * s, seed=s, extra=probes, **kw) for s in range(n)]
-            for i, label in enumerate(labels)}
+    return {
+        label: [fake_run(0.5 + 0.01 * i + 0.001 * s, seed=s, extra=probes, **kw) for s in range(n)]
+        for i, label in enumerate(labels)
+    }
 
 
-@pytest.mark.parametrize("fn,labels", [
-    (chapters.imbalance_claims, ["Audio-only", "Visual-only", "Joint", "Joint + OGM-GE"]),
-    (chapters.ogm_claims, ["Joint", "OGM-GE alpha=0.3", "OGM-GE alpha=0.8"]),
-    (chapters.ge_claims, list(ge_rows())),   # every row of chapter 04, the GE-noise variants included
-    (chapters.table1_claims, ["Audio-only", "Visual-only", "Baseline", "Concatenation", "Summation", "FiLM",
-                              "Baseline+", "Concatenation+", "Summation+", "FiLM+"]),
-    (chapters.table2_claims, ["Concatenation", "Modality-Drop (audio)", "OGM", "OGM-GE"]),
-    (chapters.table6_claims, ["SGD", "SGD+", "Adam", "Adam+"]),
-    (chapters.figure3_claims, ["Concatenation", "Concatenation + OGM-GE"]),
-])
+@pytest.mark.parametrize(
+    "fn,labels",
+    [
+        (chapters.imbalance_claims, ["Audio-only", "Visual-only", "Joint", "Joint + OGM-GE"]),
+        (chapters.ogm_claims, ["Joint", "OGM-GE alpha=0.3", "OGM-GE alpha=0.8"]),
+        (chapters.ge_claims, list(ge_rows())),  # every row of chapter 04, the GE-noise variants included
+        (
+            chapters.table1_claims,
+            [
+                "Audio-only",
+                "Visual-only",
+                "Baseline",
+                "Concatenation",
+                "Summation",
+                "FiLM",
+                "Baseline+",
+                "Concatenation+",
+                "Summation+",
+                "FiLM+",
+            ],
+        ),
+        (chapters.table2_claims, ["Concatenation", "Modality-Drop (audio)", "OGM", "OGM-GE"]),
+        (chapters.table6_claims, ["SGD", "SGD+", "Adam", "Adam+"]),
+        (chapters.figure3_claims, ["Concatenation", "Concatenation + OGM-GE"]),
+    ],
+)
 def test_every_chapter_claim_set_is_judged(fn, labels):
     claims = fn(_chapter_runs(labels))
     verdicts = cl.judge(claims)
@@ -260,8 +314,9 @@ def test_every_chapter_claim_set_is_judged(fn, labels):
 
 
 def test_headline_claims_carry_the_paper_and_the_ledger():
-    t1 = chapters.table1_claims(_chapter_runs(list(chapters.FUSIONS) + [f"{n}+" for n in chapters.FUSIONS]
-                                              + ["Audio-only", "Visual-only"]))
+    t1 = chapters.table1_claims(
+        _chapter_runs(list(chapters.FUSIONS) + [f"{n}+" for n in chapters.FUSIONS] + ["Audio-only", "Visual-only"])
+    )
     concat = next(c for c in t1 if c.key == "concat_ge")
     assert concat.paper == {"CREMA-D Acc": 10.2, "VGGSound Acc": 1.5}
     assert concat.ledger and all(math.isfinite(g) for g in concat.ledger.values())
@@ -277,8 +332,13 @@ def test_colors_one_per_condition():
 
 
 def test_summary_columns_and_by_label():
-    rs = {"a": [fake_run(0.5, seed=0, extra={1: {"probe_visual": 0.4}}), fake_run(0.7, seed=1, extra={1: {"probe_visual": 0.6}})],
-          "b": runs(0.6, 0.6)}
+    rs = {
+        "a": [
+            fake_run(0.5, seed=0, extra={1: {"probe_visual": 0.4}}),
+            fake_run(0.7, seed=1, extra={1: {"probe_visual": 0.6}}),
+        ],
+        "b": runs(0.6, 0.6),
+    }
     t = tables.summary(rs, {"acc": tables.at("test_acc"), "probe": tables.last("probe_visual")})
     assert t.loc["a", "acc"] == "60.0 ± 14.1" and t.loc["a", "probe"] == "50.0 ± 14.1"
     assert t.loc["b", "probe"] == cl.MISSING
@@ -289,12 +349,28 @@ def test_summary_columns_and_by_label():
         cl.by_label(v, reproduced="holds")
     # every label's sentence, in points and in a plain unit (no margin: no equivalence test)
     for unit in ("points", ""):
-        for a_, b_ in (((0.6, 0.7, 0.8), (0.5, 0.6, 0.7)), ((0.5, 0.6, 0.7), (0.6, 0.7, 0.8)),
-                       ((0.6, 0.6, 0.6), (0.6, 0.6, 0.6)), ((0.50, 0.51, 0.49), (0.5, 0.5, 0.5))):
-            w = cl.judge([cl.Claim("y", "y", dict(enumerate(a_)), dict(enumerate(b_)), paper={"X": 50.0 if unit else 5.0},
-                                   unit=unit)])["y"]
+        for a_, b_ in (
+            ((0.6, 0.7, 0.8), (0.5, 0.6, 0.7)),
+            ((0.5, 0.6, 0.7), (0.6, 0.7, 0.8)),
+            ((0.6, 0.6, 0.6), (0.6, 0.6, 0.6)),
+            ((0.50, 0.51, 0.49), (0.5, 0.5, 0.5)),
+        ):
+            w = cl.judge(
+                [
+                    cl.Claim(
+                        "y",
+                        "y",
+                        dict(enumerate(a_)),
+                        dict(enumerate(b_)),
+                        paper={"X": 50.0 if unit else 5.0},
+                        unit=unit,
+                    )
+                ]
+            )["y"]
             assert str(w).startswith(w.label) and "MDE" in str(w)
-    ref = cl.judge([cl.Claim("x", "x", runs(0.6, 0.7, 0.8), runs(0.5, 0.6, 0.7), judged_in=("05_table1", "concat_ge"))])["x"]
+    ref = cl.judge(
+        [cl.Claim("x", "x", runs(0.6, 0.7, 0.8), runs(0.5, 0.6, 0.7), judged_in=("05_table1", "concat_ge"))]
+    )["x"]
     assert ref.referred and ref.label == "judged in chapter 05 (Table 1: fusions)"
     assert cl.by_label(ref, **texts) == "That comparison is judged in chapter 05 (Table 1: fusions)."
     assert cl.counts([ref]) == dict.fromkeys(stats.LABELS, 0)

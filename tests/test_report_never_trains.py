@@ -6,6 +6,7 @@ code itself, and no module under `ogm_lib/report` imports one or calls one throu
 time: with the trainer and the grid runner made to fail, the report's functions that the closing chapter,
 chapter 03 and the findings box call still give their numbers from the committed runs.
 """
+
 from __future__ import annotations
 
 import ast
@@ -72,7 +73,7 @@ def references(path: Path, module: str | None = None) -> list[tuple[str, str]]:
             mod = resolve(module, node)
             for a in node.names:
                 if (PACKAGE / Path(*f"{mod}.{a.name}".split(".")[1:])).with_suffix(".py").exists():
-                    aliases[a.asname or a.name] = f"{mod}.{a.name}"       # a module: `from ..recipe import regimes`
+                    aliases[a.asname or a.name] = f"{mod}.{a.name}"  # a module: `from ..recipe import regimes`
                 else:
                     out.append((mod, a.name))
         elif isinstance(node, ast.Import):
@@ -103,21 +104,28 @@ def test_no_report_module_calls_a_trainer(path):
 
 def test_the_check_sees_a_trainer(tmp_path):
     bad = tmp_path / "would_train.py"
-    bad.write_text("from ..recipe import regimes\nfrom ..recipe.book import train_seeds\n\n\n"
-                   "def f():\n    return regimes.sweep_alpha('paper-like')\n")
+    bad.write_text(
+        "from ..recipe import regimes\nfrom ..recipe.book import train_seeds\n\n\n"
+        "def f():\n    return regimes.sweep_alpha('paper-like')\n"
+    )
     found, refs = trainers(), references(bad, "ogm_lib.report.would_train")
-    assert [f"{m}.{n}" for m, n in refs if n in found.get(m, set())] == ["ogm_lib.recipe.book.train_seeds",
-                                                                         "ogm_lib.recipe.regimes.sweep_alpha"]
+    assert [f"{m}.{n}" for m, n in refs if n in found.get(m, set())] == [
+        "ogm_lib.recipe.book.train_seeds",
+        "ogm_lib.recipe.regimes.sweep_alpha",
+    ]
 
 
 @pytest.fixture(scope="module")
 def committed():
     """The committed runs the report reads, read back (through the cache) before training is made to fail."""
     from ogm_lib.recipe import noise_model, regimes, verdict_runs
+
     results = ROOT / "results"
-    return dict(book=verdict_runs.train(results_dir=results),
-                paper_like=regimes.train_regime("paper-like", results_dir=results),
-                noise=noise_model.train("avdigits", "converged", "cpu", "paper-like", 0, 0.6, 1, results))
+    return dict(
+        book=verdict_runs.train(results_dir=results),
+        paper_like=regimes.train_regime("paper-like", results_dir=results),
+        noise=noise_model.train("avdigits", "converged", "cpu", "paper-like", 0, 0.6, 1, results),
+    )
 
 
 def test_the_report_gives_its_numbers_with_training_made_to_fail(committed, monkeypatch):
@@ -128,8 +136,14 @@ def test_the_report_gives_its_numbers_with_training_made_to_fail(committed, monk
 
     def refuse(*args, **kwargs):
         raise AssertionError("the report trained")
-    for module, name in ((train, "fit"), (train, "Trainer"), (grid, "run_grid"), (grid, "train_grid"),
-                         (executors, "run")):
+
+    for module, name in (
+        (train, "fit"),
+        (train, "Trainer"),
+        (grid, "run_grid"),
+        (grid, "train_grid"),
+        (executors, "run"),
+    ):
         monkeypatch.setattr(module, name, refuse)
     book = chapters.book_claims(committed["book"])
     assert list(book) == list(chapters.TITLES)

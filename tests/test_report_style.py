@@ -1,5 +1,6 @@
 """The book's look (issue 25): the table style, the figure style, the rerun box, the findings box and the script
 that edits the notebooks' sources."""
+
 from __future__ import annotations
 
 import html
@@ -21,38 +22,63 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # ---------------------------------------------------------------------------------------------- tables
 
+
 def test_html_table_writes_every_row_and_character():
     long = "rises from about 1.5 to about 9 within about 12 epochs, then falls back " * 4
     df = pd.DataFrame({"text": [f"{i} {long}" for i in range(80)], "x": [0.5] * 79 + [math.nan]})
     out = table_style.render(df)._repr_html_()
-    assert out.count("<tr>") == 81                       # header + 80 rows: nothing cut at display.max_rows
+    assert out.count("<tr>") == 81  # header + 80 rows: nothing cut at display.max_rows
     assert long.strip() in out and "..." not in out and "…" not in out
     assert "NaN" not in out and table_style.MISSING in out
     assert "table-layout: fixed" in out and "width: 100%" in out
 
 
 def test_multiindex_becomes_group_rows():
-    df = pd.DataFrame({"v": [1, 2, 3]}, index=pd.MultiIndex.from_tuples(
-        [("ch A", "r1"), ("ch A", "r2"), ("ch B", "r3")], names=["chapter", "row"]))
+    df = pd.DataFrame(
+        {"v": [1, 2, 3]},
+        index=pd.MultiIndex.from_tuples([("ch A", "r1"), ("ch A", "r2"), ("ch B", "r3")], names=["chapter", "row"]),
+    )
     out = table_style.html_table(df)._repr_html_()
     assert out.count('class="group"') == 2 and ">ch A<" in out and ">r3<" in out
 
 
 def _verdict_frame(extra: dict | None = None, ours="ours: A − B, 95% CI"):
-    rows = {"A beats B": {"verdict": "reproduced", ours: "+3.7 points, 95% CI -0.3 to +7.8", "seeds": 10,
-                          "paper: A − B": "CREMA-D Acc +10.2", "paper inside our CI": "no", **(extra or {})},
-            "C beats D": {"verdict": "equivalent to no effect", ours: "+0.1 points", "seeds": 5,
-                          "paper: A − B": "—", "paper inside our CI": "—", **(extra or {})}}
+    rows = {
+        "A beats B": {
+            "verdict": "reproduced",
+            ours: "+3.7 points, 95% CI -0.3 to +7.8",
+            "seeds": 10,
+            "paper: A − B": "CREMA-D Acc +10.2",
+            "paper inside our CI": "no",
+            **(extra or {}),
+        },
+        "C beats D": {
+            "verdict": "equivalent to no effect",
+            ours: "+0.1 points",
+            "seeds": 5,
+            "paper: A − B": "—",
+            "paper inside our CI": "—",
+            **(extra or {}),
+        },
+    }
     df = pd.DataFrame.from_dict(rows, orient="index")
     df.index.name = "claim (A beats B)"
     return df
 
 
-@pytest.mark.parametrize("extra,ours", [
-    ({}, "ours: A − B, 95% CI"),
-    ({"MDE (80% power, at the claim's level)": "4.2 points", "verdict, paper's protocol": "smaller than the paper's"},
-     "ours: A − B, 95% CI (unadjusted)"),
-])
+@pytest.mark.parametrize(
+    "extra,ours",
+    [
+        ({}, "ours: A − B, 95% CI"),
+        (
+            {
+                "MDE (80% power, at the claim's level)": "4.2 points",
+                "verdict, paper's protocol": "smaller than the paper's",
+            },
+            "ours: A − B, 95% CI (unadjusted)",
+        ),
+    ],
+)
 def test_verdict_view_finds_its_columns_by_name(extra, ours):
     df = _verdict_frame(extra, ours)
     assert table_style.is_verdict_table(df)
@@ -63,8 +89,8 @@ def test_verdict_view_finds_its_columns_by_name(extra, ours):
     for col in ["seeds", "paper inside our CI", *extra]:
         assert col in html.unescape(details.split("</summary>")[0])
     # each label colour-coded, an unknown label grey
-    assert f'background:{table_style.LABEL_COLORS["reproduced"][0]}' in main
-    assert f'background:{table_style.LABEL_COLORS["equivalent to no effect"][0]}' in main
+    assert f"background:{table_style.LABEL_COLORS['reproduced'][0]}" in main
+    assert f"background:{table_style.LABEL_COLORS['equivalent to no effect'][0]}" in main
     if extra:
         assert 'data-label="smaller than the paper&#x27;s"' in details
 
@@ -89,25 +115,28 @@ def test_install_registers_the_formatter():
     assert fmts["text/html"].types[pd.DataFrame](_verdict_frame()).count("<details") == 1
     assert figure_style.install(ip)
     from matplotlib.figure import Figure
+
     assert fmts["image/png"].types[Figure] is figure_style.figure_png
 
 
 # ---------------------------------------------------------------------------------------------- figures
 
+
 def test_figure_png_has_the_intended_size():
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(7, 3))
     ax.plot([0, 1], [0, 1], label=figure_style.MATH["rho_a"])
     figure_style.legend_outside(ax)
     data, meta = figure_style.figure_png(fig)
     w, h = figure_style.png_size(data)
     plt.close(fig)
-    assert w > 6 * figure_style.DPI                     # at least 6 of the figure's 7 inches, at 200 dpi
-    assert meta["width"] == min(round(w * figure_style.CSS_PX_PER_INCH / figure_style.DPI),
-                                figure_style.MAX_CSS_WIDTH)
-    assert w >= 2 * meta["width"] - 1                 # at least two image pixels per CSS pixel
+    assert w > 6 * figure_style.DPI  # at least 6 of the figure's 7 inches, at 200 dpi
+    assert meta["width"] == min(round(w * figure_style.CSS_PX_PER_INCH / figure_style.DPI), figure_style.MAX_CSS_WIDTH)
+    assert w >= 2 * meta["width"] - 1  # at least two image pixels per CSS pixel
 
 
 def test_one_marker_per_dataset():
@@ -119,22 +148,25 @@ def test_one_marker_per_dataset():
 
 def test_figure1_has_no_empty_panel():
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
+
     from ogm_lib.report import plots
 
     class Run:
         def __init__(self, s):
-            self.epochs = [{"epoch": e, "probe_audio": 0.1 * e + s, "probe_visual": 0.05 * e, "test_acc": 0.3}
-                           for e in range(4)]
+            self.epochs = [
+                {"epoch": e, "probe_audio": 0.1 * e + s, "probe_visual": 0.05 * e, "test_acc": 0.3} for e in range(4)
+            ]
 
-    runs = {label: [Run(0.0), Run(0.01)] for label in
-            ["Audio-only", "Visual-only", "Joint", "Joint + OGM-GE"]}
+    runs = {label: [Run(0.0), Run(0.01)] for label in ["Audio-only", "Visual-only", "Joint", "Joint + OGM-GE"]}
     from ogm_lib.ground.paper import FIGURE1
+
     try:
         fig = plots.figure1(runs, FIGURE1, "t")
-    except (AttributeError, KeyError, TypeError) as e:   # the runs' reader needs RunResult fields
+    except (AttributeError, KeyError, TypeError) as e:  # the runs' reader needs RunResult fields
         pytest.skip(f"figure1 needs RunResult: {e}")
     assert len(fig.axes) == 3 and all(ax.has_data() for ax in fig.axes)
     assert fig.legends and not any(ax.get_legend() for ax in fig.axes)
@@ -144,8 +176,10 @@ def test_figure1_has_no_empty_panel():
 
 # ---------------------------------------------------------------------------------------------- rerun box
 
+
 def test_chapter_runs_are_the_notebooks_runs():
     from ogm_lib.recipe import book
+
     runs = rerun_box.chapter_runs("05_table1")
     rows = book.table1_rows("avdigits", book.PROFILE, "cpu", regime=book.REGIME)
     want = {c.replace(seed=s).key() for c in rows.values() for s in book.row_seeds(c)}
@@ -177,6 +211,7 @@ def test_commands_retrain_into_a_fresh_folder():
 
 def test_every_profile_is_explained():
     from ogm_lib.method.config import PROFILES
+
     assert [r[0] for r in rerun_box.profile_rows()] == list(PROFILES)
     page = (ROOT / "book" / "how_to_rerun.md").read_text()
     for name in PROFILES:
@@ -184,6 +219,7 @@ def test_every_profile_is_explained():
 
 
 # ---------------------------------------------------------------------------------------------- findings
+
 
 class _V:
     def __init__(self, label):
@@ -194,27 +230,38 @@ def test_label_counts_take_any_labels():
     vs = [_V("reproduced"), _V("inconclusive"), _V("equivalent to no effect"), _V("inconclusive")]
     n = findings.label_counts(vs)
     assert n == {"reproduced": 1, "inconclusive": 2, "equivalent to no effect": 1}
-    assert findings.label_counts(vs, lambda v: {"reproduced": 0, "inconclusive": 3}) == {"reproduced": 0,
-                                                                                        "inconclusive": 3}
+    assert findings.label_counts(vs, lambda v: {"reproduced": 0, "inconclusive": 3}) == {
+        "reproduced": 0,
+        "inconclusive": 3,
+    }
 
 
 def test_testbed_gaps_name_failed_checks_only():
-    ok = {"rho_first": [1.2, 1.1], "convergence": {"passes": True, "share": 0.9, "runs": 10},
-          "late_gain": (0.1, -0.2, 0.3, 10)}
+    ok = {
+        "rho_first": [1.2, 1.1],
+        "convergence": {"passes": True, "share": 0.9, "runs": 10},
+        "late_gain": (0.1, -0.2, 0.3, 10),
+    }
     assert findings.testbed_gaps(ok) == []
-    bad = {"rho_first": [0.9, 1.1], "convergence": {"passes": False, "share": 0.5, "runs": 40},
-           "late_gain": (1.0, 0.4, 1.6, 40)}
+    bad = {
+        "rho_first": [0.9, 1.1],
+        "convergence": {"passes": False, "share": 0.5, "runs": 40},
+        "late_gain": (1.0, 0.4, 1.6, 40),
+    }
     assert len(findings.testbed_gaps(bad)) == 3
 
 
 def test_findings_html_carries_the_counts():
     from ogm_lib.report.claims import Claim
-    claim = Claim("h", "concat+ beats concat", {0: 1.0}, {0: 0.0}, paper={"CREMA-D Acc": 10.2},
-                  ledger={"re-run X": 3.3})
+
+    claim = Claim(
+        "h", "concat+ beats concat", {0: 1.0}, {0: 0.0}, paper={"CREMA-D Acc": 10.2}, ledger={"re-run X": 3.3}
+    )
     head = SimpleNamespace(claim=claim, __str__=None)
     head = type("H", (), {"claim": claim, "__str__": lambda self: "inconclusive (+1.0 points)"})()
-    out = findings.findings_html("avdigits, converged", head, {"reproduced": 2, "inconclusive": 5}, ["x fails"],
-                                 repo_url="https://example.org/r")
+    out = findings.findings_html(
+        "avdigits, converged", head, {"reproduced": 2, "inconclusive": 5}, ["x fails"], repo_url="https://example.org/r"
+    )
     assert 'data-label="reproduced" data-count="2"' in out and 'data-count="7"' in out
     assert "CREMA-D Acc +10.2" in out and "re-run X +3.3" in out and "x fails" in out
     assert 'href="https://example.org/r"' in out and 'href="../notebooks/10_verdicts.html"' in out
@@ -228,6 +275,7 @@ def test_repository_url_is_read_from_the_config(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- the script
+
 
 @pytest.fixture
 def notebooks(tmp_path):

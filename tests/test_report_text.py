@@ -1,8 +1,10 @@
 """Sentences made from numbers (ogm_lib/report/text.py) and the crossover sentence of chapter 12."""
+
 import pandas as pd
 import pytest
 
-from ogm_lib.report import explain as ex, text
+from ogm_lib.report import explain as ex
+from ogm_lib.report import text
 
 
 def test_ranges_groups_and_optimism():
@@ -19,6 +21,7 @@ def test_window_k_is_the_coefficient_the_run_applied(tmp_path):
     from ogm_lib.recipe.book import headline_rows
     from ogm_lib.recipe.grid import run_grid
     from ogm_lib.report.reduce import modulation_window_mean
+
     rows = headline_rows()
     ogm, plain = run_grid([rows["Concatenation + OGM-GE"], rows["Concatenation"]])
     assert text.window_k(ogm, ogm.config["alpha"]) == pytest.approx(modulation_window_mean(ogm, "k_a"), abs=1e-6)
@@ -32,6 +35,7 @@ def test_a_lead_at_the_last_epoch_only_is_not_for_good():
     class R:
         def __init__(self, accs):
             self.epochs = [{"epoch": i, "test_acc": a} for i, a in enumerate(accs)]
+
     c = ex.crossover([R([0.1, 0.2, 0.5])], [R([0.2, 0.3, 0.4])])
     assert c["first_for_good"] == 3
     s = ex.crossover_text(c)

@@ -1,16 +1,17 @@
 """Committed runs: the book's run list, the comparison of a retrained run with its file, the sample check,
 and the committed results themselves (they cover every run of the book, with provenance, compactly)."""
+
 import json
 from pathlib import Path
 
 import pytest
 
-from ogm_lib.recipe.book import is_headline, row_seeds, seed_list, table1_rows
-from ogm_lib.recipe.runs import book_runs
 from ogm_lib.method.config import make_config
-from ogm_lib.recipe.rerun import compare, save_weights, verify_sample, weights_path
 from ogm_lib.method.results import RunResult
 from ogm_lib.method.train import fit
+from ogm_lib.recipe.book import is_headline, row_seeds, seed_list, table1_rows
+from ogm_lib.recipe.rerun import compare, save_weights, verify_sample, weights_path
+from ogm_lib.recipe.runs import book_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "results"
@@ -19,10 +20,11 @@ COMMITTED = ROOT / "results"
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     import torch
+
     folder = tmp_path_factory.mktemp("committed")
     config = make_config("smoke", dataset="synthetic", fusion="concat", method="ogm_ge", quiet=True, seed=3)
     before = torch.get_num_threads()
-    torch.set_num_threads(1)      # as the book's runs: verify_sample retrains with the recorded thread count
+    torch.set_num_threads(1)  # as the book's runs: verify_sample retrains with the recorded thread count
     try:
         return folder, fit(config, folder)
     finally:
@@ -55,6 +57,7 @@ def test_compare_names_every_difference(smoke_run):
 
 def test_verify_sample_retrains_and_catches_a_tampered_file(smoke_run):
     import torch
+
     folder, r = smoke_run
     weights = save_weights(folder / "checkpoints" / f"{r.key}.pt", r.key, folder)
     lines = []
@@ -111,12 +114,13 @@ def test_committed_weights_are_the_chapter_03_model():
     not retrain it; CI's sample check compares them with a retrained run when it draws that run."""
     import torch
 
-    from ogm_lib.recipe.book import REGIME, book_config
     from ogm_lib.method.models import build_model
+    from ogm_lib.recipe.book import REGIME, book_config
+
     config = book_config(regime=REGIME, fusion="concat", seed=0)
     path = weights_path(config.key(), COMMITTED)
     assert path.exists() and path.stat().st_size < 3e6
-    state = torch.load(path, map_location="cpu", weights_only=True)     # data only: the safe loader reads it
+    state = torch.load(path, map_location="cpu", weights_only=True)  # data only: the safe loader reads it
     assert state["key"] == config.key()
     build_model(config, 10).load_state_dict(state["model"])
 
@@ -128,16 +132,20 @@ def test_a_run_from_another_kind_of_cpu_is_checked_against_its_rows_spread(tmp_p
     import torch
 
     from ogm_lib.recipe.rerun import ROW_SDS, compare_to_row, same_machine, this_machine
+
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        runs = [fit(make_config("smoke", dataset="synthetic", fusion="concat", quiet=True, seed=s), tmp_path)
-                for s in range(3)]
+        runs = [
+            fit(make_config("smoke", dataset="synthetic", fusion="concat", quiet=True, seed=s), tmp_path)
+            for s in range(3)
+        ]
     finally:
         torch.set_num_threads(before)
     assert all(same_machine(r) for r in runs) and not same_machine(
-        RunResult(**{**runs[0].__dict__, "provenance": {**runs[0].provenance, "cpu": "Other CPU 9000"}}))
-    for r in runs:                           # as if committed on another machine (provenance is not in the key)
+        RunResult(**{**runs[0].__dict__, "provenance": {**runs[0].provenance, "cpu": "Other CPU 9000"}})
+    )
+    for r in runs:  # as if committed on another machine (provenance is not in the key)
         path = tmp_path / f"{r.key}.json"
         d = json.loads(path.read_text())
         d["provenance"]["cpu"] = "Other CPU 9000"

@@ -1,6 +1,7 @@
 """Per-clip test predictions stored in a result (`results.encode_predictions`), and the compact encoding of
 the trace and the predictions' scores in result files (`results.encode_floats`, `results.reencode`), read
 back bit for bit whichever encoding a file has."""
+
 import base64
 import json
 import shutil
@@ -13,7 +14,20 @@ import pytest
 from ogm_lib.__main__ import main
 from ogm_lib.method.config import make_config
 from ogm_lib.method.fileio import DamagedFileError
-from ogm_lib.method.results import RAW_ENCODING, STEPS_ENCODING, RunResult, decode_floats, decode_predictions, decode_probs, encode_floats, encode_predictions, identical, in_current_encoding, reencode, strict_json
+from ogm_lib.method.results import (
+    RAW_ENCODING,
+    STEPS_ENCODING,
+    RunResult,
+    decode_floats,
+    decode_predictions,
+    decode_probs,
+    encode_floats,
+    encode_predictions,
+    identical,
+    in_current_encoding,
+    reencode,
+    strict_json,
+)
 from ogm_lib.method.train import fit
 
 COMMITTED = Path(__file__).resolve().parents[1] / "results"
@@ -43,12 +57,26 @@ def test_a_run_stores_the_test_predictions_of_its_validation_chosen_epoch(tmp_pa
 # the compact encoding (float32, byte-shuffled, zlib, base64) and the older raw one
 # ------------------------------------------------------------------------------------------------------
 
+
 def awkward_float32(n: int, seed: int = 0) -> np.ndarray:
     """n float32 values of random bits (every kind: NaNs with payloads, denormals, ...) and the special ones:
     NaN, -NaN, a signalling NaN, +-inf, +-0.0, the smallest and the largest denormal, the largest float."""
-    bits = np.random.default_rng(seed).integers(0, 2 ** 32, size=n, dtype=np.uint32)
-    special = np.array([0x7FC00000, 0xFFC00000, 0x7F800001, 0x7F800000, 0xFF800000, 0x00000000, 0x80000000,
-                        0x00000001, 0x007FFFFF, 0x7F7FFFFF], dtype=np.uint32)
+    bits = np.random.default_rng(seed).integers(0, 2**32, size=n, dtype=np.uint32)
+    special = np.array(
+        [
+            0x7FC00000,
+            0xFFC00000,
+            0x7F800001,
+            0x7F800000,
+            0xFF800000,
+            0x00000000,
+            0x80000000,
+            0x00000001,
+            0x007FFFFF,
+            0x7F7FFFFF,
+        ],
+        dtype=np.uint32,
+    )
     return np.concatenate([special, bits]).view("<f4")
 
 
@@ -74,7 +102,7 @@ def test_floats_round_trip_bit_for_bit_in_both_encodings():
     assert len(encode_floats(smooth)) < 0.8 * len(base64.b64encode(smooth.tobytes()))
 
 
-@pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")    # signalling NaNs
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")  # signalling NaNs
 def test_a_result_round_trips_its_trace_and_scores_bit_for_bit(base, tmp_path):
     trace = {k: awkward_float32(500, seed=i).astype(float).tolist() for i, k in enumerate(["loss", "rho_a"])}
     probs = awkward_float32(70, seed=3).reshape(8, 10)
@@ -83,7 +111,7 @@ def test_a_result_round_trips_its_trace_and_scores_bit_for_bit(base, tmp_path):
     on_disk = json.loads(path.read_text())
     assert on_disk["steps_encoding"] == STEPS_ENCODING == on_disk["predictions"]["probs_encoding"]
     back = RunResult.load(path)
-    for k, series in trace.items():      # in memory a float list: the stored float32 bits, as float64
+    for k, series in trace.items():  # in memory a float list: the stored float32 bits, as float64
         assert np.asarray(back.steps[k]).tobytes() == np.asarray(series).tobytes()
         assert np.asarray(back.steps[k], dtype="<f4").tobytes() == np.asarray(series, dtype="<f4").tobytes()
     assert decode_probs(back.predictions).tobytes() == probs.tobytes()
@@ -91,7 +119,7 @@ def test_a_result_round_trips_its_trace_and_scores_bit_for_bit(base, tmp_path):
     loss = list(trace["loss"])
     assert str(loss[5]) == "0.0"
     loss[5] = -0.0
-    assert not identical(RunResult(**{**r.__dict__, "steps": {**trace, "loss": loss}}), r)   # -0.0 is not 0.0
+    assert not identical(RunResult(**{**r.__dict__, "steps": {**trace, "loss": loss}}), r)  # -0.0 is not 0.0
 
 
 def test_older_encodings_still_load_to_the_same_values(base, tmp_path):
@@ -116,8 +144,13 @@ def test_older_encodings_still_load_to_the_same_values(base, tmp_path):
 
 def _bad_stream(how: str) -> str:
     good = zlib.compress(b"\0" * 40, 9)
-    data = {"not base64": None, "not zlib": b"not a zlib stream", "cut short": good[:-3],
-            "trailing bytes": good + b"xx", "not whole float32": zlib.compress(b"\0" * 41, 9)}[how]
+    data = {
+        "not base64": None,
+        "not zlib": b"not a zlib stream",
+        "cut short": good[:-3],
+        "trailing bytes": good + b"xx",
+        "not whole float32": zlib.compress(b"\0" * 41, 9),
+    }[how]
     return "not base64!" if data is None else base64.b64encode(data).decode("ascii")
 
 
@@ -166,7 +199,7 @@ def test_reencode_committed_files_losslessly_and_once(tmp_path, capsys):
     committed = committed_files(3)
     copies = [Path(shutil.copy(f, tmp_path / f.name)) for f in committed]
     for path, original in zip(copies, committed):
-        assert in_current_encoding(json.loads(original.read_text()))   # every committed file
+        assert in_current_encoding(json.loads(original.read_text()))  # every committed file
         _in_raw_encoding(path)
         before = RunResult.load(path)
         assert identical(before, RunResult.load(original))
@@ -177,8 +210,10 @@ def test_reencode_committed_files_losslessly_and_once(tmp_path, capsys):
         after = RunResult.load(path)
         assert identical(after, before)
         assert decode_probs(after.predictions).tobytes() == decode_probs(before.predictions).tobytes()
-        assert all(np.asarray(after.steps[k], dtype="<f4").tobytes() == np.asarray(v, dtype="<f4").tobytes()
-                   for k, v in before.steps.items())
+        assert all(
+            np.asarray(after.steps[k], dtype="<f4").tobytes() == np.asarray(v, dtype="<f4").tobytes()
+            for k, v in before.steps.items()
+        )
         assert path.read_bytes() == original.read_bytes()
     content = [p.read_bytes() for p in copies]
     assert main(["book", "reencode", "--results-dir", str(tmp_path)]) == 0

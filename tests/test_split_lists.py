@@ -1,16 +1,16 @@
 """Kinetics-Sounds' class names, the split-list checker (Kinetics-Sounds, VGGSound), the per-dataset alphas."""
+
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-from ogm_lib.recipe import alphas, regimes
 from ogm_lib.method.config import DATASET_DEFAULTS, DATASETS
 from ogm_lib.method.data import split_lists as sl
 from ogm_lib.method.data.lists import ksounds_jobs
+from ogm_lib.recipe import alphas, regimes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,7 +31,9 @@ def _write(path, lines):
 
 def _ours(tmp_path, per_class=2, edit=None):
     names = sl.ksounds_classes()
-    train = ["clip,label"] + [f"tr_{i}_{k},{n.replace(' ', '_')}" for i, n in enumerate(names) for k in range(per_class)]
+    train = ["clip,label"] + [
+        f"tr_{i}_{k},{n.replace(' ', '_')}" for i, n in enumerate(names) for k in range(per_class)
+    ]
     test = [f"te_{i},{n}" for i, n in enumerate(names)]
     if edit:
         edit(train, test)
@@ -44,27 +46,36 @@ def test_checker_passes_good_lists_and_names_each_problem(tmp_path):
     assert len(good.clips["train"]) == 62 and len(set(good.clips["test"].values())) == 31
 
     def damage(train, test):
-        train.append("tr_0_0,playing bagpipes")       # listed twice
-        train.append("te_3,bowling")                  # in train and test
-        train.append("x1,playing kazoo")              # not a class
-        test.pop()                                    # a class missing from test
-        train.append("a,b,c,d")                       # neither format
+        train.append("tr_0_0,playing bagpipes")  # listed twice
+        train.append("te_3,bowling")  # in train and test
+        train.append("x1,playing kazoo")  # not a class
+        test.pop()  # a class missing from test
+        train.append("a,b,c,d")  # neither format
+
     bad = sl.check_lists("ksounds", _ours(tmp_path, edit=damage))
     text = "\n".join(bad.problems)
-    for expected in ("listed twice", "in both train and test", "not a Kinetics-Sounds class",
-                     "in only one of train and test", "neither `clip,label`"):
+    for expected in (
+        "listed twice",
+        "in both train and test",
+        "not a Kinetics-Sounds class",
+        "in only one of train and test",
+        "neither `clip,label`",
+    ):
         assert expected in text, text
 
 
 def test_official_index_lists_are_checked_against_the_repositorys_counts(tmp_path):
     def official(counts, split):
         return [f"{split}{i}x{k}_0,10,{i}" for i, n in enumerate(counts) for k in range(n)]
+
     paths = [_write(tmp_path / f"my_{s}.txt", official(sl.OFFICIAL_KS_COUNTS[s], s)) for s in ("train", "test")]
     report = sl.check_lists("ksounds", paths)
     assert report.ok and report.format == "official index lists", report.text()
     assert len(report.clips["train"]) == 14799 and len(report.clips["test"]) == 2597
-    assert tuple(Counter(int(v) for v in report.clips["test"].values())[i] for i in range(31)) == \
-        sl.OFFICIAL_KS_COUNTS["test"]
+    assert (
+        tuple(Counter(int(v) for v in report.clips["test"].values())[i] for i in range(31))
+        == sl.OFFICIAL_KS_COUNTS["test"]
+    )
     short = list(sl.OFFICIAL_KS_COUNTS["test"])
     short[4] -= 1
     _write(paths[1], official(short, "test"))
@@ -91,8 +102,9 @@ def test_vggsound_list_checker(tmp_path):
 
 def test_data_lists_command(tmp_path):
     paths = [str(p) for p in _ours(tmp_path)]
-    run = lambda *a: subprocess.run([sys.executable, "-m", "ogm_lib", "data", "lists", *a], capture_output=True,
-                                    text=True, cwd=ROOT)
+    run = lambda *a: subprocess.run(
+        [sys.executable, "-m", "ogm_lib", "data", "lists", *a], capture_output=True, text=True, cwd=ROOT
+    )
     ok = run("--dataset", "ksounds", "--lists", *paths)
     assert ok.returncode == 0 and ok.stdout.strip().endswith("good"), ok.stdout + ok.stderr
     Path(paths[1]).write_text("te_0,singing\n")
@@ -102,19 +114,28 @@ def test_data_lists_command(tmp_path):
 
 # ---------------------------------------------------------------------------------------------- alphas
 
+
 def test_every_dataset_has_an_alpha_or_the_rule():
     assert set(alphas.ALPHAS) == set(DATASETS)
     for dataset, (value, source) in alphas.ALPHAS.items():
         assert source
-        if "alpha" in DATASET_DEFAULTS.get(dataset, {}):             # the paper profile applies the official ones
+        if "alpha" in DATASET_DEFAULTS.get(dataset, {}):  # the paper profile applies the official ones
             assert DATASET_DEFAULTS[dataset]["alpha"] == value and "official README" in source
     assert alphas.ALPHAS["ksounds"].value is None and "validation" in alphas.ALPHAS["ave"].source
     assert alphas.ALPHAS["avdigits"].value == regimes.ALPHA["paper-like"]
 
 
 def test_the_sweep_rule_chooses_the_best_mean_validation_accuracy(tmp_path):
-    runs, alpha, table = alphas.sweep("synthetic", profile="smoke", seeds=(0, 1), results_dir=tmp_path,
-                                      executor="local", workers=1, synthetic_size=128, epochs=1)
+    runs, alpha, table = alphas.sweep(
+        "synthetic",
+        profile="smoke",
+        seeds=(0, 1),
+        results_dir=tmp_path,
+        executor="local",
+        workers=1,
+        synthetic_size=128,
+        epochs=1,
+    )
     assert sorted(table) == list(regimes.ALPHA_GRID)
     means = {float(label.split("=")[1]): np.mean([100 * r.best["val_acc"] for r in rs]) for label, rs in runs.items()}
     best = max(means.values())

@@ -1,5 +1,6 @@
 """The verdict rule (ogm_lib/report/stats.py): against scipy, Holm on a worked example, and its error rate
 under a true null effect."""
+
 import math
 
 import numpy as np
@@ -26,15 +27,14 @@ def test_paired_test_equals_scipy_ttest_rel():
 def test_holm_worked_example():
     # sorted: 0.005 x 4 = 0.02, 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> running max 0.06
     assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
-    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])            # capped at 1
-    assert holm([0.02]) == pytest.approx([0.02])                      # one claim: no correction
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1
+    assert holm([0.02]) == pytest.approx([0.02])  # one claim: no correction
     assert holm([float("nan"), 0.01]) == pytest.approx([1.0, 0.02])  # no test counts as p = 1
 
 
 def test_labels_in_both_directions_and_degenerate_cases():
-    up, down, flat = (paired_test(np.add(B, 0.05), B), paired_test(np.subtract(B, 0.05), B),
-                      paired_test(B, B))
-    assert [j.label for j in judge([up])] == ["reproduced"]          # constant positive difference
+    up, down, flat = (paired_test(np.add(B, 0.05), B), paired_test(np.subtract(B, 0.05), B), paired_test(B, B))
+    assert [j.label for j in judge([up])] == ["reproduced"]  # constant positive difference
     assert [j.label for j in judge([down])] == ["contradicted"]
     assert [j.label for j in judge([flat])] == ["inconclusive"]
     assert [j.label for j in judge([paired_test([0.7], [0.5])])] == ["inconclusive"]  # one pair: no test
@@ -61,20 +61,22 @@ def test_null_simulation_reproduced_at_most_alpha():
     hits_up = hits_down = 0
     for _ in range(reps):
         b = rng.normal(0.6, 0.03, (claims, n))
-        a = b + rng.normal(0.0, 0.02, (claims, n))      # pairs share a seed effect; difference mean 0
+        a = b + rng.normal(0.0, 0.02, (claims, n))  # pairs share a seed effect; difference mean 0
         labels = [j.label for j in judge([paired_test(a[c], b[c]) for c in range(claims)])]
         hits_up += "reproduced" in labels
         hits_down += "contradicted" in labels
     se = math.sqrt(ALPHA * (1 - ALPHA) / reps)
     assert hits_up / reps <= ALPHA + 3 * se
     assert hits_down / reps <= ALPHA + 3 * se
-    assert hits_up / reps > 0.01                         # and the test is not vacuous
+    assert hits_up / reps > 0.01  # and the test is not vacuous
 
 
 def test_power_against_a_real_effect():
     rng = np.random.default_rng(2)
-    wins = sum(judge([paired_test(b + 0.03 + rng.normal(0, 0.01, 10), b)])[0].label == "reproduced"
-               for b in rng.normal(0.6, 0.03, (200, 10)))
+    wins = sum(
+        judge([paired_test(b + 0.03 + rng.normal(0, 0.01, 10), b)])[0].label == "reproduced"
+        for b in rng.normal(0.6, 0.03, (200, 10))
+    )
     assert wins / 200 > 0.95
 
 
@@ -127,7 +129,7 @@ def test_reproduced_and_contradicted_at_most_alpha_each_under_the_null():
     labels = _sim(0.0, paper_effects=[2.0], margins=[0.5])
     up, down = _rate(labels, S.REPRODUCED), _rate(labels, S.CONTRADICTED)
     assert up <= ALPHA + TOL and down <= ALPHA + TOL
-    assert up + down > ALPHA + TOL          # the two one-sided tests add up: more than alpha in all
+    assert up + down > ALPHA + TOL  # the two one-sided tests add up: more than alpha in all
     assert up > 0.02 and down > 0.02
 
 
@@ -177,7 +179,7 @@ def test_families_primary_alone_and_holm_within_each_family():
     flat = paired_test(b, b)
     js = S.judge([marginal, flat, flat, marginal, flat], families=["primary", "paper", "paper", "book", "book"])
     assert js[0].label == S.REPRODUCED and js[0].family_size == 1 and js[0].level == ALPHA
-    assert js[3].p_adjusted == pytest.approx(min(1, 2 * marginal.p_greater))     # Holm over the book's 2
+    assert js[3].p_adjusted == pytest.approx(min(1, 2 * marginal.p_greater))  # Holm over the book's 2
     assert js[1].family_size == 2 and js[3].family_size == 2
     assert js[3].level == pytest.approx(ALPHA / 2) and js[4].level == pytest.approx(ALPHA)
     with pytest.raises(ValueError):
@@ -193,6 +195,8 @@ def test_label_precedence_and_tests_without_a_paper_effect_or_margin():
     t = paired_test(np.array(A) - 0.04, B)
     assert S.p_smaller(t, None) == 1.0 and S.p_smaller(t, -1.0) == 1.0 and S.p_equivalent(t, None) == 1.0
     assert S.p_smaller(t, 0.5) == pytest.approx(st.ttest_1samp(np.subtract(t.diffs, 0.5), 0, alternative="less").pvalue)
-    tost = max(st.ttest_1samp(np.add(t.diffs, 0.1), 0, alternative="greater").pvalue,
-               st.ttest_1samp(np.subtract(t.diffs, 0.1), 0, alternative="less").pvalue)
+    tost = max(
+        st.ttest_1samp(np.add(t.diffs, 0.1), 0, alternative="greater").pvalue,
+        st.ttest_1samp(np.subtract(t.diffs, 0.1), 0, alternative="less").pvalue,
+    )
     assert S.p_equivalent(t, 0.1) == pytest.approx(tost)

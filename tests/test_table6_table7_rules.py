@@ -1,4 +1,5 @@
 """Table 6's Adam learning-rate rule (recipe/adam_lr.py) and Table 7's equal-steps control (recipe/equal_steps.py)."""
+
 import pytest
 
 from ogm_lib.method.config import make_config
@@ -7,7 +8,7 @@ from ogm_lib.recipe.equal_steps import SUFFIX, control_rows, equal_steps
 
 
 def test_grid_rows_are_plain_adam_runs_at_each_rate():
-    adam = book.table6_rows()["Adam+"]                      # even from the OGM-GE row, the rule trains no OGM-GE
+    adam = book.table6_rows()["Adam+"]  # even from the OGM-GE row, the rule trains no OGM-GE
     rows = adam_lr.grid_rows(adam)
     assert list(rows) == [f"lr={lr:g}" for lr in adam_lr.LR_GRID]
     assert {c.method for c in rows.values()} == {"normal"}

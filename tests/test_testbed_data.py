@@ -1,5 +1,6 @@
 """The testbed search's data knobs (MNIST's test digits, clutter, fewer training clips) and validation
 records (`record_val`): the book's data and keys stay what they were; the new knobs do what they say."""
+
 from __future__ import annotations
 
 import json
@@ -15,14 +16,15 @@ from ogm_lib.method.data.fsdd import default_data_dir, verify_fsdd
 
 ROOT = default_data_dir("avdigits")
 needs_fsdd = pytest.mark.skipif(not (ROOT / "recordings").is_dir(), reason="FSDD not fetched (make data)")
-needs_mnist = pytest.mark.skipif(mnist.find_mirror() is None and not (ROOT / "mnist").is_dir(),
-                                 reason="no MNIST mirror (../shared/data/mnist_t10k)")
+needs_mnist = pytest.mark.skipif(
+    mnist.find_mirror() is None and not (ROOT / "mnist").is_dir(), reason="no MNIST mirror (../shared/data/mnist_t10k)"
+)
 
 
 @needs_mnist
 def test_mnist_fetch_verifies_the_decompressed_payload(tmp_path):
     done = mnist.fetch_mnist(tmp_path / "m", allow_download=False)
-    assert len(done) == 2 and mnist.fetch_mnist(tmp_path / "m", allow_download=False) == []    # nothing to do
+    assert len(done) == 2 and mnist.fetch_mnist(tmp_path / "m", allow_download=False) == []  # nothing to do
     images, labels = mnist.load_mnist(tmp_path / "m")
     assert images.shape == (10_000, 28, 28) and images.dtype == np.uint8
     assert np.bincount(labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -44,9 +46,13 @@ def test_default_knobs_keep_the_book_cache_names_and_run_keys():
     cfg = make_config("converged")
     knobs = avdigits._knobs(cfg, 0)
     assert not {"visual_source", "visual_clutter", "train_fraction"} & set(knobs)
-    assert avdigits._hash(knobs) == "a1ef55bc0bf44536"        # the cache file every book run reads
-    assert cfg.key() == make_config("converged", visual_source="digits", visual_clutter=0, train_fraction=1.0,
-                                    record_val=False).key()
+    assert avdigits._hash(knobs) == "a1ef55bc0bf44536"  # the cache file every book run reads
+    assert (
+        cfg.key()
+        == make_config(
+            "converged", visual_source="digits", visual_clutter=0, train_fraction=1.0, record_val=False
+        ).key()
+    )
     assert cfg.key() != make_config("converged", record_val=True).key()
     with pytest.raises(ValueError, match="knobs of the default data"):
         make_config("converged", dataset="synthetic", visual_clutter=2)
@@ -58,8 +64,8 @@ def test_paste_clutter_pastes_count_strokes_of_a_third_of_the_side():
     frames = torch.zeros(5, 1, 27, 27)
     strokes = torch.ones(3, 27, 27)
     out = avdigits.paste_clutter(frames, strokes, 1, np.random.default_rng(0))
-    assert torch.equal(frames, torch.zeros(5, 1, 27, 27))            # the input is left alone
-    assert out.sum((1, 2, 3)).tolist() == [81.0] * 5                # one 9x9 stroke on each frame
+    assert torch.equal(frames, torch.zeros(5, 1, 27, 27))  # the input is left alone
+    assert out.sum((1, 2, 3)).tolist() == [81.0] * 5  # one 9x9 stroke on each frame
     out = avdigits.paste_clutter(frames, strokes, 3, np.random.default_rng(0))
     assert all(81 <= s <= 3 * 81 for s in out.sum((1, 2, 3)).tolist())
 
@@ -75,7 +81,7 @@ def test_mnist_testbed_data_splits_thinning_and_disjoint_pools():
     assert [len(full[s]["labels"]) for s in avdigits.SPLITS] == [2000, 500, 500]
     assert [len(half[s]["labels"]) for s in avdigits.SPLITS] == [1000, 500, 500]
     assert np.bincount(half["train"]["labels"].numpy()).tolist() == [100] * 10
-    for s in ("val", "test"):              # thinning touches the training clips only
+    for s in ("val", "test"):  # thinning touches the training clips only
         assert half[s]["clip_ids"] == full[s]["clip_ids"]
         assert torch.equal(half[s]["image_ids"], full[s]["image_ids"])
         # the same clips up to the standardisation, whose statistics come from the (thinned) training split
@@ -83,7 +89,7 @@ def test_mnist_testbed_data_splits_thinning_and_disjoint_pools():
         assert torch.allclose(*raw, atol=1e-4)
     ids = {s: set(full[s]["image_ids"].tolist()) for s in avdigits.SPLITS}
     assert not ids["train"] & ids["test"] and not ids["val"] & ids["test"] and not ids["train"] & ids["val"]
-    assert max(max(v) for v in ids.values()) >= 1797               # MNIST indices, not the 8x8 digits'
+    assert max(max(v) for v in ids.values()) >= 1797  # MNIST indices, not the 8x8 digits'
     assert full["train"]["visual"].shape == (2000, 1, 1, 16, 16)
 
 
@@ -91,14 +97,15 @@ def test_mnist_testbed_data_splits_thinning_and_disjoint_pools():
 def test_record_val_keeps_validation_predictions_and_probes(tmp_path):
     from ogm_lib.method.results import RunResult
     from ogm_lib.method.train import fit
+
     common = dict(dataset="avdigits", split="speaker", probe_every=1, quiet=True, results_dir=str(tmp_path))
     with_val = fit(make_config("smoke", record_val=True, **common))
     plain = fit(make_config("smoke", **common))
     assert with_val.val_predictions and not plain.val_predictions
-    assert "val_predictions" not in json.loads((tmp_path / f"{plain.key}.json").read_text())   # older shape
+    assert "val_predictions" not in json.loads((tmp_path / f"{plain.key}.json").read_text())  # older shape
     back = RunResult.load(tmp_path / f"{with_val.key}.json")
     labels, probs = avdigits_val_labels(back)
-    assert probs.shape == (500, 10) and len(labels) == 500                      # the validation speaker
+    assert probs.shape == (500, 10) and len(labels) == 500  # the validation speaker
     assert back.val_predictions["epoch"] == back.best_epoch
     assert all(f"probe_val_{m}" in back.epochs[-1] for m in ("audio", "visual"))
     assert not any(k.startswith("probe_val") for k in plain.epochs[-1])
@@ -109,6 +116,7 @@ def test_record_val_keeps_validation_predictions_and_probes(tmp_path):
 
 def avdigits_val_labels(run):
     from ogm_lib.method.results import decode_predictions
+
     return decode_predictions(run.val_predictions)
 
 
@@ -124,10 +132,14 @@ def _payload_as_built(knobs: dict) -> dict:
     for s in avdigits.SPLITS:
         idx = np.flatnonzero(split == s)
         n, side = len(idx), knobs["image_size"]
-        payload[s] = {"audio": torch.zeros(()).expand(n, 1, avdigits.N_FFT // 2 + 1, spec_t),
-                      "visual": torch.zeros(()).expand(n, 1, knobs["n_frames"], side, side),
-                      "labels": torch.from_numpy(digits[idx]), "image_ids": torch.zeros(n, dtype=torch.long),
-                      "clip_ids": [names[i] for i in idx], "speakers": ["x"] * n}
+        payload[s] = {
+            "audio": torch.zeros(()).expand(n, 1, avdigits.N_FFT // 2 + 1, spec_t),
+            "visual": torch.zeros(()).expand(n, 1, knobs["n_frames"], side, side),
+            "labels": torch.from_numpy(digits[idx]),
+            "image_ids": torch.zeros(n, dtype=torch.long),
+            "clip_ids": [names[i] for i in idx],
+            "speakers": ["x"] * n,
+        }
     return payload
 
 

@@ -1,4 +1,5 @@
 """The training loop, results cache, resume, config validation and CLI (on `synthetic` data, seconds)."""
+
 import json
 import math
 
@@ -47,7 +48,7 @@ def test_cache_returns_stored_result_without_training(tmp_path, monkeypatch):
     cfg = smoke(epochs=1)
     first = fit(cfg, tmp_path)
     monkeypatch.setattr(Trainer, "run", lambda *a, **k: pytest.fail("retrained a cached run"))
-    again = fit(cfg.replace(quiet=False, device="cpu"), tmp_path)   # bookkeeping fields: same key
+    again = fit(cfg.replace(quiet=False, device="cpu"), tmp_path)  # bookkeeping fields: same key
     assert again.epochs == first.epochs
 
 
@@ -55,7 +56,7 @@ def test_cache_returns_stored_result_without_training(tmp_path, monkeypatch):
 def test_resume_after_interruption_matches_uninterrupted(tmp_path, method):
     cfg = smoke(epochs=3, method=method, gb_super_epoch=1)
     full = fit(cfg, tmp_path / "full")
-    assert fit(cfg, tmp_path / "cut", stop_after=1) is None           # "interrupted" after epoch 0
+    assert fit(cfg, tmp_path / "cut", stop_after=1) is None  # "interrupted" after epoch 0
     assert (tmp_path / "cut" / "checkpoints" / f"{cfg.key()}.pt").exists()
     resumed = fit(cfg, tmp_path / "cut")
     assert resumed.epochs == full.epochs and resumed.steps == full.steps
@@ -79,10 +80,12 @@ def test_a_unimodal_run_gets_the_null_modulator(tmp_path):
     """A one-encoder run has no ratio to measure: its modulator back-propagates, reports NaN and changes no
     gradient (the step then treats every run alike)."""
     from ogm_lib.method.strategies import UnimodalModulator, make_modulator
+
     trainer = Trainer(smoke(modalities="audio", method="normal", epochs=1), tmp_path)
     mod = trainer.modulator
-    assert isinstance(mod, UnimodalModulator) and isinstance(make_modulator(trainer.config, trainer.model),
-                                                             UnimodalModulator)
+    assert isinstance(mod, UnimodalModulator) and isinstance(
+        make_modulator(trainer.config, trainer.model), UnimodalModulator
+    )
     a, v, y = trainer.data.train.batch(torch.arange(8))
     out = trainer.model(a, v)
     loss = torch.nn.functional.cross_entropy(out.logits, y)
@@ -94,11 +97,17 @@ def test_a_unimodal_run_gets_the_null_modulator(tmp_path):
     assert all(torch.equal(p.grad, g) for p, g in zip(trainer.model.parameters(), grads))
 
 
-@pytest.mark.parametrize("method, eval_train, splits", [
-    ("normal", False, ("val", "test")), ("normal", True, ("val", "test", "train")),
-    ("grad_blend", False, ("val", "test", "train"))])     # gradient blending's weights read the train losses
+@pytest.mark.parametrize(
+    "method, eval_train, splits",
+    [
+        ("normal", False, ("val", "test")),
+        ("normal", True, ("val", "test", "train")),
+        ("grad_blend", False, ("val", "test", "train")),
+    ],
+)  # gradient blending's weights read the train losses
 def test_the_strategy_names_the_evaluated_splits(tmp_path, method, eval_train, splits):
     from ogm_lib.method.strategies import make_strategy
+
     cfg = smoke(method=method, eval_train=eval_train, epochs=1)
     assert make_strategy(cfg, torch.Generator()).eval_splits() == splits
     logged = fit(cfg, tmp_path).epochs[0]
@@ -112,6 +121,7 @@ def plain_sgd(cfg, data):
     from ogm_lib.method.data import iterate_batches
     from ogm_lib.method.models import build_model
     from ogm_lib.method.train import make_optimizer
+
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, data.num_classes)
     optimizer, scheduler = make_optimizer(cfg, model)
@@ -137,15 +147,21 @@ def test_normal_is_training_without_the_modulator(tmp_path, method, equal):
     reference = plain_sgd(cfg, trainer.data)
     same = [torch.equal(value, reference[name]) for name, value in trainer.model.state_dict().items()]
     assert all(same) if equal else not all(same)
-    if method == "ogm":   # the difference comes from the scaling: some step slowed a modality
+    if method == "ogm":  # the difference comes from the scaling: some step slowed a modality
         assert min(trainer.result.steps["k_a"] + trainer.result.steps["k_v"]) < 1
 
 
-@pytest.mark.parametrize("bad, match", [
-    (dict(dataset="cifar"), "avdigits"), (dict(fusion="late"), "concat"),
-    (dict(method="ogm-ge"), "ogm_ge"), (dict(optimizer="rmsprop"), "adam"),
-    (dict(modalities="audio", method="ogm_ge"), "unimodal"), (dict(nonsense=1), "unknown RunConfig"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (dict(dataset="cifar"), "avdigits"),
+        (dict(fusion="late"), "concat"),
+        (dict(method="ogm-ge"), "ogm_ge"),
+        (dict(optimizer="rmsprop"), "adam"),
+        (dict(modalities="audio", method="ogm_ge"), "unimodal"),
+        (dict(nonsense=1), "unknown RunConfig"),
+    ],
+)
 def test_bad_names_raise_before_work(bad, match):
     with pytest.raises(ValueError, match=match):
         make_config("smoke", **bad)
@@ -153,6 +169,7 @@ def test_bad_names_raise_before_work(bad, match):
 
 def test_unknown_profile_raises():
     from ogm_lib.method.config import PROFILES
+
     with pytest.raises(ValueError, match="valid choices: " + ", ".join(PROFILES)):
         make_config("no-such-profile")
 
@@ -165,9 +182,29 @@ def test_key_ignores_bookkeeping_only():
 
 def test_cli_train_writes_result(tmp_path, capsys):
     from ogm_lib.__main__ import main
-    rc = main(["train", "--profile", "smoke", "--dataset", "synthetic", "--synthetic-size", "128",
-               "--epochs", "1", "--method", "ogm_ge", "--alpha", "0.8", "--quiet", "true",
-               "--results-dir", str(tmp_path), "--json"])
+
+    rc = main(
+        [
+            "train",
+            "--profile",
+            "smoke",
+            "--dataset",
+            "synthetic",
+            "--synthetic-size",
+            "128",
+            "--epochs",
+            "1",
+            "--method",
+            "ogm_ge",
+            "--alpha",
+            "0.8",
+            "--quiet",
+            "true",
+            "--results-dir",
+            str(tmp_path),
+            "--json",
+        ]
+    )
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
     assert 0 <= out["test_acc"] <= 1
@@ -176,6 +213,7 @@ def test_cli_train_writes_result(tmp_path, capsys):
 
 def test_cli_rejects_bad_choice(capsys):
     from ogm_lib.__main__ import main
+
     with pytest.raises(SystemExit):
         main(["train", "--method", "magic"])
     assert "invalid choice" in capsys.readouterr().err

@@ -1,13 +1,15 @@
 """The book's verdicts as a whole, on the committed runs: each comparison has one verdict (the other chapters
 refer to it), chapter 10 counts each once, primary claims stand alone; and every glued sentence of every
 chapter is made by the library, not typed into the notebook."""
+
 import ast
 import json
 from pathlib import Path
 
 import pytest
 
-from ogm_lib.report import chapters, claims as cl, stats
+from ogm_lib.report import chapters, stats
+from ogm_lib.report import claims as cl
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -15,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def book():
     from ogm_lib.recipe import verdict_runs
+
     return chapters.book_claims(verdict_runs.train(results_dir=ROOT / "results"))
 
 
@@ -35,7 +38,7 @@ def test_each_comparison_is_judged_once_by_the_chapter_with_most_seeds(book):
             assert claims[k].judged_in == judge, f"{k} refers to {claims[k].judged_in}, not {judge}"
             assert verdicts[judge].n >= verdicts[k].n
     # every reference names a claim of the book that is the same comparison
-    for k, c in claims.items():
+    for c in claims.values():
         if c.judged_in is not None:
             assert c.judged_in in claims and chapters.same_comparison(c, claims[c.judged_in])
 
@@ -49,8 +52,9 @@ def test_chapter_10_counts_each_comparison_once_split_by_phenomenon(book):
     assert not [p for p in chapters.duplicates(book) if p[0] in keys and p[1] in keys]
     # the plug-in rows where vision leads are counted apart from the rows with the paper's phenomenon
     assert table.loc["all", chapters.AUDIO_LEADS] > 0
-    assert table.loc["all", chapters.VISION_LEADS] + table.loc["all", chapters.AUDIO_LEADS] \
-        + table.loc["all", chapters.NO_JOINT_ROW] == len(judged)
+    assert table.loc["all", chapters.VISION_LEADS] + table.loc["all", chapters.AUDIO_LEADS] + table.loc[
+        "all", chapters.NO_JOINT_ROW
+    ] == len(judged)
 
 
 def test_primary_claims_are_alone_at_the_full_alpha_and_families_are_known(book):
@@ -64,13 +68,18 @@ def test_primary_claims_are_alone_at_the_full_alpha_and_families_are_known(book)
 
 def test_equivalence_margin_is_the_smallest_cremad_rerun_gain():
     from ogm_lib.ground.ledger import load_ledger
-    gains = [e["ogm_ge"] - e["baseline"] for e in load_ledger()["entries"]
-             if e["dataset"] == "CREMA-D" and e["cite"] != "peng2022balanced" and e["fusion"] in ("concat", "not stated")]
+
+    gains = [
+        e["ogm_ge"] - e["baseline"]
+        for e in load_ledger()["entries"]
+        if e["dataset"] == "CREMA-D" and e["cite"] != "peng2022balanced" and e["fusion"] in ("concat", "not stated")
+    ]
     assert cl.EQUIVALENCE_MARGIN == pytest.approx(min(gains))
     assert f"{cl.EQUIVALENCE_MARGIN:g}" in (ROOT / "book" / "judging_claims.md").read_text()
 
 
 # ------------------------------------------------------------------------ glued sentences come from the library
+
 
 def _library_names(tree: ast.Module) -> set[str]:
     """Names a notebook binds from ogm_lib (modules, aliases, functions) by its imports."""
@@ -106,8 +115,11 @@ def _prose(node: ast.AST) -> list[str]:
 
 
 def _prose_any(node: ast.AST) -> list[str]:
-    return [n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)
-            and any(ch.isalpha() for ch in n.value)]
+    return [
+        n.value
+        for n in ast.walk(node)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and any(ch.isalpha() for ch in n.value)
+    ]
 
 
 def _from_library(node: ast.AST, lib: set[str]) -> bool:
@@ -121,8 +133,11 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_glued_sentences_are_made_by_the_library(path):
     nb = json.loads(path.read_text())
-    src = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"
-                    and "injected-parameters" not in c.get("metadata", {}).get("tags", []))
+    src = "\n".join(
+        "".join(c["source"])
+        for c in nb["cells"]
+        if c["cell_type"] == "code" and "injected-parameters" not in c.get("metadata", {}).get("tags", [])
+    )
     tree = ast.parse(src)
     lib = _library_names(tree)
     bad = []
@@ -141,8 +156,12 @@ def test_glued_sentences_are_made_by_the_library(path):
         bad += [ast.unparse(v)[:80] for v in values if not _from_library(v, lib)]
         # a dict filled cell by cell (texts[...] = ...) is checked where it is filled
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript) \
-                and isinstance(node.targets[0].value, ast.Name) and node.targets[0].value.id == "texts":
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.targets[0], ast.Subscript)
+            and isinstance(node.targets[0].value, ast.Name)
+            and node.targets[0].value.id == "texts"
+        ):
             if not _from_library(node.value, lib):
                 bad.append(ast.unparse(node.value)[:80])
     assert not bad, f"{path.name}: glued values typed in the notebook: {bad}"

@@ -6,6 +6,7 @@ Jupyter Book 1.x adds *every* ``.js`` and ``.css`` file found under ``book/_stat
 (sphinx.ext.mathjax, only on pages that contain math). This extension removes the files under
 ``_static/mathjax/`` from those lists before the HTML builder reads them.
 """
+
 from __future__ import annotations
 
 MATHJAX_DIR = "mathjax/"

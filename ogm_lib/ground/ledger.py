@@ -10,6 +10,7 @@ checks them and lays them out:
 - `ledger_table(...)`   one row per entry, without / with OGM-GE and the gain in points;
 - `ledger_gains(...)`   {source: gain in points}, e.g. for forest plots or a claim's "re-runs" column.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,7 @@ SETTING_KEYS = ("frames", "audio", "optimizer", "alpha", "epochs", "selection", 
 #: the datasets an entry may name (those of the paper, plus AVE)
 DATASETS = ("CREMA-D", "Kinetics-Sounds", "VGGSound", "AVE")
 #: the columns of `ledger_table`, in order
-TABLE_COLUMNS = ["dataset", "fusion", "without OGM-GE", "with OGM-GE", "gain (points)",
-                 "selection", "seeds", "notes"]
+TABLE_COLUMNS = ["dataset", "fusion", "without OGM-GE", "with OGM-GE", "gain (points)", "selection", "seeds", "notes"]
 
 
 def _is_number(x) -> bool:
@@ -92,8 +92,9 @@ def _select(entries, dataset=None, fusion=None) -> list:
     """The entries of `dataset` and / or `fusion` (None: any), in file order."""
     if dataset is not None and dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; the ledger knows {DATASETS}")
-    return [e for e in entries
-            if (dataset is None or e["dataset"] == dataset) and (fusion is None or e["fusion"] == fusion)]
+    return [
+        e for e in entries if (dataset is None or e["dataset"] == dataset) and (fusion is None or e["fusion"] == fusion)
+    ]
 
 
 def _gain(e) -> float:
@@ -108,11 +109,20 @@ def ledger_table(dataset=None, fusion=None, path=LEDGER_PATH) -> pd.DataFrame:
     2 decimals), selection, seeds, notes. A source that reports several datasets or fusions has one row
     each, so the index can repeat; read the dataset and fusion columns alongside it.
     """
-    rows = [{"source": e["source"], "dataset": e["dataset"], "fusion": e["fusion"],
-             "without OGM-GE": e["baseline"], "with OGM-GE": e["ogm_ge"], "gain (points)": _gain(e),
-             "selection": e["setting"]["selection"], "seeds": e["setting"]["seeds"],
-             "notes": e["setting"]["notes"]}
-            for e in _select(load_ledger(path)["entries"], dataset, fusion)]
+    rows = [
+        {
+            "source": e["source"],
+            "dataset": e["dataset"],
+            "fusion": e["fusion"],
+            "without OGM-GE": e["baseline"],
+            "with OGM-GE": e["ogm_ge"],
+            "gain (points)": _gain(e),
+            "selection": e["setting"]["selection"],
+            "seeds": e["setting"]["seeds"],
+            "notes": e["setting"]["notes"],
+        }
+        for e in _select(load_ledger(path)["entries"], dataset, fusion)
+    ]
     return pd.DataFrame(rows, columns=["source"] + TABLE_COLUMNS).set_index("source")
 
 

@@ -17,6 +17,7 @@ that forward fails. A config without a batch of one, or whose model takes one, t
 The check is made in one process (`Trainer`, world_size 1); data parallel, a rank's shard of the batch is
 smaller still and SyncBatchNorm reduces over the ranks, which a lone forward cannot reproduce.
 """
+
 from __future__ import annotations
 
 import copy
@@ -37,6 +38,7 @@ def has_lone_batch(n: int, batch_size: int) -> bool:
 def _one_clip(dataset, device):
     """The first training clip as a batch of one (audio, visual), without touching any generator."""
     from .data import AVTensorDataset
+
     if isinstance(dataset, AVTensorDataset):
         audio, visual, _ = dataset.batch(torch.tensor([0]))
     else:
@@ -57,12 +59,17 @@ def lone_batch_problem(model: torch.nn.Module, train, batch_size: int, device) -
     except ValueError as err:
         if "Expected more than 1 value per channel" not in str(err):
             raise
-        why = ("batch_size = 1" if batch_size == 1 else
-               f"the training split's {n} clips leave a last batch of 1 (n mod batch_size = {n} mod {batch_size})")
+        why = (
+            "batch_size = 1"
+            if batch_size == 1
+            else f"the training split's {n} clips leave a last batch of 1 (n mod batch_size = {n} mod {batch_size})"
+        )
         good = [b for b in range(max(2, batch_size - 3), batch_size + 4) if not has_lone_batch(n, b)]
-        return (f"{why}, and this model's BatchNorm cannot train on one clip (one value per channel in its last "
-                f"feature map); valid: a batch_size whose last batch holds at least 2 clips, such as "
-                f"{', '.join(map(str, good[:4]))}")
+        return (
+            f"{why}, and this model's BatchNorm cannot train on one clip (one value per channel in its last "
+            f"feature map); valid: a batch_size whose last batch holds at least 2 clips, such as "
+            f"{', '.join(map(str, good[:4]))}"
+        )
     finally:
         del probe
     return None

@@ -14,6 +14,7 @@ other object (a pickle whose `__reduce__` would call `os.system`, say) before it
 checkpoint holds is of those kinds, so the real checkpoints load as before; a refused file is "unreadable"
 like a truncated one: named, set aside as `<name>.damaged`, and the run trained from the start.
 """
+
 from __future__ import annotations
 
 import io
@@ -25,8 +26,19 @@ import torch
 from .fileio import atomic_write_bytes
 
 #: what every checkpoint holds (besides its run's `key`)
-FIELDS = ("epoch", "model", "optimizer", "scheduler", "shuffle_gen", "noise_gen", "strategy_gen",
-          "strategy", "torch_rng", "result", "elapsed")
+FIELDS = (
+    "epoch",
+    "model",
+    "optimizer",
+    "scheduler",
+    "shuffle_gen",
+    "noise_gen",
+    "strategy_gen",
+    "strategy",
+    "torch_rng",
+    "result",
+    "elapsed",
+)
 
 
 def save(path: Path, state: dict) -> None:
@@ -76,8 +88,8 @@ def read(path: Path, device, key: str, epochs: int) -> tuple[dict | None, str | 
     try:
         state = load(path, map_location=device)
     except (MemoryError, PermissionError):
-        raise                           # says nothing about the file's content
-    except Exception as err:            # truncated zip, bad pickle, I/O error: all mean "do not trust it"
+        raise  # says nothing about the file's content
+    except Exception as err:  # truncated zip, bad pickle, I/O error: all mean "do not trust it"
         return None, unreadable(err)
     trouble = problem(state, key, epochs)
     return (None, trouble) if trouble else (state, None)

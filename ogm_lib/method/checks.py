@@ -16,6 +16,7 @@ batch size, are checked again there, with the field's range.)
   is refused here, in one line, instead of a TypeError inside the grid runner.
 - `folder(value, name)`: None or a path (a string or a `PathLike`); a number or a list is refused.
 """
+
 from __future__ import annotations
 
 import ast
@@ -57,29 +58,45 @@ def seed_list(seeds: Any, name: str = "seeds") -> list[int]:
         raise ValueError(f"parameter {name} = {seeds!r}: {bad[0]!r} is not an integer >= 0; expected {expected}")
     if len(set(value)) != len(value):
         dup = next(s for s in value if list(value).count(s) > 1)
-        raise ValueError(f"parameter {name} = {seeds!r} repeats seed {dup} (a run would be paired with itself); "
-                         f"expected {expected}")
+        raise ValueError(
+            f"parameter {name} = {seeds!r} repeats seed {dup} (a run would be paired with itself); expected {expected}"
+        )
     return [int(s) for s in value]
 
 
-def number(value: Any, name: str, kind: type = float, low=None, high=None, low_inclusive: bool = True,
-           high_inclusive: bool = True) -> Any:
+def number(
+    value: Any,
+    name: str,
+    kind: type = float,
+    low=None,
+    high=None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+) -> Any:
     """One number parameter (or its text): of `kind` (`int`: integers only), finite, in the range."""
     rng = describe_range(name, low, high, low_inclusive, high_inclusive)
     expected = f"{'an integer' if kind is int else 'a number'} with {rng}"
     v = _parse(value, name, expected)
-    ok = (_is_int(v) if kind is int else isinstance(v, numbers.Real) and not isinstance(v, bool)
-          and math.isfinite(v))
+    ok = _is_int(v) if kind is int else isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
     if not ok:
         raise ValueError(f"parameter {name} = {value!r} is not {expected}")
-    if (low is not None and (v < low or (v == low and not low_inclusive))) or \
-            (high is not None and (v > high or (v == high and not high_inclusive))):
+    if (low is not None and (v < low or (v == low and not low_inclusive))) or (
+        high is not None and (v > high or (v == high and not high_inclusive))
+    ):
         raise ValueError(f"parameter {name} = {value!r} is out of range; expected {rng}")
     return int(v) if kind is int else v
 
 
-def number_list(value: Any, name: str, kind: type = float, low=None, high=None, low_inclusive: bool = True,
-                high_inclusive: bool = True, allow_single: bool = True) -> list:
+def number_list(
+    value: Any,
+    name: str,
+    kind: type = float,
+    low=None,
+    high=None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+    allow_single: bool = True,
+) -> list:
     """A non-empty list parameter of numbers (or its text, e.g. papermill's `-p alphas '[0.3, 0.8]'`; or one
     number, taken as a list of one when `allow_single`), each checked as `number`."""
     rng = describe_range("x", low, high, low_inclusive, high_inclusive)
@@ -95,8 +112,9 @@ def number_list(value: Any, name: str, kind: type = float, low=None, high=None, 
             out.append(number(item, name, kind, low, high, low_inclusive, high_inclusive))
         except ValueError:
             what = "an integer" if kind is int else "a number"
-            raise ValueError(f"parameter {name} = {value!r}: {item!r} is not {what} with {rng}; "
-                             f"expected {expected}") from None
+            raise ValueError(
+                f"parameter {name} = {value!r}: {item!r} is not {what} with {rng}; expected {expected}"
+            ) from None
     return out
 
 
@@ -111,5 +129,4 @@ def folder(value: Any, name: str) -> str | os.PathLike | None:
     """None (the default folder) or a path: a non-empty string or a `PathLike`."""
     if value is None or isinstance(value, os.PathLike) or (isinstance(value, str) and value.strip()):
         return value
-    raise ValueError(f"parameter {name} = {value!r} is not a folder path (a string such as 'results-retrain') "
-                     "or None")
+    raise ValueError(f"parameter {name} = {value!r} is not a folder path (a string such as 'results-retrain') or None")

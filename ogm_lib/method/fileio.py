@@ -8,6 +8,7 @@ A file that is there but cannot be trusted (truncated, not what its name says) r
 which names it; `set_aside` renames it to `<name>.damaged` (kept for inspection, never read again).
 `check_writable` tells, before any work, whether a folder can take the files a run will write.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,7 +26,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
-        os.chmod(tmp, 0o644)          # mkstemp makes 0600; data files are for everyone to read
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; data files are for everyone to read
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,10 +1,12 @@
 """Evaluation: fused, audio and visual accuracy and macro mAP over a whole split.
 
 Accuracy is micro (over samples), as in the official code; for event localisation (`task = "events"`,
-labels per segment) every metric is over segments, so the accuracy is AVE's segment-level accuracy. mAP, which the paper reports but the official
+labels per segment) every metric is over segments, so the accuracy is AVE's segment-level accuracy. mAP, which the
+paper reports but the official
 code does not compute, is the macro average over classes of one-vs-rest average precision of the softmax
 scores (scikit-learn's `average_precision_score`).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,13 +17,12 @@ from sklearn.metrics import average_precision_score
 
 def macro_map(probs: np.ndarray, labels: np.ndarray, num_classes: int) -> float:
     onehot = np.eye(num_classes)[labels]
-    present = onehot.sum(0) > 0                      # AP is undefined for a class absent from the split
+    present = onehot.sum(0) > 0  # AP is undefined for a class absent from the split
     return float(average_precision_score(onehot[:, present], probs[:, present], average="macro"))
 
 
 @torch.no_grad()
-def evaluate(model, batches, num_classes: int, extra_losses=None,
-             keep: dict | None = None) -> dict[str, float]:
+def evaluate(model, batches, num_classes: int, extra_losses=None, keep: dict | None = None) -> dict[str, float]:
     """Metrics of `model` over `batches` (an iterable of (audio, visual, labels) on the model's device).
 
     `keep`: a dict that receives the fused softmax scores (`keep["probs"]`, n x C numpy) and the labels
@@ -53,7 +54,7 @@ def evaluate(model, batches, num_classes: int, extra_losses=None,
     model.train(was_training)
     labels = torch.cat(all_labels)
     n = len(labels)
-    if labels.dim() == 2:    # event localisation: (N, S) segment labels, (N, classes, S) logits; score segments
+    if labels.dim() == 2:  # event localisation: (N, S) segment labels, (N, classes, S) logits; score segments
         logits = {k: [z.transpose(1, 2).reshape(-1, z.shape[1]) for z in v] for k, v in logits.items()}
         labels = labels.reshape(-1)
     metrics: dict[str, float] = {}
@@ -61,9 +62,11 @@ def evaluate(model, batches, num_classes: int, extra_losses=None,
         if not chunks:
             continue
         z = torch.cat(chunks).float()
-        if not bool(torch.isfinite(z).all()):    # finite weights can still overflow the logits
-            raise FloatingPointError(f"non-finite {(suffix[1:] or 'fused')} logits in evaluation (the model's "
-                                     "outputs overflowed); lower the learning rate")
+        if not bool(torch.isfinite(z).all()):  # finite weights can still overflow the logits
+            raise FloatingPointError(
+                f"non-finite {(suffix[1:] or 'fused')} logits in evaluation (the model's "
+                "outputs overflowed); lower the learning rate"
+            )
         metrics["acc" + suffix] = float((z.argmax(1) == labels).float().mean())
         probs = torch.softmax(z, 1).cpu().numpy()
         metrics["map" + suffix] = macro_map(probs, labels.cpu().numpy(), num_classes)

@@ -27,15 +27,13 @@ per-coordinate variances, so no D x D matrix is ever formed:
   draw and learning rate, and measures the trace of :math:`\mathrm{Cov}(\Delta\theta)`; the prediction
   is :math:`\eta^2\,\mathrm{tr}\,\Sigma_1/b` from the pool's per-sample gradients.
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch.func import functional_call, grad, vmap
 
-from .config import RunConfig
-from .models import build_model
 from .modulation import ge_sigma, half_size, select_parameters, sgd_noise, sgd_noise_scale
 
 
@@ -72,8 +70,9 @@ def noise_trace_formula(flat: torch.Tensor, batch_size: int, population: int | N
     return float(flat.var(dim=0, unbiased=True).sum() / batch_size * factor)
 
 
-def minibatch_noise_trace(flat: torch.Tensor, batch_size: int, draws: int = 200, scale: float = 1.0,
-                          seed: int = 0) -> float:
+def minibatch_noise_trace(
+    flat: torch.Tensor, batch_size: int, draws: int = 200, scale: float = 1.0, seed: int = 0
+) -> float:
     """Measured trace of Cov(scale * mean of a random mini-batch of `batch_size` per-sample gradients)."""
     gen = torch.Generator().manual_seed(seed)
     n = flat.shape[0]
@@ -81,8 +80,9 @@ def minibatch_noise_trace(flat: torch.Tensor, batch_size: int, draws: int = 200,
     return float((scale * means).var(dim=0, unbiased=True).sum())
 
 
-def sgd_ge_noise_trace(flat: torch.Tensor, batch_size: int, draws: int = 200, k: float = 1.0,
-                       ge_noise: str = "sgd", seed: int = 0) -> float:
+def sgd_ge_noise_trace(
+    flat: torch.Tensor, batch_size: int, draws: int = 200, k: float = 1.0, ge_noise: str = "sgd", seed: int = 0
+) -> float:
     """Measured trace of Cov(k g_B + s h) over random mini-batches of the pool: the dominant encoder's step
     noise under OGM-GE with the paper's noise, h computed as training computes it (`modulation.sgd_noise`
     on the batch's first half and the whole batch), s from `ge_noise` ("sgd": 1, "sgd_k": k,
@@ -92,15 +92,16 @@ def sgd_ge_noise_trace(flat: torch.Tensor, batch_size: int, draws: int = 200, k:
     s = sgd_noise_scale(torch.tensor(k, dtype=flat.dtype), ge_noise)
     steps = []
     for _ in range(draws):
-        batch = flat[torch.randperm(n, generator=gen)[:batch_size]]      # a batch, in random order
-        g_b, g_h = batch.mean(0), batch[:m].mean(0)                      # g_B and its first half's g_H
-        (h,) = sgd_noise([g_h], [g_b], m, batch_size)                    # h = sqrt(m / (b - m)) (g_H - g_B)
+        batch = flat[torch.randperm(n, generator=gen)[:batch_size]]  # a batch, in random order
+        g_b, g_h = batch.mean(0), batch[:m].mean(0)  # g_B and its first half's g_H
+        (h,) = sgd_noise([g_h], [g_b], m, batch_size)  # h = sqrt(m / (b - m)) (g_H - g_B)
         steps.append(k * g_b + s * h)
     return float(torch.stack(steps).var(dim=0, unbiased=True).sum())
 
 
-def update_noise_traces(model, dataset, lrs, batch_sizes, draws: int = 100, modulate: str = "conv",
-                        seed: int = 0) -> list[dict]:
+def update_noise_traces(
+    model, dataset, lrs, batch_sizes, draws: int = 100, modulate: str = "conv", seed: int = 0
+) -> list[dict]:
     """Trace of Cov(Delta theta) of one plain SGD step Delta theta = -lr g_B, per encoder, learning rate and
     batch size, measured on the real model: each draw takes `batch_size` distinct training samples, runs the
     forward and backward pass (BatchNorm in eval mode, as `per_sample_gradients`), steps a plain SGD
@@ -109,11 +110,13 @@ def update_noise_traces(model, dataset, lrs, batch_sizes, draws: int = 100, modu
     not grow with `draws`. Rows: {"encoder", "lr", "batch size", "measured"}."""
     model.eval()
     gen = torch.Generator().manual_seed(seed)
-    groups = {"audio": select_parameters(model.audio_encoder.parameters(), modulate),
-              "visual": select_parameters(model.visual_encoder.parameters(), modulate)}
+    groups = {
+        "audio": select_parameters(model.audio_encoder.parameters(), modulate),
+        "visual": select_parameters(model.visual_encoder.parameters(), modulate),
+    }
     start = {name: [p.detach().clone() for p in params] for name, params in groups.items()}
     everything = [p for params in groups.values() for p in params]
-    sums = {}                                        # (encoder, lr, b) -> [sum of delta, sum of delta^2]
+    sums = {}  # (encoder, lr, b) -> [sum of delta, sum of delta^2]
     for b in batch_sizes:
         for _ in range(draws):
             audio, visual, labels = dataset.batch(torch.randperm(len(dataset), generator=gen)[:b])
@@ -126,13 +129,14 @@ def update_noise_traces(model, dataset, lrs, batch_sizes, draws: int = 100, modu
                         delta = torch.cat([(p - p0).reshape(-1) for p, p0 in zip(params, start[name])]).double()
                         acc = sums.setdefault((name, lr, b), [torch.zeros_like(delta), torch.zeros_like(delta)])
                         acc[0] += delta
-                        acc[1] += delta ** 2
+                        acc[1] += delta**2
                         for p, p0 in zip(params, start[name]):
-                            p.copy_(p0)                                            # back to the weights
+                            p.copy_(p0)  # back to the weights
     model.zero_grad(set_to_none=True)
-    return [{"encoder": name, "lr": lr, "batch size": b,
-             "measured": float(((sq - total ** 2 / draws) / (draws - 1)).sum())}
-            for (name, lr, b), (total, sq) in sums.items()]
+    return [
+        {"encoder": name, "lr": lr, "batch size": b, "measured": float(((sq - total**2 / draws) / (draws - 1)).sum())}
+        for (name, lr, b), (total, sq) in sums.items()
+    ]
 
 
 def official_ge_noise_trace(per_sample: dict, batch_size: int, seed: int = 0) -> float:
@@ -140,7 +144,7 @@ def official_ge_noise_trace(per_sample: dict, batch_size: int, seed: int = 0) ->
     gen = torch.Generator().manual_seed(seed)
     n = next(iter(per_sample.values())).shape[0]
     idx = torch.randperm(n, generator=gen)[:batch_size]
-    batch_grads = [g[idx].mean(0) for g in per_sample.values()]   # the mini-batch gradient, per tensor
+    batch_grads = [g[idx].mean(0) for g in per_sample.values()]  # the mini-batch gradient, per tensor
     return float(sum(g.numel() * ge_sigma(g) ** 2 for g in batch_grads))
 
 
@@ -148,8 +152,10 @@ def compare_to_theory(ratios: dict[str, float], tolerance: float = 0.1) -> str:
     """Words for each encoder's "official GE noise / paper GE noise" ratio, e.g. {"audio": 1.02, "visual": 0.4}
     -> "about equal to the theory's for the audio encoder and smaller than the theory's for the visual
     encoder". A ratio within `tolerance` of 1 counts as about equal."""
+
     def word(r: float) -> str:
         return "smaller than" if r < 1 - tolerance else "larger than" if r > 1 + tolerance else "about equal to"
+
     words = {name: word(r) for name, r in ratios.items()}
     if len(set(words.values())) == 1:
         return f"{next(iter(words.values()))} the theory's for every encoder"

@@ -9,6 +9,7 @@ Each field's help text and choices live in one place, its metadata in `config.Ru
 
 An option left out takes the profile's value (`--profile`, default cpu), else the field's default.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,21 +57,39 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         kind = {bool: parse_bool, int: int, float: float}.get(type(default), str)
         option = f"--{f.name.replace('_', '-')}"
         text = f.metadata["help"]
-        if default is not None or f.name == "profile":    # a None default is described by the help text
+        if default is not None or f.name == "profile":  # a None default is described by the help text
             text += f" (default: {default_text(f.name, default)})"
-        if kind is parse_bool:   # a flag; `--quiet true` / `--quiet false` also work
-            parser.add_argument(option, dest=f.name, type=parse_bool, nargs="?", const=True, default=None,
-                                metavar="true|false", help=text)
+        if kind is parse_bool:  # a flag; `--quiet true` / `--quiet false` also work
+            parser.add_argument(
+                option,
+                dest=f.name,
+                type=parse_bool,
+                nargs="?",
+                const=True,
+                default=None,
+                metavar="true|false",
+                help=text,
+            )
         else:
             choices = f.metadata["choices"]
-            parser.add_argument(option, dest=f.name, type=kind, default=None, choices=choices,
-                                metavar=None if choices else f.name.upper(), help=text)
+            parser.add_argument(
+                option,
+                dest=f.name,
+                type=kind,
+                default=None,
+                choices=choices,
+                metavar=None if choices else f.name.upper(),
+                help=text,
+            )
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The RunConfig of parsed options: the profile, then every option given."""
-    overrides = {f.name: getattr(args, f.name) for f in fields(RunConfig)
-                 if f.name != "profile" and getattr(args, f.name) is not None}
+    overrides = {
+        f.name: getattr(args, f.name)
+        for f in fields(RunConfig)
+        if f.name != "profile" and getattr(args, f.name) is not None
+    }
     return make_config(args.profile or DEFAULT_PROFILE, **overrides)
 
 

@@ -10,6 +10,7 @@ and `$OGM_RESULTS_DIR` override both.
 default, `RunConfig.data_dir = None` reads there) and the data checker all call it, so a store prepared
 from the repository root is the store a notebook finds from `notebooks/`.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,7 +19,7 @@ from pathlib import Path
 
 def repo_root() -> Path | None:
     """The checkout holding this package (pyproject.toml beside ogm_lib/), or None if installed elsewhere."""
-    root = Path(__file__).resolve().parents[2]     # ogm_lib/method/paths.py
+    root = Path(__file__).resolve().parents[2]  # ogm_lib/method/paths.py
     return root if (root / "pyproject.toml").is_file() and (root / "ogm_lib").is_dir() else None
 
 

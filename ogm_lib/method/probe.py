@@ -4,6 +4,7 @@ The encoder is frozen (eval mode, no gradient); its features on the training spl
 layer (full-batch L-BFGS on standardised features, a convex problem, so the number depends on the encoder
 and not on an optimiser schedule); the probe's accuracy on the test split is the encoder's quality.
 """
+
 from __future__ import annotations
 
 import torch
@@ -23,9 +24,16 @@ def extract_features(encoder, batches, modality: str) -> tuple[torch.Tensor, tor
     return torch.cat(feats), torch.cat(labels)
 
 
-def fit_linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
-                     test_y: torch.Tensor, num_classes: int, weight_decay: float = 1e-3,
-                     max_iter: int = 100, more: dict | None = None) -> float | dict:
+def fit_linear_probe(
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    test_x: torch.Tensor,
+    test_y: torch.Tensor,
+    num_classes: int,
+    weight_decay: float = 1e-3,
+    max_iter: int = 100,
+    more: dict | None = None,
+) -> float | dict:
     """Train a linear classifier on (train_x, train_y); return its accuracy on (test_x, test_y), or, with
     `more` (name -> (x, y) of other held-out sets), {"test": that accuracy, name: accuracy on each}."""
     mean, std = train_x.mean(0), train_x.std(0) + 1e-6
@@ -49,8 +57,10 @@ def fit_linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch
         acc = float((layer(xte).argmax(1) == test_y).float().mean())
         if more is None:
             return acc
-        return {"test": acc, **{name: float((layer((x - mean) / std).argmax(1) == y).float().mean())
-                                for name, (x, y) in more.items()}}
+        return {
+            "test": acc,
+            **{name: float((layer((x - mean) / std).argmax(1) == y).float().mean()) for name, (x, y) in more.items()},
+        }
 
 
 def probe_encoder(encoder, train_batches, test_batches, modality: str, num_classes: int) -> float | dict:

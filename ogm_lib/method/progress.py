@@ -10,6 +10,7 @@ The ETA is the remaining runs times this call's wall time per run trained so far
 parallel workers, whatever their number); runs read back from the results folder finish at once and
 count as done, not as speed.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,6 +43,7 @@ class GridProgress:
         self.bar = None
         if enabled and (use_bar(self.stream) if bar is None else bar):
             from tqdm import tqdm
+
             self.bar = tqdm(total=total, initial=initial, desc="runs", unit="run", smoothing=0.05, file=self.stream)
 
     def eta_s(self) -> float | None:
@@ -54,12 +56,14 @@ class GridProgress:
         width = len(str(self.total))
         verb = f"trained {key} ({what}) in {duration(wall_s or 0)}" if trained else f"read {key} ({what})"
         eta = self.eta_s()
-        tail = (f"; {elsewhere} claimed elsewhere" if elsewhere else "") + \
-               (f"; ETA {duration(eta)}" if eta is not None else "")
+        tail = (f"; {elsewhere} claimed elsewhere" if elsewhere else "") + (
+            f"; ETA {duration(eta)}" if eta is not None else ""
+        )
         return f"[{self.done:{width}d}/{self.total}] {verb}{tail}"
 
-    def update(self, key: str, what: str = "", trained: bool = True, wall_s: float | None = None,
-               elsewhere: int = 0) -> None:
+    def update(
+        self, key: str, what: str = "", trained: bool = True, wall_s: float | None = None, elsewhere: int = 0
+    ) -> None:
         self.done += 1
         self.trained += bool(trained)
         if not self.enabled:

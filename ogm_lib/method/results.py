@@ -30,6 +30,7 @@ A result file is data, never instructions: only its config's fields in the key a
 its key proves); a reader that retrains it (`rerun.config_of`) takes every other field (device, data and
 TensorBoard folders, workers) from its own command line or the defaults.
 """
+
 from __future__ import annotations
 
 import base64
@@ -38,8 +39,8 @@ import datetime
 import json
 import math
 import os
-import re
 import platform
+import re
 import subprocess
 import zlib
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -60,19 +61,21 @@ FLOAT_ENCODINGS = (STEPS_ENCODING, RAW_ENCODING)
 #: a run key, as `RunConfig.key()` makes it (and as result files are named)
 KEY_PATTERN = re.compile(r"^[0-9a-f]{16}$")
 #: what to do about a damaged result file, quoted by `load`'s errors
-DAMAGED_RESULT_FIX = ("delete it (or move it away) and run again: the run is trained again and gives the same "
-                      "numbers; `fit` does this by itself, setting the file aside as <name>.damaged")
+DAMAGED_RESULT_FIX = (
+    "delete it (or move it away) and run again: the run is trained again and gives the same "
+    "numbers; `fit` does this by itself, setting the file aside as <name>.damaged"
+)
 
 
 @dataclass
 class RunResult:
     key: str
     config: dict
-    epochs: list[dict] = field(default_factory=list)     # one dict of metrics per epoch
-    steps: dict[str, list[float]] = field(default_factory=dict)   # per-step trace
-    best_epoch: int = -1                                  # chosen on validation fused accuracy
+    epochs: list[dict] = field(default_factory=list)  # one dict of metrics per epoch
+    steps: dict[str, list[float]] = field(default_factory=dict)  # per-step trace
+    best_epoch: int = -1  # chosen on validation fused accuracy
     wall_time_s: float = 0.0
-    provenance: dict = field(default_factory=dict)       # where and with what the run was made
+    provenance: dict = field(default_factory=dict)  # where and with what the run was made
     #: the test split's per-clip predictions at the epoch chosen on validation (`encode_predictions`):
     #: {"epoch", "labels", "probs" (n x C softmax scores, encoded), "probs_encoding", "shape"}; {} in older
     #: files, and no "probs_encoding" in those of the raw float32-base64 encoding
@@ -93,7 +96,7 @@ class RunResult:
     def to_json(self) -> dict:
         """The file's content: the trace and the predictions' scores in the current encoding (`encode_steps`,
         `recode_predictions`), everything else as is."""
-        d = asdict(replace(self, steps={}))      # not a deep copy of the trace: it is encoded from self
+        d = asdict(replace(self, steps={}))  # not a deep copy of the trace: it is encoded from self
         d["steps"] = encode_steps(self.steps)
         d["steps_encoding"] = STEPS_ENCODING
         d["predictions"] = recode_predictions(d["predictions"])
@@ -123,18 +126,25 @@ class RunResult:
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as err:
-            raise DamagedFileError(path, f"not UTF-8 text ({err.reason} at byte {err.start})",
-                                   DAMAGED_RESULT_FIX) from None
+            raise DamagedFileError(
+                path, f"not UTF-8 text ({err.reason} at byte {err.start})", DAMAGED_RESULT_FIX
+            ) from None
         if not text.strip():
             raise DamagedFileError(path, "empty file", DAMAGED_RESULT_FIX)
         try:
             d = json.loads(text, parse_constant=_refuse_constant)
         except _NonStandard as err:
-            raise DamagedFileError(path, f"not strict JSON: it holds the literal {err} (non-finite numbers are "
-                                   'written null or "Infinity")', DAMAGED_RESULT_FIX) from None
+            raise DamagedFileError(
+                path,
+                f'not strict JSON: it holds the literal {err} (non-finite numbers are written null or "Infinity")',
+                DAMAGED_RESULT_FIX,
+            ) from None
         except json.JSONDecodeError as err:
-            raise DamagedFileError(path, f"not valid JSON, truncated or edited ({err.msg} at line {err.lineno} "
-                                   f"column {err.colno})", DAMAGED_RESULT_FIX) from None
+            raise DamagedFileError(
+                path,
+                f"not valid JSON, truncated or edited ({err.msg} at line {err.lineno} column {err.colno})",
+                DAMAGED_RESULT_FIX,
+            ) from None
         try:
             return cls(**check_result(d, expected_key))
         except ValueError as err:
@@ -163,7 +173,8 @@ def in_current_encoding(d: dict) -> bool:
     """Whether a result file's parsed JSON has its trace and its predictions' scores in `STEPS_ENCODING`."""
     predictions = d.get("predictions") or {}
     return d.get("steps_encoding") == STEPS_ENCODING and (
-        not predictions or predictions.get("probs_encoding") == STEPS_ENCODING)
+        not predictions or predictions.get("probs_encoding") == STEPS_ENCODING
+    )
 
 
 def identical(a: RunResult, b: RunResult) -> bool:
@@ -175,13 +186,15 @@ def identical(a: RunResult, b: RunResult) -> bool:
 
 def _comparable(r: RunResult) -> dict:
     """`r` as a dict with the trace and the predictions' scores as bytes (the encoding left out)."""
-    d = {f.name: getattr(r, f.name) for f in fields(r)}       # read only: no copy needed
+    d = {f.name: getattr(r, f.name) for f in fields(r)}  # read only: no copy needed
     d["steps"] = {k: np.asarray(v, dtype=float).tobytes() for k, v in r.steps.items()}
     for name in ("predictions", "val_predictions"):
         p = getattr(r, name)
         if p:
-            d[name] = {**{k: v for k, v in p.items() if k not in ("probs", "probs_encoding")},
-                       "probs": decode_probs(p).tobytes()}
+            d[name] = {
+                **{k: v for k, v in p.items() if k not in ("probs", "probs_encoding")},
+                "probs": decode_probs(p).tobytes(),
+            }
     return d
 
 
@@ -227,7 +240,8 @@ def epoch_fields(config: dict, epoch: int) -> set[str]:
     `eval_train`) the fused accuracy, mAP and loss, and each of the run's modalities' own; the linear probes
     of each modality at the probe epochs (`probe_every`, and the last epoch)."""
     mods = {"av": ("audio", "visual"), "audio": ("audio",), "visual": ("visual",)}.get(
-        config.get("modalities", "av"), ("audio", "visual"))
+        config.get("modalities", "av"), ("audio", "visual")
+    )
     splits = ("val", "test") + (("train",) if config.get("eval_train") else ())
     need = {"epoch", "lr", "train_loss"}
     need |= {f"{s}_{m}{sfx}" for s in splits for m in ("acc", "map", "loss") for sfx in ("", *(f"_{x}" for x in mods))}
@@ -245,8 +259,17 @@ def check_result(d, expected_key: str | None = None) -> dict:
         raise ValueError(f"holds a JSON {type(d).__name__}, not a result object")
     d = dict(d)
     encoding = d.pop("steps_encoding", None)
-    names = {"key", "config", "epochs", "steps", "best_epoch", "wall_time_s", "provenance", "predictions",
-             "val_predictions"}
+    names = {
+        "key",
+        "config",
+        "epochs",
+        "steps",
+        "best_epoch",
+        "wall_time_s",
+        "provenance",
+        "predictions",
+        "val_predictions",
+    }
     missing = sorted({"key", "config", "epochs", "steps", "best_epoch"} - set(d))
     if missing:
         raise ValueError(f"not a complete result: missing {', '.join(missing)}")
@@ -277,8 +300,10 @@ def check_result(d, expected_key: str | None = None) -> dict:
             raise ValueError(f"epoch {i}: {', '.join(bad)} not a number")
         missing = sorted(epoch_fields(config, i) - set(e))
         if missing:
-            raise ValueError(f"epoch {i} lacks {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''} "
-                             f"({len(missing)} metric(s) a run of this config records)")
+            raise ValueError(
+                f"epoch {i} lacks {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''} "
+                f"({len(missing)} metric(s) a run of this config records)"
+            )
         if e["epoch"] != i:
             raise ValueError(f"epoch {i} is labelled epoch {e['epoch']!r}")
     d["epochs"] = [{k: _number_or_nonfinite(v) for k, v in e.items()} for e in epochs]
@@ -286,7 +311,7 @@ def check_result(d, expected_key: str | None = None) -> dict:
     if not isinstance(best, int) or isinstance(best, bool) or not 0 <= best < len(epochs):
         raise ValueError(f"best_epoch {best!r} is not an epoch of the {len(epochs)} stored")
     accs = [e["val_acc"] for e in d["epochs"]]
-    first_best = max(range(len(accs)), key=lambda i: (accs[i], -i))       # as `Trainer.run` chooses it
+    first_best = max(range(len(accs)), key=lambda i: (accs[i], -i))  # as `Trainer.run` chooses it
     if not any(math.isnan(a) for a in accs) and best != first_best:
         raise ValueError(f"best_epoch {best} is not the first best epoch on validation accuracy ({first_best})")
     steps = d["steps"]
@@ -298,16 +323,19 @@ def check_result(d, expected_key: str | None = None) -> dict:
         except (TypeError, ValueError, binascii.Error) as err:
             raise ValueError(f"the per-step trace does not decode ({err})") from None
     elif encoding is not None:
-        raise ValueError(f"unknown steps_encoding {encoding!r} (this version reads "
-                         f"{' and '.join(map(repr, FLOAT_ENCODINGS))})")
+        raise ValueError(
+            f"unknown steps_encoding {encoding!r} (this version reads {' and '.join(map(repr, FLOAT_ENCODINGS))})"
+        )
     else:
         for name, series in steps.items():
             if not isinstance(series, list) or not all(v is None or _is_number(v) for v in series):
                 raise ValueError(f"trace {name} is not a list of numbers")
         steps = {k: [math.nan if v is None else v for v in series] for k, series in steps.items()}
     if len({len(v) for v in steps.values()}) > 1:
-        raise ValueError("the per-step trace's series have different lengths: " +
-                         ", ".join(f"{k} {len(v)}" for k, v in steps.items()))
+        raise ValueError(
+            "the per-step trace's series have different lengths: "
+            + ", ".join(f"{k} {len(v)}" for k, v in steps.items())
+        )
     d["steps"] = steps
     if "wall_time_s" in d:
         d["wall_time_s"] = _number_or_nonfinite(d["wall_time_s"])
@@ -355,7 +383,7 @@ def decode_floats(text: str, encoding: str = STEPS_ENCODING) -> np.ndarray:
         raw = _inflate(raw)
     if len(raw) % 4:
         raise ValueError(f"{len(raw)} bytes, not whole float32 values")
-    if encoding == STEPS_ENCODING:      # unshuffle: byte j of every value is in the j-th quarter
+    if encoding == STEPS_ENCODING:  # unshuffle: byte j of every value is in the j-th quarter
         raw = np.frombuffer(raw, dtype=np.uint8).reshape(4, -1).T.tobytes()
     return np.frombuffer(raw, dtype="<f4")
 
@@ -364,8 +392,13 @@ def encode_predictions(epoch: int, labels, probs) -> dict:
     """A split's per-clip predictions as stored in a result: the labels (ints) and the n x C softmax scores
     (`encode_floats`), with their shape and the epoch they come from."""
     probs = np.asarray(probs, dtype="<f4")
-    return {"epoch": int(epoch), "labels": [int(y) for y in labels], "shape": list(probs.shape),
-            "probs": encode_floats(probs), "probs_encoding": STEPS_ENCODING}
+    return {
+        "epoch": int(epoch),
+        "labels": [int(y) for y in labels],
+        "shape": list(probs.shape),
+        "probs": encode_floats(probs),
+        "probs_encoding": STEPS_ENCODING,
+    }
 
 
 def decode_probs(predictions: dict) -> np.ndarray:
@@ -417,6 +450,7 @@ def result_path(config, results_dir: str | os.PathLike | None = None) -> Path:
     """`<results_folder>/<key>.json`: where `fit` looks for a run's result before training it (a config of a
     prepared store is fingerprinted first, `data.fingerprint.fingerprinted`: its key names the store)."""
     from .data.fingerprint import fingerprinted
+
     return results_folder(config, results_dir) / f"{fingerprinted(config).key()}.json"
 
 
@@ -432,7 +466,7 @@ def decode_steps(encoded: dict[str, str], encoding: str = STEPS_ENCODING) -> dic
     for k, v in encoded.items():
         try:
             out[k] = decode_floats(v, encoding).astype(float).tolist()
-        except ValueError as err:       # binascii.Error is one
+        except ValueError as err:  # binascii.Error is one
             raise ValueError(f"trace {k}: {err}") from None
     return out
 
@@ -445,10 +479,20 @@ def _git_state() -> tuple[str | None, bool | None]:
     if root is None:
         return None, None
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                                check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "ogm_lib"], cwd=root, capture_output=True,
-                               text=True, check=True, timeout=10).stdout.strip() != ""
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = (
+            subprocess.run(
+                ["git", "status", "--porcelain", "--", "ogm_lib"],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=10,
+            ).stdout.strip()
+            != ""
+        )
         return commit, dirty
     except (OSError, subprocess.SubprocessError):
         return None, None
@@ -468,9 +512,18 @@ def provenance(device: str) -> dict:
     """Where and with what a run is made: the project commit (and whether `ogm_lib/` had uncommitted
     changes), torch and Python versions, the CPU or GPU, torch's thread count, the date (UTC)."""
     import torch
+
     commit, dirty = _git_state()
     gpu = torch.cuda.get_device_name(torch.device(device)) if str(device).startswith("cuda") else None
-    return {"commit": commit, "code_dirty": dirty, "torch": torch.__version__,
-            "python": platform.python_version(), "device": str(device), "gpu": gpu, "cpu": _cpu_name(),
-            "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(),
-            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    return {
+        "commit": commit,
+        "code_dirty": dirty,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": str(device),
+        "gpu": gpu,
+        "cpu": _cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }

@@ -7,6 +7,7 @@ wait for the others. `SingleProcess` answers for one process: the whole batch, a
 everywhere else. `distributed.DistContext` answers for one rank of N, and holds every piece of the
 data-parallel logic (sharding, loss re-weighting, SyncBatchNorm, DDP, the all-reduces).
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -21,6 +22,7 @@ from .data import iterate_batches
 class Shard(NamedTuple):
     """This rank's part of one global mini-batch, on the device: samples `offset .. offset + len(labels)`
     of a global batch of `n_global` (one process: the whole batch, offset 0)."""
+
     audio: torch.Tensor
     visual: torch.Tensor
     labels: torch.Tensor
@@ -30,7 +32,7 @@ class Shard(NamedTuple):
     def local(self, mask: torch.Tensor | None) -> torch.Tensor | None:
         """This shard's rows of a per-sample mask drawn for the global batch (as one process draws it)."""
         n = len(self.labels)
-        return mask if mask is None or n == self.n_global else mask[self.offset:self.offset + n]
+        return mask if mask is None or n == self.n_global else mask[self.offset : self.offset + n]
 
 
 def whole_batches(dataset, batch_size: int, device, generator: torch.Generator, num_workers: int = 0):
@@ -42,6 +44,7 @@ def whole_batches(dataset, batch_size: int, device, generator: torch.Generator, 
 class SingleProcess:
     """One process: the whole batch, no communication; every method is the identity. `DistContext` has
     the same interface."""
+
     rank, world_size, is_main = 0, 1, True
     #: what `GradientModulator(reduce_scores=...)` applies to the scores before the ratio: nothing
     reduce_scores = None

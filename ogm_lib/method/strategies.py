@@ -33,6 +33,7 @@ What the training loop asks of a strategy, and nothing more (the loop names no m
 - `end_epoch(epoch, evals)`: the epoch's metrics per split; returns what to add to the epoch's log;
 - `state_dict()` / `load_state_dict(state)`: what a checkpoint must keep (besides `generator`).
 """
+
 from __future__ import annotations
 
 import math
@@ -47,6 +48,7 @@ from .modulation import MODULATION_METHODS, GradientModulator, ModulationState
 
 class Strategy:
     """Default: plain joint training (cross-entropy on the fused logits)."""
+
     #: `end_epoch` reads the training split's metrics (the loop then evaluates it every epoch)
     needs_train_metrics = False
     #: attributes that change during training, kept in checkpoints
@@ -103,24 +105,28 @@ class ModalityDropout(Strategy):
 
 class GradientBlending(Strategy):
     HEADS = ("fused", "audio", "visual")
-    needs_train_metrics = True                 # the weights compare train and held-out losses
+    needs_train_metrics = True  # the weights compare train and held-out losses
     state_fields = ("weights", "_previous")
 
     def __init__(self, config, generator):
         super().__init__(config, generator)
         self.weights = {h: 1.0 / 3 for h in self.HEADS}
-        self._previous: dict | None = None     # (train, val) losses at the last estimate
+        self._previous: dict | None = None  # (train, val) losses at the last estimate
 
     def loss(self, out, labels, model):
-        losses = {"fused": F.cross_entropy(out.logits, labels),
-                  "audio": F.cross_entropy(model.aux_a(out.feat_a), labels),
-                  "visual": F.cross_entropy(model.aux_v(out.feat_v), labels)}
-        return sum(self.weights[h] * losses[h] for h in self.HEADS)      # L = sum_m w_m L_m
+        losses = {
+            "fused": F.cross_entropy(out.logits, labels),
+            "audio": F.cross_entropy(model.aux_a(out.feat_a), labels),
+            "visual": F.cross_entropy(model.aux_v(out.feat_v), labels),
+        }
+        return sum(self.weights[h] * losses[h] for h in self.HEADS)  # L = sum_m w_m L_m
 
     def eval_losses(self, out, labels, model):
         """The auxiliary heads' losses (`loss_aux_audio`, `loss_aux_visual` in the log)."""
-        return {"aux_audio": F.cross_entropy(model.aux_a(out.feat_a), labels, reduction="sum"),
-                "aux_visual": F.cross_entropy(model.aux_v(out.feat_v), labels, reduction="sum")}
+        return {
+            "aux_audio": F.cross_entropy(model.aux_a(out.feat_a), labels, reduction="sum"),
+            "aux_visual": F.cross_entropy(model.aux_v(out.feat_v), labels, reduction="sum"),
+        }
 
     def end_epoch(self, epoch, evals):
         if (epoch + 1) % self.config.gb_super_epoch == 0:
@@ -138,11 +144,11 @@ def blending_weights(before: dict, now: dict) -> dict:
     raw = {}
     for head, (train_now, val_now) in now.items():
         train_before, val_before = before[head]
-        gain = val_before - val_now                                    # Delta G: held-out loss went down
+        gain = val_before - val_now  # Delta G: held-out loss went down
         d_overfit = (val_now - train_now) - (val_before - train_before)  # Delta O
-        raw[head] = max(gain, 0.0) / max(d_overfit ** 2, 1e-12)
+        raw[head] = max(gain, 0.0) / max(d_overfit**2, 1e-12)
     total = sum(raw.values())
-    if total <= 0:   # no head generalises better than before: keep equal weights
+    if total <= 0:  # no head generalises better than before: keep equal weights
         return {h: 1.0 / len(raw) for h in raw}
     return {h: r / total for h, r in raw.items()}
 
@@ -162,7 +168,7 @@ class OPM(Strategy):
             return None, None
         c = self.config
         rho_a, rho_v = self.rho_a.to(device), 1.0 / self.rho_a.to(device)
-        execute = (torch.rand((), generator=self.generator).to(device) < c.opm_p_exe)
+        execute = torch.rand((), generator=self.generator).to(device) < c.opm_p_exe
 
         def keep(rho):
             q = c.opm_q_base * (1 + c.opm_lambda * torch.tanh(rho - 1))
@@ -188,9 +194,15 @@ class UnimodalModulator:
     """The modulator of a one-encoder run, with `GradientModulator`'s step interface: a plain backward pass,
     no ratio to measure (every quantity NaN in the trace) and no gradient changed."""
 
-    def backward(self, total: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor, epoch: int,
-                 autocast: Callable[[], AbstractContextManager] = nullcontext) -> None:
-        total.backward()                                                    # g = dL/dtheta
+    def backward(
+        self,
+        total: torch.Tensor,
+        logits: torch.Tensor,
+        labels: torch.Tensor,
+        epoch: int,
+        autocast: Callable[[], AbstractContextManager] = nullcontext,
+    ) -> None:
+        total.backward()  # g = dL/dtheta
 
     def compute(self, logits_a, logits_v, labels: torch.Tensor) -> ModulationState:
         nan = torch.full((), math.nan, device=labels.device)
@@ -200,8 +212,9 @@ class UnimodalModulator:
         """Nothing to scale or perturb."""
 
 
-def make_modulator(config, model, reduce_scores=None,
-                   generator: torch.Generator | None = None) -> GradientModulator | UnimodalModulator:
+def make_modulator(
+    config, model, reduce_scores=None, generator: torch.Generator | None = None
+) -> GradientModulator | UnimodalModulator:
     """The run's `GradientModulator` (a `UnimodalModulator` for a unimodal model). Methods other than OGM,
     OGM-GE and GE get one with method "normal": it measures the scores, rho and k of every step and changes
     nothing."""
@@ -209,7 +222,14 @@ def make_modulator(config, model, reduce_scores=None,
         return UnimodalModulator()
     audio_params, visual_params = model.encoder_params()
     return GradientModulator(
-        audio_params, visual_params, method=config.method if config.method in MODULATION_METHODS else "normal",
-        alpha=config.alpha, modulate=config.modulate, start_epoch=config.modulation_start,
-        end_epoch=config.modulation_end, reduce_scores=reduce_scores, generator=generator,
-        ge_noise=config.ge_noise)
+        audio_params,
+        visual_params,
+        method=config.method if config.method in MODULATION_METHODS else "normal",
+        alpha=config.alpha,
+        modulate=config.modulate,
+        start_epoch=config.modulation_start,
+        end_epoch=config.modulation_end,
+        reduce_scores=reduce_scores,
+        generator=generator,
+        ge_noise=config.ge_noise,
+    )

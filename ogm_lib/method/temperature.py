@@ -36,6 +36,7 @@ changes no ratio):
 The non-dominant encoder (:math:`k = 1`) gets :math:`1 + s^2`: 2 with the paper's noise, :math:`1 + r`
 with the official one, 1 with "sgd_restore" (no noise).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -43,8 +44,13 @@ import numpy as np
 #: the forms compared: OGM without noise, then each GE noise (config.GE_NOISES)
 FORMS = ("ogm", "official", "sgd", "sgd_k", "sgd_restore")
 #: what each form's noise scale squared is, in words
-FORM_LABELS = {"ogm": "OGM alone: k", "official": "OGM-GE, official code: (k^2 + r)/k",
-               "sgd": "OGM-GE, paper's noise: (1 + k^2)/k", "sgd_k": "sgd_k: 2k", "sgd_restore": "sgd_restore: 1"}
+FORM_LABELS = {
+    "ogm": "OGM alone: k",
+    "official": "OGM-GE, official code: (k^2 + r)/k",
+    "sgd": "OGM-GE, paper's noise: (1 + k^2)/k",
+    "sgd_k": "sgd_k: 2k",
+    "sgd_restore": "sgd_restore: 1",
+}
 
 
 def noise_scale_squared(k, form: str, official_ratio: float = 1.0):
@@ -55,8 +61,13 @@ def noise_scale_squared(k, form: str, official_ratio: float = 1.0):
         raise ValueError(f"k = {k} out of range; valid: 0 < k <= 1 (OGM's coefficient, Eq. 10)")
     if official_ratio < 0:
         raise ValueError(f"official_ratio = {official_ratio} out of range; valid: >= 0 (a ratio of traces)")
-    squares = {"ogm": np.zeros_like(k), "official": np.full_like(k, official_ratio), "sgd": np.ones_like(k),
-               "sgd_k": k ** 2, "sgd_restore": k * (1 - k)}
+    squares = {
+        "ogm": np.zeros_like(k),
+        "official": np.full_like(k, official_ratio),
+        "sgd": np.ones_like(k),
+        "sgd_k": k**2,
+        "sgd_restore": k * (1 - k),
+    }
     if form not in squares:
         raise ValueError(f"unknown form {form!r}; valid choices: {', '.join(FORMS)}")
     return squares[form]
@@ -66,12 +77,13 @@ def temperature_factor(k, form: str = "sgd", official_ratio: float = 1.0):
     """The dominant encoder's SGD temperature per unit of effective learning rate, over plain SGD's at the
     same lr and batch size: (k^2 + s^2) / k (the module's table). Accepts a number or an array of k."""
     k_arr = np.asarray(k, dtype=float)
-    out = (k_arr ** 2 + noise_scale_squared(k_arr, form, official_ratio)) / k_arr
+    out = (k_arr**2 + noise_scale_squared(k_arr, form, official_ratio)) / k_arr
     return float(out) if np.ndim(k) == 0 else out
 
 
 def temperature_table(ks=(0.03, 0.05, 0.1, 0.15, 0.2), official_ratio: float = 1.0, forms=FORMS):
     """A DataFrame: one row per k, one column per form (`FORM_LABELS`), the temperature factor."""
     import pandas as pd
+
     rows = {FORM_LABELS[f]: temperature_factor(np.asarray(ks, dtype=float), f, official_ratio) for f in forms}
     return pd.DataFrame(rows, index=pd.Index(list(ks), name="k"))

@@ -56,6 +56,7 @@ Damage and blow-ups (none of these checks changes what a healthy run computes):
   the steps (`nonfinite.py`). The error names the likely cause from the config, and the last good
   checkpoint (`checkpoint.py`) only if one exists.
 """
+
 from __future__ import annotations
 
 import copy
@@ -92,8 +93,9 @@ def make_optimizer(config: RunConfig, model: torch.nn.Module):
     # in recent torch, on CPU); None keeps torch's default (the foreach implementation on CUDA)
     fused = True if config.fused_optimizer else None
     if config.optimizer == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                              weight_decay=config.weight_decay, fused=fused)
+        opt = torch.optim.SGD(
+            model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay, fused=fused
+        )
     else:
         opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=fused)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=config.lr_step, gamma=config.lr_gamma)
@@ -102,13 +104,14 @@ def make_optimizer(config: RunConfig, model: torch.nn.Module):
 
 class Parts(NamedTuple):
     """Everything a training step uses."""
-    model: torch.nn.Module                  # the audio-visual model (checkpoints, evaluation, its heads)
-    train_model: torch.nn.Module            # what the step calls: `model`, wrapped by DDP and/or compiled
+
+    model: torch.nn.Module  # the audio-visual model (checkpoints, evaluation, its heads)
+    train_model: torch.nn.Module  # what the step calls: `model`, wrapped by DDP and/or compiled
     optimizer: torch.optim.Optimizer
-    strategy: Strategy                      # what the method changes (strategies.py)
-    modulator: GradientModulator | UnimodalModulator   # OGM / GE (modulation.py); a null one if unimodal
-    dist: SingleProcess                     # one process, or a `distributed.DistContext` (same interface)
-    autocast: Callable[[], AbstractContextManager]   # bf16 autocast, or a no-op
+    strategy: Strategy  # what the method changes (strategies.py)
+    modulator: GradientModulator | UnimodalModulator  # OGM / GE (modulation.py); a null one if unimodal
+    dist: SingleProcess  # one process, or a `distributed.DistContext` (same interface)
+    autocast: Callable[[], AbstractContextManager]  # bf16 autocast, or a no-op
     channels_last: bool
 
 
@@ -117,8 +120,10 @@ def memory_format(audio: torch.Tensor, visual: torch.Tensor, channels_last: bool
     the batch then stays NHWC), else unchanged."""
     if not channels_last:
         return audio, visual
-    return (audio.contiguous(memory_format=torch.channels_last),
-            visual.contiguous(memory_format=torch.channels_last_3d))
+    return (
+        audio.contiguous(memory_format=torch.channels_last),
+        visual.contiguous(memory_format=torch.channels_last_3d),
+    )
 
 
 def trace_row(loss: torch.Tensor, state: ModulationState) -> torch.Tensor:
@@ -140,17 +145,17 @@ def train_step(parts: Parts, shard: Shard, epoch: int) -> torch.Tensor:
     # the strategy's per-sample input masks, drawn for the global batch as one process draws them; our rows
     keep_a, keep_v = map(shard.local, strategy.keep_masks(shard.n_global, labels.device))
     with parts.autocast():
-        out = parts.train_model(audio, visual, keep_a, keep_v)    # fused and per-modality logits
-        loss = strategy.loss(out, labels, model)                  # cross-entropy on the fused logits
-        total = model.training_loss(loss, out, labels)            # + the detached score heads' own, if any
+        out = parts.train_model(audio, visual, keep_a, keep_v)  # fused and per-modality logits
+        loss = strategy.loss(out, labels, model)  # cross-entropy on the fused logits
+        total = model.training_loss(loss, out, labels)  # + the detached score heads' own, if any
     total = parts.dist.global_mean(total, shard)
     parts.optimizer.zero_grad(set_to_none=True)
     # g = dL/dtheta; `half`: the graph's first half-batch gradient, for GE's "sgd" noises only (else None)
     half = modulator.backward(total, out.logits, labels, epoch, parts.autocast)
     state = modulator.compute(out.logits_a, out.logits_v, labels)  # s^u (Eq. 7-8), rho (Eq. 9), k (Eq. 10)
-    modulator.apply(state, epoch, half)         # g <- k g (Eq. 11), + GE noise (Eq. 13)
-    strategy.observe(state)                     # e.g. OPM keeps rho for the next batch's masks
-    parts.optimizer.step()                      # theta <- theta - lr * g
+    modulator.apply(state, epoch, half)  # g <- k g (Eq. 11), + GE noise (Eq. 13)
+    strategy.observe(state)  # e.g. OPM keeps rho for the next batch's masks
+    parts.optimizer.step()  # theta <- theta - lr * g
     return trace_row(loss, state)
 
 
@@ -165,7 +170,7 @@ def train_one_epoch(parts: Parts, shards, epoch: int) -> tuple[torch.Tensor, tor
         sizes.append((len(shard.labels), shard.n_global))
         loss_sum += rows[-1][0]
     trace = torch.stack(rows)
-    loss_sum = parts.dist.epoch_losses(trace, sizes, loss_sum)   # data parallel: the global batches' losses
+    loss_sum = parts.dist.epoch_losses(trace, sizes, loss_sum)  # data parallel: the global batches' losses
     return trace.cpu(), loss_sum / max(len(trace), 1)
 
 
@@ -178,17 +183,19 @@ class Trainer:
 
     def __init__(self, config: RunConfig, results_dir: Path | None = None, data=None, dist=None):
         dist = dist if dist is not None else SingleProcess()
-        config = fingerprinted(config)               # a store's fingerprint, for the key (data/fingerprint.py)
+        config = fingerprinted(config)  # a store's fingerprint, for the key (data/fingerprint.py)
         if config.world_size != dist.world_size:
-            raise ValueError(f"world_size={config.world_size} needs the data-parallel launcher: "
-                             "torchrun --nproc_per_node=N -m ogm_lib.distributed train ...")
+            raise ValueError(
+                f"world_size={config.world_size} needs the data-parallel launcher: "
+                "torchrun --nproc_per_node=N -m ogm_lib.distributed train ..."
+            )
         self.config, self.dist = config, dist
         self.results_dir = results_folder(config, results_dir)
         self.key = config.key()
         self.result_path = self.results_dir / f"{self.key}.json"
         self.checkpoint_path = self.results_dir / "checkpoints" / f"{self.key}.pt"
-        check_device(config.device)                  # before any data is read: a clear error, not a CUDA one
-        if dist.is_main:                             # ... and the folders the run will write to (rank 0 only)
+        check_device(config.device)  # before any data is read: a clear error, not a CUDA one
+        if dist.is_main:  # ... and the folders the run will write to (rank 0 only)
             check_writable(self.results_dir, "results folder")
             check_writable(self.checkpoint_path.parent, "checkpoint folder")
             if config.tensorboard_dir:
@@ -196,16 +203,19 @@ class Trainer:
                 check_writable(Path(config.tensorboard_dir) / self.key, "TensorBoard folder")
         self.device = torch.device(config.device)
 
-        torch.manual_seed(config.seed)               # same seed on every rank: same initial weights
+        torch.manual_seed(config.seed)  # same seed on every rank: same initial weights
         self.data = data if data is not None else build_datasets(config)
         self.num_classes = self.data.num_classes
-        model = dist.convert_batchnorm(build_model(config, self.num_classes))   # data parallel: SyncBatchNorm
+        model = dist.convert_batchnorm(build_model(config, self.num_classes))  # data parallel: SyncBatchNorm
         memory_format = torch.channels_last if config.channels_last else torch.preserve_format
         self.model = model.to(self.device, memory_format=memory_format)
         # a batch of one clip that BatchNorm cannot train on is refused now, not after an epoch (batches.py)
         # (one process: data parallel, each rank holds a shard of the batch and SyncBatchNorm would reduce)
-        lone = lone_batch_problem(self.model, self.data.train, config.batch_size, self.device) \
-            if dist.world_size == 1 else None
+        lone = (
+            lone_batch_problem(self.model, self.data.train, config.batch_size, self.device)
+            if dist.world_size == 1
+            else None
+        )
         if lone:
             raise ValueError(lone)
         self.optimizer, self.scheduler = make_optimizer(config, self.model)
@@ -218,15 +228,24 @@ class Trainer:
         self.noise_gen = torch.Generator(device=self.device).manual_seed(config.seed + 1)
         self.strategy = make_strategy(config, torch.Generator().manual_seed(config.seed + 2))
         self.modulator = make_modulator(config, self.model, dist.reduce_scores, self.noise_gen)
-        self.parts = Parts(self.model, train_model, self.optimizer, self.strategy, self.modulator, dist,
-                           self.autocast, config.channels_last)
+        self.parts = Parts(
+            self.model,
+            train_model,
+            self.optimizer,
+            self.strategy,
+            self.modulator,
+            dist,
+            self.autocast,
+            config.channels_last,
+        )
         self.result = RunResult(key=self.key, config=config.to_dict(), steps={k: [] for k in TRACE_KEYS})
         self.start_epoch = 0
-        self.last_checkpoint_epoch: int | None = None   # the epoch of the checkpoint on disk, if any
+        self.last_checkpoint_epoch: int | None = None  # the epoch of the checkpoint on disk, if any
         self.elapsed = 0.0
         self.writer = None
         if config.tensorboard_dir and dist.is_main:
             from torch.utils.tensorboard import SummaryWriter
+
             self.writer = SummaryWriter(str(Path(config.tensorboard_dir) / self.key))
 
     def autocast(self):
@@ -237,8 +256,9 @@ class Trainer:
     def train_epoch(self, epoch: int) -> torch.Tensor:
         """`train_one_epoch` on this rank's shards; the trace joins the result. Returns the mean loss."""
         cfg = self.config
-        shards = self.dist.train_batches(self.data.train, cfg.batch_size, self.device, self.shuffle_gen,
-                                         cfg.num_workers)
+        shards = self.dist.train_batches(
+            self.data.train, cfg.batch_size, self.device, self.shuffle_gen, cfg.num_workers
+        )
         trace, train_loss = train_one_epoch(self.parts, shards, epoch)
         for i, key in enumerate(TRACE_KEYS):
             self.result.steps[key].extend(trace[:, i].tolist())
@@ -266,22 +286,23 @@ class Trainer:
             split = self._train_eval
         else:
             split = getattr(self.data, name)
-        batches = iterate_batches(split, self.config.batch_size * 2, self.device,
-                                  num_workers=self.config.num_workers)
+        batches = iterate_batches(split, self.config.batch_size * 2, self.device, num_workers=self.config.num_workers)
         extra = lambda out, labels: self.strategy.eval_losses(out, labels, self.model)
         with self.autocast():
             return evaluate(self.model, batches, self.num_classes, extra_losses=extra, keep=keep)
 
     def probe(self) -> dict:
         out = {}
+
         def batches(split):
-            return iterate_batches(getattr(self.data, split), self.config.batch_size * 2, self.device,
-                                   num_workers=self.config.num_workers)
+            return iterate_batches(
+                getattr(self.data, split), self.config.batch_size * 2, self.device, num_workers=self.config.num_workers
+            )
+
         scored = ("test", "val") if self.config.record_val else ("test",)
         for modality, enc in (("audio", self.model.audio_encoder), ("visual", self.model.visual_encoder)):
             if enc is not None:
-                accs = probe_encoder(enc, batches("train"), {s: batches(s) for s in scored}, modality,
-                                     self.num_classes)
+                accs = probe_encoder(enc, batches("train"), {s: batches(s) for s in scored}, modality, self.num_classes)
                 out[f"probe_{modality}"] = accs["test"]
                 if "val" in accs:
                     out[f"probe_val_{modality}"] = accs["val"]
@@ -290,11 +311,18 @@ class Trainer:
     # ----- checkpoints (checkpoint.py) -----
     def state(self) -> dict:
         """Everything a resumed run needs to continue as if it had not stopped (`checkpoint.FIELDS`)."""
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(), "shuffle_gen": self.shuffle_gen.get_state(),
-                "noise_gen": self.noise_gen.get_state(), "strategy_gen": self.strategy.generator.get_state(),
-                "strategy": self.strategy.state_dict(), "torch_rng": torch.get_rng_state(),
-                "result": self.result.__dict__, "elapsed": self.elapsed}
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "shuffle_gen": self.shuffle_gen.get_state(),
+            "noise_gen": self.noise_gen.get_state(),
+            "strategy_gen": self.strategy.generator.get_state(),
+            "strategy": self.strategy.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "result": self.result.__dict__,
+            "elapsed": self.elapsed,
+        }
 
     def load_state(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
@@ -309,7 +337,7 @@ class Trainer:
         self.elapsed = state["elapsed"]
 
     def save_checkpoint(self, epoch: int) -> None:
-        if self.dist.is_main:                   # only rank 0 writes
+        if self.dist.is_main:  # only rank 0 writes
             checkpoint.save(self.checkpoint_path, {"epoch": epoch, **self.state(), "key": self.key})
             self.last_checkpoint_epoch = epoch
 
@@ -337,8 +365,11 @@ class Trainer:
                 where = f"; set aside as {set_aside(path)}"
             except OSError as err:
                 raise DamagedFileError(path, problem, f"it could not be set aside ({err}); delete it") from None
-        warnings.warn(f"damaged checkpoint {path}: {problem}{where}; training run {self.key} from the start",
-                      RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"damaged checkpoint {path}: {problem}{where}; training run {self.key} from the start",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         return False
 
     # ----- the run -----
@@ -346,8 +377,12 @@ class Trainer:
         cfg, is_main = self.config, self.dist.is_main
         if self.load_checkpoint() and not cfg.quiet and is_main:
             print(f"resuming {self.key} after epoch {self.start_epoch - 1}")
-        bar = tqdm(range(self.start_epoch, cfg.epochs), desc=f"{cfg.method} {cfg.fusion} seed {cfg.seed}",
-                   disable=cfg.quiet or not is_main or not use_bar(), leave=False)   # no bar in a log or SLURM
+        bar = tqdm(
+            range(self.start_epoch, cfg.epochs),
+            desc=f"{cfg.method} {cfg.fusion} seed {cfg.seed}",
+            disable=cfg.quiet or not is_main or not use_bar(),
+            leave=False,
+        )  # no bar in a log or SLURM
         done_this_call = 0
         for epoch in bar:
             t0 = time.perf_counter()
@@ -355,8 +390,15 @@ class Trainer:
             # once per epoch, before evaluation: every step's loss (through the sum) and the weights after the
             # last step; one host sync here, none in the steps. The last good checkpoint stays as it is.
             if not bool(torch.isfinite(train_loss) & weights_finite(self.model)):
-                raise nonfinite_error(cfg, self.key, epoch, train_loss, self.optimizer.param_groups[0]["lr"],
-                                      self.checkpoint_path, self.last_checkpoint_epoch)
+                raise nonfinite_error(
+                    cfg,
+                    self.key,
+                    epoch,
+                    train_loss,
+                    self.optimizer.param_groups[0]["lr"],
+                    self.checkpoint_path,
+                    self.last_checkpoint_epoch,
+                )
             self.scheduler.step()
             metrics = {"epoch": epoch, "train_loss": float(train_loss), "lr": self.optimizer.param_groups[0]["lr"]}
             # per-clip scores kept: the test split's, and with `record_val` the validation split's
@@ -373,7 +415,7 @@ class Trainer:
                 metrics.update({f"{split}_{k}": v for k, v in m.items()})
             if cfg.probe_every and ((epoch + 1) % cfg.probe_every == 0 or epoch == cfg.epochs - 1):
                 metrics.update(self.probe())
-            metrics.update(self.strategy.end_epoch(epoch, evals))    # e.g. gradient blending's new weights
+            metrics.update(self.strategy.end_epoch(epoch, evals))  # e.g. gradient blending's new weights
             self.elapsed += time.perf_counter() - t0
             self.result.epochs.append(metrics)
             self.save_checkpoint(epoch)
@@ -388,7 +430,7 @@ class Trainer:
         self.result.best_epoch = max(range(len(accs)), key=lambda i: (accs[i], -i))  # first best on val
         self.result.wall_time_s = self.elapsed
         self.result.provenance = provenance(cfg.device)
-        self.result.provenance["split_hash"] = getattr(self.data, "split_hash", None)   # data/splits.py
+        self.result.provenance["split_hash"] = getattr(self.data, "split_hash", None)  # data/splits.py
         if is_main:
             self.result.save(self.results_dir)
         if self.writer is not None:
@@ -404,7 +446,7 @@ def read_cached(path: Path, key: str, set_aside_damaged: bool = True) -> RunResu
         return None
     try:
         return RunResult.load(path, expected_key=key)
-    except FileNotFoundError:             # another rank set it aside between the two lines above
+    except FileNotFoundError:  # another rank set it aside between the two lines above
         return None
     except DamagedFileError as err:
         if not set_aside_damaged:
@@ -412,10 +454,16 @@ def read_cached(path: Path, key: str, set_aside_damaged: bool = True) -> RunResu
         try:
             aside = set_aside(path)
         except OSError as move:
-            raise DamagedFileError(path, err.problem, f"it could not be set aside ({move}); delete it "
-                                   "and run again, or pass retrain=True (--retrain)") from None
-        warnings.warn(f"damaged result file {path}: {err.problem}; set aside as {aside.name}; "
-                      f"training run {key} again", RuntimeWarning, stacklevel=3)
+            raise DamagedFileError(
+                path,
+                err.problem,
+                f"it could not be set aside ({move}); delete it and run again, or pass retrain=True (--retrain)",
+            ) from None
+        warnings.warn(
+            f"damaged result file {path}: {err.problem}; set aside as {aside.name}; training run {key} again",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return None
 
 
@@ -424,13 +472,19 @@ def with_bookkeeping(result: RunResult, config: RunConfig) -> RunResult:
     of `config`, the run asked for: a stored result (a file, a checkpoint's copy) is trusted only for what
     its key proves, never for where to write or what to run on."""
     from .config import _NOT_IN_KEY
+
     asked = config.to_dict()
     result.config = {**result.config, **{k: asked[k] for k in _NOT_IN_KEY}}
     return result
 
 
-def fit(config: RunConfig, results_dir: str | Path | None = None, retrain: bool = False,
-        stop_after: int | None = None, dist=None) -> RunResult | None:
+def fit(
+    config: RunConfig,
+    results_dir: str | Path | None = None,
+    retrain: bool = False,
+    stop_after: int | None = None,
+    dist=None,
+) -> RunResult | None:
     """Train `config` (or read its cached result). `stop_after`: stop after that many epochs of this
     call, as an interruption would, leaving a checkpoint that a later call resumes from.
 
@@ -438,16 +492,16 @@ def fit(config: RunConfig, results_dir: str | Path | None = None, retrain: bool 
     config becomes the group's (`world_size`, this rank's device), every rank returns the same result, and
     only rank 0 writes files."""
     dist = dist if dist is not None else SingleProcess()
-    config = fingerprinted(dist.configure(config))   # a store's fingerprint, for the key (data/fingerprint.py)
+    config = fingerprinted(dist.configure(config))  # a store's fingerprint, for the key (data/fingerprint.py)
     results_dir = results_folder(config, results_dir)
     key = config.key()
-    check_device(config.device)   # before the cache too: `--device cuda` on a machine without one is refused
+    check_device(config.device)  # before the cache too: `--device cuda` on a machine without one is refused
     if retrain and dist.is_main:
         (results_dir / "checkpoints" / f"{key}.pt").unlink(missing_ok=True)
-    dist.barrier()                # the stale checkpoint is gone before any rank looks for one
+    dist.barrier()  # the stale checkpoint is gone before any rank looks for one
     cached = None if retrain else read_cached(results_dir / f"{key}.json", key, set_aside_damaged=dist.is_main)
     if cached is not None:
         return with_bookkeeping(cached, config)
     result = Trainer(config, results_dir, dist=dist).run(stop_after=stop_after)
-    dist.barrier()                # rank 0 has written the result before anyone returns
+    dist.barrier()  # rank 0 has written the result before anyone returns
     return result

@@ -10,6 +10,7 @@ that suits it. An untuned Adam (the book's first Table 6 used lr 1e-3, reaching 
    validation epoch); ties: the smaller learning rate. The test split plays no part.
 3. Table 6's "Adam" and "Adam+" rows then run at the chosen rate with the book's seeds.
 """
+
 from __future__ import annotations
 
 from typing import Iterable, Mapping, Sequence
@@ -51,10 +52,18 @@ def configs(adam_row: RunConfig, lrs: Iterable[float] = LR_GRID, seeds: Iterable
     return [c.replace(seed=s) for c in grid_rows(adam_row, lrs).values() for s in seeds]
 
 
-def train(adam_row: RunConfig, lrs: Iterable[float] = LR_GRID, seeds: Iterable[int] = LR_SEEDS,
-          workers: int | None = None, results_dir=None) -> tuple[float, dict[float, float]]:
+def train(
+    adam_row: RunConfig,
+    lrs: Iterable[float] = LR_GRID,
+    seeds: Iterable[int] = LR_SEEDS,
+    workers: int | None = None,
+    results_dir=None,
+) -> tuple[float, dict[float, float]]:
     """Train (or read back) the rule's runs and apply it: (chosen lr, lr -> mean validation accuracy)."""
     seeds = list(seeds)
-    runs = train_grid({label: [c.replace(seed=s) for s in seeds] for label, c in grid_rows(adam_row, lrs).items()},
-                      results_dir=results_dir, workers=workers)
+    runs = train_grid(
+        {label: [c.replace(seed=s) for s in seeds] for label, c in grid_rows(adam_row, lrs).items()},
+        results_dir=results_dir,
+        workers=workers,
+    )
     return choose(val_accuracies(runs))

@@ -16,20 +16,25 @@ the one that chose the default data's alpha (chapter 11, `regimes.py`):
 `RunConfig`'s default, 0.8 (CREMA-D's). `config.DATASET_DEFAULTS` applies the two official values at the
 `paper` profile; `tests/test_split_lists.py` checks that it agrees with this table.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple, Sequence
 
 from . import regimes
 
-OFFICIAL_README = ('official README, "Tips": "Here we recommend alpha=0.1 for VGGSound and alpha=0.8 for '
-                   'CREMA-D" (GeWu-Lab/OGM-GE_CVPR2022)')
-RULE = ("none published (official issue #45): choose it on the dataset's validation split by the sweep rule "
-        "(alphas.sweep; regimes.ALPHA_GRID, highest mean validation accuracy of concatenation + OGM-GE)")
+OFFICIAL_README = (
+    'official README, "Tips": "Here we recommend alpha=0.1 for VGGSound and alpha=0.8 for '
+    'CREMA-D" (GeWu-Lab/OGM-GE_CVPR2022)'
+)
+RULE = (
+    "none published (official issue #45): choose it on the dataset's validation split by the sweep rule "
+    "(alphas.sweep; regimes.ALPHA_GRID, highest mean validation accuracy of concatenation + OGM-GE)"
+)
 
 
 class Alpha(NamedTuple):
-    value: float | None     # None: not chosen yet; `sweep` chooses it
+    value: float | None  # None: not chosen yet; `sweep` chooses it
     source: str
 
 
@@ -38,27 +43,48 @@ ALPHAS: dict[str, Alpha] = {
     "vggsound": Alpha(0.1, OFFICIAL_README),
     "ksounds": Alpha(None, RULE),
     "ave": Alpha(None, RULE),
-    "avdigits": Alpha(regimes.ALPHA["paper-like"], "the sweep rule on validation, committed runs (chapter 11, "
-                                                   "regimes.ALPHA: paper-like regime)"),
+    "avdigits": Alpha(
+        regimes.ALPHA["paper-like"],
+        "the sweep rule on validation, committed runs (chapter 11, regimes.ALPHA: paper-like regime)",
+    ),
     "synthetic": Alpha(None, "test data: none chosen (RunConfig's default 0.8)"),
 }
 
 
-def sweep_rows(dataset: str, profile: str = "paper", device: str = "cpu",
-               alphas: Sequence[float] = regimes.ALPHA_GRID, **changes) -> dict:
+def sweep_rows(
+    dataset: str, profile: str = "paper", device: str = "cpu", alphas: Sequence[float] = regimes.ALPHA_GRID, **changes
+) -> dict:
     """The sweep of one dataset: concatenation + OGM-GE at each alpha, `"alpha=0.4"` -> config."""
     from ..method.config import make_config
-    return {f"alpha={a:g}": make_config(profile, dataset=dataset, device=device, fusion="concat", method="ogm_ge",
-                                        alpha=a, quiet=True, **changes) for a in alphas}
+
+    return {
+        f"alpha={a:g}": make_config(
+            profile, dataset=dataset, device=device, fusion="concat", method="ogm_ge", alpha=a, quiet=True, **changes
+        )
+        for a in alphas
+    }
 
 
-def sweep(dataset: str, profile: str = "paper", device: str = "cpu", seeds: Sequence[int] = regimes.ALPHA_SEEDS,
-          results_dir=None, executor=None, workers=None, **changes):
+def sweep(
+    dataset: str,
+    profile: str = "paper",
+    device: str = "cpu",
+    seeds: Sequence[int] = regimes.ALPHA_SEEDS,
+    results_dir=None,
+    executor=None,
+    workers=None,
+    **changes,
+):
     """The rule for `dataset`: train the sweep (`grid.train_grid`, any executor) and choose alpha on validation.
     Returns (runs by label, the chosen alpha, alpha -> mean validation accuracy in %)."""
     from .grid import train_grid
+
     rows = sweep_rows(dataset, profile, device, **changes)
-    runs = train_grid({label: [c.replace(seed=s) for s in seeds] for label, c in rows.items()}, results_dir, workers,
-                      executor=executor)
+    runs = train_grid(
+        {label: [c.replace(seed=s) for s in seeds] for label, c in rows.items()},
+        results_dir,
+        workers,
+        executor=executor,
+    )
     alpha, table = regimes.choose_alpha(regimes.alpha_values(runs))
     return runs, alpha, table

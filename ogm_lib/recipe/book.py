@@ -20,6 +20,7 @@ Every book run measures, besides the usual validation and test metrics, linear p
 every `probe_every` epochs (Figure 1) and the training-split metrics on a fixed subset (the
 generalisation gap of the GE chapter).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -54,34 +55,53 @@ def headline_alpha(config: RunConfig) -> float:
     return regimes.ALPHA.get(regime_of(config), OFFICIAL_ALPHA)
 
 
-def headline_rows(dataset: str = "avdigits", profile: str = PROFILE, device: str = "cpu",
-                  alpha: float = ALPHA, regime: str | None = REGIME) -> dict[str, RunConfig]:
+def headline_rows(
+    dataset: str = "avdigits",
+    profile: str = PROFILE,
+    device: str = "cpu",
+    alpha: float = ALPHA,
+    regime: str | None = REGIME,
+) -> dict[str, RunConfig]:
     """The headline comparison: concatenation without and with OGM-GE."""
-    return {"Concatenation": book_config(dataset, profile, device, regime, fusion="concat"),
-            "Concatenation + OGM-GE": book_config(dataset, profile, device, regime, fusion="concat", method="ogm_ge",
-                                                  alpha=alpha)}
+    return {
+        "Concatenation": book_config(dataset, profile, device, regime, fusion="concat"),
+        "Concatenation + OGM-GE": book_config(
+            dataset, profile, device, regime, fusion="concat", method="ogm_ge", alpha=alpha
+        ),
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------
 # The chapters' rows
 
 
-def imbalance_rows(dataset="avdigits", profile=PROFILE, device="cpu", alpha=ALPHA,
-                   regime=REGIME) -> dict[str, RunConfig]:
+def imbalance_rows(
+    dataset="avdigits", profile=PROFILE, device="cpu", alpha=ALPHA, regime=REGIME
+) -> dict[str, RunConfig]:
     """Chapter 01 (Figure 1): unimodal models, the joint model, the joint model with OGM-GE."""
     head = headline_rows(dataset, profile, device, alpha, regime)
-    return {"Audio-only": book_config(dataset, profile, device, regime, modalities="audio"),
-            "Visual-only": book_config(dataset, profile, device, regime, modalities="visual"),
-            "Joint": head["Concatenation"], "Joint + OGM-GE": head["Concatenation + OGM-GE"]}
+    return {
+        "Audio-only": book_config(dataset, profile, device, regime, modalities="audio"),
+        "Visual-only": book_config(dataset, profile, device, regime, modalities="visual"),
+        "Joint": head["Concatenation"],
+        "Joint + OGM-GE": head["Concatenation + OGM-GE"],
+    }
 
 
-def ogm_rows(dataset="avdigits", profile=PROFILE, device="cpu", alpha=ALPHA,
-             alphas: Sequence[float] = (0.2, 1.0), regime=REGIME) -> dict[str, RunConfig]:
+def ogm_rows(
+    dataset="avdigits", profile=PROFILE, device="cpu", alpha=ALPHA, alphas: Sequence[float] = (0.2, 1.0), regime=REGIME
+) -> dict[str, RunConfig]:
     """Chapter 02: the joint model, and OGM-GE at each alpha of the sweep (and the main alpha)."""
     alphas = checks.number_list(alphas, "alphas", float, low=0)
     rows = {"Joint": book_config(dataset, profile, device, regime, fusion="concat")}
-    rows.update({f"OGM-GE alpha={a:g}": book_config(dataset, profile, device, regime, fusion="concat", method="ogm_ge",
-                                                    alpha=a) for a in sorted(set(alphas) | {alpha})})
+    rows.update(
+        {
+            f"OGM-GE alpha={a:g}": book_config(
+                dataset, profile, device, regime, fusion="concat", method="ogm_ge", alpha=a
+            )
+            for a in sorted(set(alphas) | {alpha})
+        }
+    )
     return rows
 
 
@@ -94,6 +114,7 @@ def ge_rows(dataset="avdigits", profile=PROFILE, device="cpu", alpha=ALPHA, regi
     noises (`ge_variants.ge_variant_rows`: GE alone and OGM-GE with the SGD-noise covariance, scaled by k,
     and restoring the SGD temperature)."""
     from .ge_variants import ge_variant_rows
+
     rows = ge_variant_rows(book_config(dataset, profile, device, regime, fusion="concat"), alpha=alpha)
     return {GE_LABELS.get(label, label): config for label, config in rows.items()}
 
@@ -104,8 +125,10 @@ FUSIONS = {"Baseline": "gated", "Concatenation": "concat", "Summation": "sum", "
 
 def table1_rows(dataset="avdigits", profile=PROFILE, device="cpu", alpha=ALPHA, regime=REGIME) -> dict[str, RunConfig]:
     """Table 1: unimodal models, the four fusions, and the four fusions with OGM-GE ("+")."""
+
     def row(**c):
         return book_config(dataset, profile, device, regime, **c)
+
     rows = {"Audio-only": row(modalities="audio"), "Visual-only": row(modalities="visual")}
     rows.update({name: row(fusion=fusion) for name, fusion in FUSIONS.items()})
     rows.update({f"{name}+": row(fusion=fusion, method="ogm_ge", alpha=alpha) for name, fusion in FUSIONS.items()})
@@ -116,37 +139,52 @@ def table1_rows(dataset="avdigits", profile=PROFILE, device="cpu", alpha=ALPHA, 
 OPM = "OPM (beyond the paper)"
 
 
-def table2_rows(dataset="avdigits", profile=PROFILE, device="cpu", alpha=ALPHA, drop_prob=0.5,
-                regime=REGIME) -> dict[str, RunConfig]:
+def table2_rows(
+    dataset="avdigits", profile=PROFILE, device="cpu", alpha=ALPHA, drop_prob=0.5, regime=REGIME
+) -> dict[str, RunConfig]:
     """Table 2: concatenation with each balancing method (and OPM, beyond the paper)."""
+
     def row(**c):
         return book_config(dataset, profile, device, regime, fusion="concat", **c)
-    return {"Concatenation": row(),
-            "Modality-Drop (audio)": row(method="mdrop_audio", drop_prob=drop_prob),
-            "Modality-Drop (visual)": row(method="mdrop_visual", drop_prob=drop_prob),
-            "Grad-Blending": row(method="grad_blend"), "OGM": row(method="ogm", alpha=alpha),
-            "OGM-GE": row(method="ogm_ge", alpha=alpha), OPM: row(method="opm")}
+
+    return {
+        "Concatenation": row(),
+        "Modality-Drop (audio)": row(method="mdrop_audio", drop_prob=drop_prob),
+        "Modality-Drop (visual)": row(method="mdrop_visual", drop_prob=drop_prob),
+        "Grad-Blending": row(method="grad_blend"),
+        "OGM": row(method="ogm", alpha=alpha),
+        "OGM-GE": row(method="ogm_ge", alpha=alpha),
+        OPM: row(method="opm"),
+    }
 
 
-def table6_rows(dataset="avdigits", profile=PROFILE, device="cpu", alpha=ALPHA, adam_lr=1e-3,
-                regime=REGIME) -> dict[str, RunConfig]:
+def table6_rows(
+    dataset="avdigits", profile=PROFILE, device="cpu", alpha=ALPHA, adam_lr=1e-3, regime=REGIME
+) -> dict[str, RunConfig]:
     """Table 6: SGD and Adam, each without and with OGM-GE (concatenation)."""
+
     def row(**c):
         return book_config(dataset, profile, device, regime, fusion="concat", **c)
-    return {"SGD": row(), "SGD+": row(method="ogm_ge", alpha=alpha), "Adam": row(optimizer="adam", lr=adam_lr),
-            "Adam+": row(optimizer="adam", lr=adam_lr, method="ogm_ge", alpha=alpha)}
+
+    return {
+        "SGD": row(),
+        "SGD+": row(method="ogm_ge", alpha=alpha),
+        "Adam": row(optimizer="adam", lr=adam_lr),
+        "Adam+": row(optimizer="adam", lr=adam_lr, method="ogm_ge", alpha=alpha),
+    }
 
 
 @dataclass
 class NoiseSetting:
     """One row of Table 7's grid."""
-    label: str             # our row label, e.g. "b64, 0.1 × lr"
+
+    label: str  # our row label, e.g. "b64, 0.1 × lr"
     paper_row: str | None  # the paper's Table 7 row it stands for, if any
     lr: float
     batch_size: int
-    series: str            # "learning rate", "batch size" or "GE only"
+    series: str  # "learning rate", "batch size" or "GE only"
     method: str = "normal"
-    factor: float = 1.0    # lr = factor x the profile's lr
+    factor: float = 1.0  # lr = factor x the profile's lr
 
     @property
     def noise(self) -> float:
@@ -160,15 +198,22 @@ def _paper_lr(x: float) -> str:
     return f"{mantissa}e{int(exponent)}"
 
 
-def noise_settings(base_lr: float, lr_factors: Sequence[float] = (0.1, 0.5, 1.0),
-                   batch_factors: Sequence[float] = (1, 2, 4), base_batch: int = 64, paper_lr: float = 1e-3,
-                   paper_batch: int = 64, paper: dict | None = None) -> list[NoiseSetting]:
+def noise_settings(
+    base_lr: float,
+    lr_factors: Sequence[float] = (0.1, 0.5, 1.0),
+    batch_factors: Sequence[float] = (1, 2, 4),
+    base_batch: int = 64,
+    paper_lr: float = 1e-3,
+    paper_batch: int = 64,
+    paper: dict | None = None,
+) -> list[NoiseSetting]:
     """Table 7's grid relative to our base setting (the profile's lr and batch size), as the paper's grid is
     relative to its own (lr 1e-3, batch 64): the first batch (base_batch x batch_factors[0]) at each lr
     factor, each larger batch factor at the base lr, and GE only at the first batch and the base lr. A
     setting maps to the paper's row with the same factors of the paper's lr and batch, when the paper has
     one. At a profile whose batch is 64 (cpu, gpu, paper) the factors 1, 2, 4 are the paper's 64, 128, 256."""
     from ..ground.paper import TABLE7
+
     paper = TABLE7 if paper is None else paper
     lr_factors = checks.number_list(lr_factors, "lr_factors", float, low=0, low_inclusive=False)
     batch_factors = checks.number_list(batch_factors, "batch_factors", float, low=0, low_inclusive=False)
@@ -182,24 +227,40 @@ def noise_settings(base_lr: float, lr_factors: Sequence[float] = (0.1, 0.5, 1.0)
 
     bf0, b0 = batch_factors[0], batch(batch_factors[0])
     # factor 1 is the profile's lr itself (not base_lr * 1.0 recomputed), so the row shares its cache key
-    out = [NoiseSetting(f"b{b0}, {f:g} × lr", prow(f, bf0), base_lr if f == 1 else base_lr * f, b0,
-                        "learning rate", factor=float(f)) for f in lr_factors]
+    out = [
+        NoiseSetting(
+            f"b{b0}, {f:g} × lr", prow(f, bf0), base_lr if f == 1 else base_lr * f, b0, "learning rate", factor=float(f)
+        )
+        for f in lr_factors
+    ]
     if 1.0 not in lr_factors:
         out.append(NoiseSetting(f"b{b0}, 1 × lr", prow(1.0, bf0), base_lr, b0, "learning rate"))
-    out += [NoiseSetting(f"b{batch(bf)}, 1 × lr", prow(1.0, bf), base_lr, batch(bf), "batch size")
-            for bf in batch_factors[1:]]
+    out += [
+        NoiseSetting(f"b{batch(bf)}, 1 × lr", prow(1.0, bf), base_lr, batch(bf), "batch size")
+        for bf in batch_factors[1:]
+    ]
     out.append(NoiseSetting(f"b{b0}, 1 × lr, GE only", prow(1.0, bf0, " GE only"), base_lr, b0, "GE only", "ge"))
     return out
 
 
-def table7_rows(dataset="avdigits", profile=PROFILE, device="cpu", lr_factors=(0.1, 0.5, 1.0),
-                batch_factors=(1, 2, 4), regime=REGIME) -> tuple[list[NoiseSetting], dict[str, RunConfig]]:
+def table7_rows(
+    dataset="avdigits",
+    profile=PROFILE,
+    device="cpu",
+    lr_factors=(0.1, 0.5, 1.0),
+    batch_factors=(1, 2, 4),
+    regime=REGIME,
+) -> tuple[list[NoiseSetting], dict[str, RunConfig]]:
     """Table 7: vanilla concatenation over the lr / batch grid around the profile's own lr and batch, and
     GE alone (`noise_settings`). The base setting is Table 1's concatenation row (the same runs)."""
     base = book_config(dataset, profile, device, regime)
     settings = noise_settings(base.lr, lr_factors, batch_factors, base.batch_size)
-    return settings, {s.label: book_config(dataset, profile, device, regime, fusion="concat", method=s.method, lr=s.lr,
-                                           batch_size=s.batch_size) for s in settings}
+    return settings, {
+        s.label: book_config(
+            dataset, profile, device, regime, fusion="concat", method=s.method, lr=s.lr, batch_size=s.batch_size
+        )
+        for s in settings
+    }
 
 
 def figure3_rows(dataset="avdigits", profile=PROFILE, device="cpu", alpha=ALPHA, regime=REGIME) -> dict[str, RunConfig]:
@@ -232,8 +293,12 @@ def row_key(config: RunConfig) -> str:
     return config_key({**config.to_dict(), "seed": 0, "data_fingerprint": None})
 
 
-def row_seeds(config: RunConfig, seeds: int | Iterable[int] = SEEDS,
-              headline_seeds: int | Iterable[int] = HEADLINE_SEEDS, alpha: float | None = None) -> list[int]:
+def row_seeds(
+    config: RunConfig,
+    seeds: int | Iterable[int] = SEEDS,
+    headline_seeds: int | Iterable[int] = HEADLINE_SEEDS,
+    alpha: float | None = None,
+) -> list[int]:
     """The seeds a row is run over: `headline_seeds` for a headline row (`is_headline` at `alpha`), `seeds`
     otherwise (a headline row never gets fewer than `seeds`)."""
     base = seed_list(seeds)
@@ -250,22 +315,35 @@ def table_alpha(rows: dict[str, RunConfig]) -> float | None:
     return alphas.pop() if len(alphas) == 1 else None
 
 
-def per_seed(rows: dict[str, RunConfig], seeds: int | Iterable[int] = SEEDS,
-             headline_seeds: int | Iterable[int] = HEADLINE_SEEDS, alpha: float | None = None) -> dict[str, list]:
+def per_seed(
+    rows: dict[str, RunConfig],
+    seeds: int | Iterable[int] = SEEDS,
+    headline_seeds: int | Iterable[int] = HEADLINE_SEEDS,
+    alpha: float | None = None,
+) -> dict[str, list]:
     """label -> the row's config at each of its seeds (`row_seeds`). The headline pair is concatenation and
     concatenation + OGM-GE at `alpha`, the chapter's OGM strength (None: `table_alpha`, else the regime's), so
     both rows of the pair always get `headline_seeds`, whatever alpha a reader sets (at a non-default alpha
     the regime's rule alone, `headline_alpha`, would give the OGM-GE row `seeds` and its partner
     `headline_seeds`)."""
     alpha = table_alpha(rows) if alpha is None else alpha
-    return {label: [cfg.replace(seed=s) for s in row_seeds(cfg, seeds, headline_seeds, alpha)]
-            for label, cfg in rows.items()}
+    return {
+        label: [cfg.replace(seed=s) for s in row_seeds(cfg, seeds, headline_seeds, alpha)]
+        for label, cfg in rows.items()
+    }
 
 
-def train_seeds(rows: dict[str, RunConfig], seeds: int | Iterable[int] = SEEDS, workers: int | None = None,
-                results_dir=None, headline_seeds: int | Iterable[int] = HEADLINE_SEEDS,
-                executor=None, alpha: float | None = None) -> dict[str, list]:
+def train_seeds(
+    rows: dict[str, RunConfig],
+    seeds: int | Iterable[int] = SEEDS,
+    workers: int | None = None,
+    results_dir=None,
+    headline_seeds: int | Iterable[int] = HEADLINE_SEEDS,
+    executor=None,
+    alpha: float | None = None,
+) -> dict[str, list]:
     """Train every row over its seeds (`per_seed`, the headline pair at `alpha`), all in one parallel batch
     (`grid.train_grid`, on `executor`); label -> runs, in seed order."""
-    return train_grid(per_seed(rows, seeds, headline_seeds, alpha), results_dir=results_dir, workers=workers,
-                      executor=executor)
+    return train_grid(
+        per_seed(rows, seeds, headline_seeds, alpha), results_dir=results_dir, workers=workers, executor=executor
+    )

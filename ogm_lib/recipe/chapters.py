@@ -21,6 +21,7 @@ Each chapter (`Chapter`) is its notebook (`notebooks/<name>.ipynb`) and holds:
 `CHAPTERS` is in the table of contents' order, which is also the order in which the closing chapter judges them.
 The claims' code stays in `ogm_lib/report` (which reads this registry); nothing here trains.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -32,11 +33,20 @@ from ..method.config import RunConfig
 from . import book, plugins, regimes
 
 #: the parts of the table of contents, in order (each chapter names its part)
-PARTS = ("The rule", "The method", "Reproducing the paper", "OGM-GE as a plug-in", "When OGM-GE helps",
-         "All verdicts", "Appendix")
+PARTS = (
+    "The rule",
+    "The method",
+    "Reproducing the paper",
+    "OGM-GE as a plug-in",
+    "When OGM-GE helps",
+    "All verdicts",
+    "Appendix",
+)
 #: the book's pages that are not chapters (`book/<name>.md`), by part: they come before the part's chapters
-PAGES = {"The rule": ("judging_claims",),
-         "Appendix": ("how_to_rerun", "multi_gpu", "real_datasets", "official_code_differences")}
+PAGES = {
+    "The rule": ("judging_claims",),
+    "Appendix": ("how_to_rerun", "multi_gpu", "real_datasets", "official_code_differences"),
+}
 #: the landing page (`book/intro.md`)
 ROOT_PAGE = "intro"
 
@@ -60,6 +70,7 @@ def plugin_seeds(rows: dict[str, RunConfig], params: Mapping) -> dict[str, list[
 @dataclass(frozen=True)
 class Chapter:
     """One chapter of the book (see the module docstring)."""
+
     name: str
     part: str
     title: str | None = None
@@ -111,20 +122,34 @@ def _listed(value):
 
 def row_defaults(fn: Callable) -> dict:
     """A row function's keyword defaults (tuples as the lists a parameters cell holds), `device` left out."""
-    return {name: _listed(p.default) for name, p in inspect.signature(fn).parameters.items()
-            if p.default is not inspect.Parameter.empty and name != "device"}
+    return {
+        name: _listed(p.default)
+        for name, p in inspect.signature(fn).parameters.items()
+        if p.default is not inspect.Parameter.empty and name != "device"
+    }
 
 
 def _common(**more) -> MappingProxyType:
     """The parameters every chapter on the book's rows has: the data, the profile, the regime, the device, the
     seed counts (`book.SEEDS`, `book.HEADLINE_SEEDS`), the worker count and the results folder."""
-    return MappingProxyType(dict(dataset="avdigits", profile=book.PROFILE, regime=book.REGIME, device="cpu",
-                                 seeds=book.SEEDS, headline_seeds=book.HEADLINE_SEEDS, workers=None,
-                                 results_dir=None, **more))
+    return MappingProxyType(
+        dict(
+            dataset="avdigits",
+            profile=book.PROFILE,
+            regime=book.REGIME,
+            device="cpu",
+            seeds=book.SEEDS,
+            headline_seeds=book.HEADLINE_SEEDS,
+            workers=None,
+            results_dir=None,
+            **more,
+        )
+    )
 
 
-def _rows_chapter(name, part, title, rows, per_seed=book_seeds, claims="rows", judged_on=None, drop=(),
-                  real_dataset="cremad", **more) -> Chapter:
+def _rows_chapter(
+    name, part, title, rows, per_seed=book_seeds, claims="rows", judged_on=None, drop=(), real_dataset="cremad", **more
+) -> Chapter:
     params = {**_common(), **row_defaults(rows), **more}
     for k in drop:
         params.pop(k)
@@ -133,9 +158,18 @@ def _rows_chapter(name, part, title, rows, per_seed=book_seeds, claims="rows", j
 
 def _regime_parameters() -> MappingProxyType:
     """Chapters 11 and 12: the regimes' seeds (`regimes.REGIME_SEEDS`, `CALIBRATION_SEEDS`, `ALPHA_SEEDS`)."""
-    return MappingProxyType(dict(dataset="avdigits", profile=regimes.PROFILE, device="cpu", seeds=regimes.REGIME_SEEDS,
-                                 calibration_seeds=list(regimes.CALIBRATION_SEEDS),
-                                 alpha_seeds=list(regimes.ALPHA_SEEDS), workers=None, results_dir=None))
+    return MappingProxyType(
+        dict(
+            dataset="avdigits",
+            profile=regimes.PROFILE,
+            device="cpu",
+            seeds=regimes.REGIME_SEEDS,
+            calibration_seeds=list(regimes.CALIBRATION_SEEDS),
+            alpha_seeds=list(regimes.ALPHA_SEEDS),
+            workers=None,
+            results_dir=None,
+        )
+    )
 
 
 _METHOD, _PAPER, _PLUGINS, _REGIMES = PARTS[1], PARTS[2], PARTS[3], PARTS[4]
@@ -145,27 +179,62 @@ CHAPTERS: tuple[Chapter, ...] = (
     _rows_chapter("01_imbalance", _METHOD, "The imbalance (Figure 1)", book.imbalance_rows),
     _rows_chapter("02_ogm", _METHOD, "OGM and alpha", book.ogm_rows),
     # chapter 03 measures the gradient noise of one trained joint model (`sgd_noise_runs.py`)
-    Chapter("03_sgd_noise", _METHOD, parameters=MappingProxyType({
-        **{k: v for k, v in _common().items() if k not in ("seeds", "headline_seeds")},
-        "seed": 0, "pool": 512, "batch_sizes": [8, 16, 32, 64, 128], "lr_factors": [0.1, 0.5, 1.0],
-        "update_batch_sizes": [16, 64], "update_draws": 60, "alpha": book.ALPHA,
-        "ks": [0.03, 0.1, 0.2, 0.4, 0.6, 0.8]})),
+    Chapter(
+        "03_sgd_noise",
+        _METHOD,
+        parameters=MappingProxyType(
+            {
+                **{k: v for k, v in _common().items() if k not in ("seeds", "headline_seeds")},
+                "seed": 0,
+                "pool": 512,
+                "batch_sizes": [8, 16, 32, 64, 128],
+                "lr_factors": [0.1, 0.5, 1.0],
+                "update_batch_sizes": [16, 64],
+                "update_draws": 60,
+                "alpha": book.ALPHA,
+                "ks": [0.03, 0.1, 0.2, 0.4, 0.6, 0.8],
+            }
+        ),
+    ),
     _rows_chapter("04_ge", _METHOD, "GE", book.ge_rows),
     _rows_chapter("05_table1", _PAPER, "Table 1: fusions", book.table1_rows),
     _rows_chapter("06_table2", _PAPER, "Table 2: balancing methods", book.table2_rows),
     _rows_chapter("07_table6", _PAPER, "Table 6: optimisers", book.table6_rows),
     _rows_chapter("08_table7", _PAPER, "Table 7: noise", book.table7_rows, claims="noise"),
     _rows_chapter("09_figure3", _PAPER, "Figure 3: ρᵃ", book.figure3_rows, smooth=25, fraction=0.1),
-    _rows_chapter("13_table3", _PLUGINS, "Table 3: video models", plugins.table3_rows, plugin_seeds,
-                  judged_on=PLUGIN_DATASETS, real_dataset="ksounds"),
-    _rows_chapter("14_table4", _PLUGINS, "Table 4: audio encoders", plugins.table4_rows, plugin_seeds,
-                  judged_on=PLUGIN_DATASETS),
+    _rows_chapter(
+        "13_table3",
+        _PLUGINS,
+        "Table 3: video models",
+        plugins.table3_rows,
+        plugin_seeds,
+        judged_on=PLUGIN_DATASETS,
+        real_dataset="ksounds",
+    ),
+    _rows_chapter(
+        "14_table4", _PLUGINS, "Table 4: audio encoders", plugins.table4_rows, plugin_seeds, judged_on=PLUGIN_DATASETS
+    ),
     # no reference pair, so no headline seeds (`plugins.table5_rows`)
-    _rows_chapter("15_table5", _PLUGINS, "Table 5: event localisation", plugins.table5_rows, plugin_seeds,
-                  judged_on=PLUGIN_DATASETS, drop=("headline_seeds",), real_dataset="ave"),
+    _rows_chapter(
+        "15_table5",
+        _PLUGINS,
+        "Table 5: event localisation",
+        plugins.table5_rows,
+        plugin_seeds,
+        judged_on=PLUGIN_DATASETS,
+        drop=("headline_seeds",),
+        real_dataset="ave",
+    ),
     Chapter("11_regimes", _REGIMES, parameters=_regime_parameters(), real_dataset=None),
-    Chapter("12_when_ogm_ge_helps", _REGIMES, "When OGM-GE helps", claims="regimes", judged_on=REGIME_DATASETS,
-            parameters=_regime_parameters(), real_dataset=None),
+    Chapter(
+        "12_when_ogm_ge_helps",
+        _REGIMES,
+        "When OGM-GE helps",
+        claims="regimes",
+        judged_on=REGIME_DATASETS,
+        parameters=_regime_parameters(),
+        real_dataset=None,
+    ),
     Chapter("10_verdicts", PARTS[5], parameters=_common()),
 )
 #: notebook name -> its chapter
@@ -185,5 +254,19 @@ def chapters_with(kind: str | None = None, per_seed: Callable | None = None) -> 
     return [c for c in CHAPTERS if (kind is None or c.claims == kind) and (per_seed is None or c.per_seed is per_seed)]
 
 
-__all__ = ["Chapter", "CHAPTERS", "CHAPTER", "TITLES", "PARTS", "PAGES", "ROOT_PAGE", "PLUGIN_DATASETS",
-           "REGIME_DATASETS", "parameter", "chapters_with", "book_seeds", "plugin_seeds", "row_defaults"]
+__all__ = [
+    "Chapter",
+    "CHAPTERS",
+    "CHAPTER",
+    "TITLES",
+    "PARTS",
+    "PAGES",
+    "ROOT_PAGE",
+    "PLUGIN_DATASETS",
+    "REGIME_DATASETS",
+    "parameter",
+    "chapters_with",
+    "book_seeds",
+    "plugin_seeds",
+    "row_defaults",
+]

@@ -6,6 +6,7 @@ steps of batch 24, so a worse result at batch 96 may be less noise or merely les
 each larger batch for `b / b0` times the epochs, so that it takes as many steps as the base batch b0, with the
 schedule's milestones (the end of the modulation window, the learning-rate drop, the probes) at the same steps.
 """
+
 from __future__ import annotations
 
 from ..method.config import RunConfig
@@ -21,7 +22,7 @@ def equal_steps(config: RunConfig, base_batch: int) -> RunConfig:
         raise ValueError(f"batch {config.batch_size} is not a multiple >= 2 of the base batch {base_batch}")
     changes = dict(epochs=config.epochs * factor, probe_every=config.probe_every * factor)
     if config.modulation_end is not None:
-        changes["modulation_end"] = (config.modulation_end + 1) * factor - 1     # the last modulated epoch
+        changes["modulation_end"] = (config.modulation_end + 1) * factor - 1  # the last modulated epoch
     if config.lr_step:
         changes["lr_step"] = config.lr_step * factor
     return config.replace(**changes)

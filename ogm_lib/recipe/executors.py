@@ -24,6 +24,7 @@ Shards (`--shard i/n`): run `key` belongs to shard `int(key, 16) % n` (keys are 
 config, so the split is stable: the same on every machine and for every ordering of the list, and a run
 added to the book does not move the others). `i` counts from 0, as `$SLURM_ARRAY_TASK_ID` does.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from . import run_claims
 from ..method.config import RunConfig
+from . import run_claims
 
 EXECUTORS = ("local", "gpus", "slurm")
 #: seconds between looks at runs that another job holds
@@ -46,6 +47,7 @@ POLL_S = float(os.environ.get("OGM_CLAIM_POLL", 5.0))
 
 
 # ---------------------------------------------------------------------------------------------- shards
+
 
 def parse_shard(spec: str | None) -> tuple[int, int] | None:
     """'2/8' -> (2, 8): shard 2 of 8, counted from 0; None -> None (the whole list)."""
@@ -68,6 +70,7 @@ def shard_of(key: str, n: int) -> int:
 def take_shard(configs: Sequence[RunConfig], spec) -> list[RunConfig]:
     """The configs of shard `spec` ('i/n' or (i, n)), in their order."""
     from ..method.data.fingerprint import fingerprinted
+
     shard = parse_shard(spec) if isinstance(spec, str) or spec is None else tuple(spec)
     if shard is None:
         return list(configs)
@@ -77,10 +80,12 @@ def take_shard(configs: Sequence[RunConfig], spec) -> list[RunConfig]:
 
 # ---------------------------------------------------------------------------------------------- one run
 
+
 @dataclass
 class Outcome:
     """What became of one run: `trained` here, `read` (its result was there), `busy` (claimed by a live job
     elsewhere), or `error` (with the message)."""
+
     key: str
     status: str
     wall_s: float | None = None
@@ -93,15 +98,16 @@ def claimed_fit(config: RunConfig, results_dir=None) -> Outcome:
     """Train `config` under its claim (`run_claims.acquire`), or read its result, or say it is busy."""
     from ..method.results import result_path, results_folder
     from ..method.train import fit, read_cached
+
     folder, key = results_folder(config, results_dir), config.key()
     me = dict(worker=f"{os.uname().nodename}:{os.getpid()}", visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"))
-    if read_cached(result_path(config, folder), key) is not None:   # a damaged file is set aside: trained below
+    if read_cached(result_path(config, folder), key) is not None:  # a damaged file is set aside: trained below
         return Outcome(key, "read", **me)
     claim = run_claims.acquire(folder, key)
     if claim is None:
         return Outcome(key, "busy", **me)
     with claim:
-        if result_path(config, folder).exists():   # finished by its last holder after our first look
+        if result_path(config, folder).exists():  # finished by its last holder after our first look
             return Outcome(key, "read", **me)
         result = fit(config, folder)
         return Outcome(key, "trained", result.wall_time_s, **me)
@@ -116,21 +122,31 @@ def config_from_dict(d: dict, key: str | None = None) -> RunConfig:
 
 
 def _task(config: RunConfig, results_dir) -> dict:
-    return {"config": config.to_dict(), "key": config.key(), "results_dir": None if results_dir is None else str(results_dir)}
+    return {
+        "config": config.to_dict(),
+        "key": config.key(),
+        "results_dir": None if results_dir is None else str(results_dir),
+    }
 
 
 def _run_task(task: dict) -> Outcome:
     try:
         return claimed_fit(config_from_dict(task["config"], task["key"]), task["results_dir"])
-    except Exception as err:       # reported to the parent, which names the run
-        return Outcome(task["key"], "error", worker=f"{os.uname().nodename}:{os.getpid()}",
-                       visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"), error=f"{type(err).__name__}: {err}")
+    except Exception as err:  # reported to the parent, which names the run
+        return Outcome(
+            task["key"],
+            "error",
+            worker=f"{os.uname().nodename}:{os.getpid()}",
+            visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
+            error=f"{type(err).__name__}: {err}",
+        )
 
 
 def worker_main() -> None:
     """A worker process: one JSON task per line on stdin, one JSON `Outcome` per line back. Anything the
     training prints goes to stderr, so stdout carries the answers only."""
     import torch
+
     torch.set_num_threads(int(os.environ.get("OGM_WORKER_THREADS", 1)))
     answers = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
@@ -146,11 +162,19 @@ class _WorkerPool:
     to whichever worker is free and reports each outcome as it comes."""
 
     def __init__(self, envs: Sequence[dict]):
-        root = str(Path(__file__).resolve().parents[2])      # the folder holding ogm_lib/
+        root = str(Path(__file__).resolve().parents[2])  # the folder holding ogm_lib/
         base = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
         code = "from ogm_lib.recipe.executors import worker_main; worker_main()"
-        self.procs = [subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                       env={**base, **env}, text=True) for env in envs]
+        self.procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", code],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env={**base, **env},
+                text=True,
+            )
+            for env in envs
+        ]
 
     def map(self, tasks: Sequence[dict], report: Callable[[Outcome], None]) -> list[Outcome]:
         todo: queue.Queue = queue.Queue()
@@ -170,7 +194,7 @@ class _WorkerPool:
                     line = proc.stdout.readline()
                 except (BrokenPipeError, OSError):
                     line = ""
-                if not line:           # the worker died: its run goes back to the others
+                if not line:  # the worker died: its run goes back to the others
                     todo.put(task)
                     return
                 out = Outcome(**json.loads(line))
@@ -198,9 +222,11 @@ class _WorkerPool:
 
 # ---------------------------------------------------------------------------------------------- executors
 
+
 class LocalExecutor:
     """This machine's CPU: `workers` processes of one thread (default: `$OGM_WORKERS`, else one per core, at
     most 4, as `grid.default_workers`)."""
+
     name = "local"
 
     def __init__(self, workers: int | None = None):
@@ -211,7 +237,7 @@ class LocalExecutor:
     def map(self, configs: Sequence[RunConfig], results_dir, report) -> list[Outcome]:
         if self.workers <= 1 or len(configs) <= 1:
             outcomes = []
-            for c in configs:                  # in this process; an error is raised as it is
+            for c in configs:  # in this process; an error is raised as it is
                 outcomes.append(claimed_fit(c, results_dir))
                 report(outcomes[-1])
             return outcomes
@@ -228,26 +254,35 @@ def visible_gpus() -> list[str]:
     if spec is not None:
         return [d.strip() for d in spec.split(",") if d.strip() and d.strip() != "-1"]
     import torch
+
     return [str(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
 
 
 class GpuExecutor:
     """One worker per GPU of `devices` (default `visible_gpus()`), pinned by `CUDA_VISIBLE_DEVICES`."""
+
     name = "gpus"
 
     def __init__(self, devices: Sequence[str] | None = None, threads: int | None = None):
         self.devices = [str(d) for d in (visible_gpus() if devices is None else devices)]
         if not self.devices:
-            raise ValueError("--executor gpus: no GPU is visible (CUDA_VISIBLE_DEVICES, torch.cuda); "
-                             "use --executor local")
+            raise ValueError(
+                "--executor gpus: no GPU is visible (CUDA_VISIBLE_DEVICES, torch.cuda); use --executor local"
+            )
         self.threads = threads or max(1, (os.cpu_count() or 1) // len(self.devices))
 
     def map(self, configs: Sequence[RunConfig], results_dir, report) -> list[Outcome]:
-        envs = [{"CUDA_VISIBLE_DEVICES": d, "OGM_WORKER_THREADS": str(self.threads)}
-                for d in self.devices[:len(configs)]]
+        envs = [
+            {"CUDA_VISIBLE_DEVICES": d, "OGM_WORKER_THREADS": str(self.threads)} for d in self.devices[: len(configs)]
+        ]
         pool = _WorkerPool(envs)
-        tasks = [_task(c.replace(quiet=True, device="cuda") if str(c.device).startswith("cuda")
-                       else c.replace(quiet=True), results_dir) for c in configs]
+        tasks = [
+            _task(
+                c.replace(quiet=True, device="cuda") if str(c.device).startswith("cuda") else c.replace(quiet=True),
+                results_dir,
+            )
+            for c in configs
+        ]
         try:
             return pool.map(tasks, report)
         finally:
@@ -258,6 +293,7 @@ def _slurm_task(task: dict) -> dict:
     """One array task (submitit pickles this function by name). One torch thread unless `$OGM_WORKER_THREADS`
     says otherwise, as the local workers: a CPU run's bits depend on its thread count (`rerun.retrain`)."""
     import torch
+
     torch.set_num_threads(int(os.environ.get("OGM_WORKER_THREADS", 1)))
     return asdict(_run_task(task))
 
@@ -267,10 +303,19 @@ class SlurmExecutor:
     `gpus_per_task`, `array_parallelism` (tasks at once), `cpus_per_task`; `folder` holds submitit's
     logs and pickles (default `<results>/slurm`); `cluster`: None lets submitit find SLURM, `"local"` or
     `"debug"` runs without one."""
+
     name = "slurm"
 
-    def __init__(self, partition: str | None = None, time_min: int = 240, gpus_per_task: int = 1,
-                 array_parallelism: int = 64, cpus_per_task: int = 4, folder=None, cluster: str | None = None):
+    def __init__(
+        self,
+        partition: str | None = None,
+        time_min: int = 240,
+        gpus_per_task: int = 1,
+        array_parallelism: int = 64,
+        cpus_per_task: int = 4,
+        folder=None,
+        cluster: str | None = None,
+    ):
         try:
             import submitit  # noqa: F401
         except ImportError:
@@ -281,11 +326,17 @@ class SlurmExecutor:
 
     def executor(self, results_dir):
         import submitit
+
         from ..method.paths import default_results_dir
+
         folder = self.folder or Path(results_dir or default_results_dir()) / "slurm"
         ex = submitit.AutoExecutor(folder=str(folder), cluster=self.cluster)
-        params = dict(timeout_min=self.time_min, cpus_per_task=self.cpus_per_task, tasks_per_node=1,
-                      slurm_array_parallelism=self.array_parallelism)
+        params = dict(
+            timeout_min=self.time_min,
+            cpus_per_task=self.cpus_per_task,
+            tasks_per_node=1,
+            slurm_array_parallelism=self.array_parallelism,
+        )
         if self.gpus_per_task:
             params["gpus_per_node"] = self.gpus_per_task
         if self.partition:
@@ -294,10 +345,11 @@ class SlurmExecutor:
         return ex
 
     def map(self, configs: Sequence[RunConfig], results_dir, report) -> list[Outcome]:
-        jobs = self.executor(results_dir).map_array(_slurm_task, [_task(c.replace(quiet=True), results_dir)
-                                                                  for c in configs])
+        jobs = self.executor(results_dir).map_array(
+            _slurm_task, [_task(c.replace(quiet=True), results_dir) for c in configs]
+        )
         outcomes = []
-        for job in jobs:                      # in submission order; each waits for its task
+        for job in jobs:  # in submission order; each waits for its task
             outcomes.append(Outcome(**job.result()))
             report(outcomes[-1])
         return outcomes
@@ -325,9 +377,11 @@ def make_executor(name: str | None = None, workers: int | None = None, **options
 
 # ---------------------------------------------------------------------------------------------- the grid
 
+
 def _ready(configs: Sequence[RunConfig], results_dir) -> list[RunConfig]:
     """Of runs held elsewhere, those whose result is there now or whose claim is gone or stale."""
     from ..method.results import result_path, results_folder
+
     out = []
     for c in configs:
         folder = results_folder(c, results_dir)
@@ -343,8 +397,9 @@ def run(configs: Sequence[RunConfig], results_dir=None, executor=None, progress=
     `progress.GridProgress` told of each finished run. Runs held by another live job are waited for."""
     from ..method.data.fingerprint import fingerprinted
     from ..method.results import result_path, results_folder
+
     executor = make_executor(executor) if executor is None or isinstance(executor, str) else executor
-    unique = list({c.key(): c for c in map(fingerprinted, configs)}.values())   # a store's run: keyed by its data
+    unique = list({c.key(): c for c in map(fingerprinted, configs)}.values())  # a store's run: keyed by its data
     outcomes: dict[str, Outcome] = {}
     todo = [c for c in unique if not result_path(c, results_folder(c, results_dir)).exists()]
     what = {c.key(): f"{c.method} {c.fusion} seed {c.seed}" for c in unique}
@@ -359,8 +414,9 @@ def run(configs: Sequence[RunConfig], results_dir=None, executor=None, progress=
         outcomes.update({o.key: o for o in got})
         failed = [o for o in got if o.status == "error"]
         if failed:
-            raise RuntimeError(f"{len(failed)} run(s) failed: " + "; ".join(f"{o.key} ({o.worker}): {o.error}"
-                                                                             for o in failed[:3]))
+            raise RuntimeError(
+                f"{len(failed)} run(s) failed: " + "; ".join(f"{o.key} ({o.worker}): {o.error}" for o in failed[:3])
+            )
         held = [c for c in todo if outcomes[c.key()].status == "busy"]
         todo = []
         while held and not todo:

@@ -19,6 +19,7 @@ OGM-GE (SGD temperature)       method ogm_ge, ge_noise sgd_restore  1
 noise's trace over the SGD noise's, about 0.8 on chapter 03's model). The official rows have the keys of
 the book's existing runs (`ge_noise` at its default is left out of the key), so only the five others train.
 """
+
 from __future__ import annotations
 
 from ..method.config import RunConfig
@@ -39,8 +40,10 @@ def ge_variant_rows(base: RunConfig, alpha: float | None = None, include_base: b
     """The comparison's rows from `base`, a plain (method "normal") joint config; `alpha` for the OGM rows
     (default: base's). With `include_base`, the plain row comes first as "Joint training"."""
     if base.method != "normal" or base.modalities != "av":
-        raise ValueError(f"base must be a plain joint config (method 'normal', modalities 'av'), not method "
-                         f"{base.method!r}, modalities {base.modalities!r}")
+        raise ValueError(
+            f"base must be a plain joint config (method 'normal', modalities 'av'), not method "
+            f"{base.method!r}, modalities {base.modalities!r}"
+        )
     alpha = base.alpha if alpha is None else alpha
     rows = {"Joint training": base} if include_base else {}
     for name, changes in GE_VARIANTS.items():

@@ -5,6 +5,7 @@
 its checkpoint (`rerun.load_trained_model`: retrained and checked against its committed result when the
 results folder has no checkpoint). The measurements themselves are the report's (`report/sgd_noise.py`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from .grid import run_grid
 class NoiseModel:
     """What chapter 03 measures: the joint model (`config`, its `data`, its trained `model`) and the OGM-GE
     runs of the same setting (`ogm_ge`, one per seed), whose k^a it reports."""
+
     config: RunConfig
     data: object
     model: object
@@ -35,6 +37,7 @@ def train(dataset, profile, device, regime, seed, alpha, workers=None, results_d
     """Chapter 03's runs, trained or read back, the joint model's data and its weights."""
     from ..method.data import build_datasets
     from .rerun import load_trained_model
+
     config, ogm_ge = configs(dataset, profile, device, regime, seed, alpha)
     run_grid([config], results_dir, workers)
     data = build_datasets(config)

@@ -36,6 +36,7 @@ history shows this file before those runs). For a design with `n` seeds (pair i 
 threshold in its own unit (`Criterion.unit`: 5 points for the accuracy criteria, 0.1 for shares), 0 when met,
 a missing value (one seed: no interval) counted as 1 unit; the secondary criterion counts half; the sum.
 """
+
 from __future__ import annotations
 
 import math
@@ -49,15 +50,15 @@ from ..method.results import RunResult, decode_predictions
 
 #: the paper's Table 1, CREMA-D: audio-only and visual-only accuracy (%)
 PAPER_UNIMODAL = {"audio": 52.5, "visual": 41.9}
-JOINT_GAIN_MAX = 2.0          # points: concatenation - best unimodal, at most
-HEADROOM_MIN = 5.0            # points: product of the unimodal models - concatenation, at least
-PROBE_GAP_MIN = 5.0           # points: weak encoder alone - inside the joint model, at least
-FIRST_EPOCH_SHARE = 1.0       # share of seeds whose first-epoch mean rho^a is above 1
-WINDOW_SHARE_MIN = 0.9        # share of the modulation window's steps with rho^a > 1
-LATE_SHARE = 0.15             # the plateau windows: the last 15 % of epochs and the 15 % before
-PLATEAU_GAIN_MAX = 1.0        # points
-CONVERGED_SHARE = 0.8         # share of runs on their plateau
-UNIMODAL_TOLERANCE = 5.0      # points (secondary)
+JOINT_GAIN_MAX = 2.0  # points: concatenation - best unimodal, at most
+HEADROOM_MIN = 5.0  # points: product of the unimodal models - concatenation, at least
+PROBE_GAP_MIN = 5.0  # points: weak encoder alone - inside the joint model, at least
+FIRST_EPOCH_SHARE = 1.0  # share of seeds whose first-epoch mean rho^a is above 1
+WINDOW_SHARE_MIN = 0.9  # share of the modulation window's steps with rho^a > 1
+LATE_SHARE = 0.15  # the plateau windows: the last 15 % of epochs and the 15 % before
+PLATEAU_GAIN_MAX = 1.0  # points
+CONVERGED_SHARE = 0.8  # share of runs on their plateau
+UNIMODAL_TOLERANCE = 5.0  # points (secondary)
 CONFIDENCE = 0.95
 #: the rows a design is judged on
 ROWS = ("Audio-only", "Visual-only", "Concatenation")
@@ -68,12 +69,12 @@ Runs = Mapping[str, Sequence[RunResult]]
 @dataclass(frozen=True)
 class Criterion:
     name: str
-    value: float        # nan when it cannot be measured (e.g. an interval from one seed)
+    value: float  # nan when it cannot be measured (e.g. an interval from one seed)
     threshold: float
-    at_least: bool      # True: met when value >= threshold; False: when value <= threshold
-    unit: float         # shortfall per unit of distance
+    at_least: bool  # True: met when value >= threshold; False: when value <= threshold
+    unit: float  # shortfall per unit of distance
     weight: float = 1.0
-    short: str = ""     # a short name for tables
+    short: str = ""  # a short name for tables
 
     @property
     def met(self) -> bool:
@@ -142,7 +143,7 @@ def window_share_above_one(run: RunResult) -> float:
     """Share of the modulation window's steps (epochs modulation_start..modulation_end) with rho^a > 1."""
     chunks = _epoch_chunks(run, "rho_a")
     cfg = run.config
-    window = chunks[int(cfg["modulation_start"]):min(int(cfg["modulation_end"]), len(chunks) - 1) + 1]
+    window = chunks[int(cfg["modulation_start"]) : min(int(cfg["modulation_end"]), len(chunks) - 1) + 1]
     x = np.concatenate(window)
     return float(np.mean(x[~np.isnan(x)] > 1.0))
 
@@ -154,7 +155,7 @@ def plateau_gain(run: RunResult, late_share: float = LATE_SHARE) -> float:
     w = max(1, int(math.ceil(late_share * len(acc))))
     if len(acc) < 2 * w:
         raise ValueError(f"run {run.key}: {len(acc)} epochs, too few for two windows of {w}")
-    return float(acc[-w:].mean() - acc[-2 * w:-w].mean())
+    return float(acc[-w:].mean() - acc[-2 * w : -w].mean())
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -180,55 +181,116 @@ def measure(runs: Runs, split: str = "val") -> dict[str, float]:
     "val" (the criteria) or "test" (reported beside them, never used to choose). Which modality is the best
     and which the weak one is decided on validation in both."""
     audio, visual, joint = (list(runs[r]) for r in ROWS)
-    on_val = {"audio": float(np.mean([val_acc(r) for r in audio])),
-              "visual": float(np.mean([val_acc(r) for r in visual]))}
+    on_val = {
+        "audio": float(np.mean([val_acc(r) for r in audio])),
+        "visual": float(np.mean([val_acc(r) for r in visual])),
+    }
     best = max(on_val, key=on_val.get)
     weak = "visual" if best == "audio" else "audio"
-    uni = {"audio": float(np.mean([val_acc(r, split) for r in audio])),
-           "visual": float(np.mean([val_acc(r, split) for r in visual]))}
+    uni = {
+        "audio": float(np.mean([val_acc(r, split) for r in audio])),
+        "visual": float(np.mean([val_acc(r, split) for r in visual])),
+    }
     visual_by_seed = {seed_of(r): r for r in visual}
-    product = {seed_of(a): product_val_acc(a, visual_by_seed[seed_of(a)], split) for a in audio
-               if seed_of(a) in visual_by_seed}
+    product = {
+        seed_of(a): product_val_acc(a, visual_by_seed[seed_of(a)], split) for a in audio if seed_of(a) in visual_by_seed
+    }
     joint_by_seed = {seed_of(r): val_acc(r, split) for r in joint}
     head = [product[s] - joint_by_seed[s] for s in product if s in joint_by_seed]
     alone = audio if weak == "audio" else visual
     gaps = [last_probe(u, weak, split) - last_probe(j, weak, split) for u, j in _paired(alone, joint)]
     every = audio + visual + joint
-    return {"audio_val": uni["audio"], "visual_val": uni["visual"],
-            "joint_val": float(np.mean(list(joint_by_seed.values()))), "best_unimodal": best, "weak": weak,
-            "joint_gain": float(np.mean(list(joint_by_seed.values()))) - uni[best],
-            "product_val": float(np.mean(list(product.values()))),
-            "headroom": float(np.mean(head)), "headroom_low": t_interval_low(head),
-            "probe_gap": float(np.mean(gaps)),
-            "first_epoch_share": float(np.mean([first_epoch_rho(r) > 1.0 for r in joint])),
-            "first_epoch_rho": float(np.mean([first_epoch_rho(r) for r in joint])),
-            "window_share": float(np.mean([window_share_above_one(r) for r in joint])),
-            "converged_share": float(np.mean([plateau_gain(r) < PLATEAU_GAIN_MAX for r in every])),
-            "seeds": len(joint)}
+    return {
+        "audio_val": uni["audio"],
+        "visual_val": uni["visual"],
+        "joint_val": float(np.mean(list(joint_by_seed.values()))),
+        "best_unimodal": best,
+        "weak": weak,
+        "joint_gain": float(np.mean(list(joint_by_seed.values()))) - uni[best],
+        "product_val": float(np.mean(list(product.values()))),
+        "headroom": float(np.mean(head)),
+        "headroom_low": t_interval_low(head),
+        "probe_gap": float(np.mean(gaps)),
+        "first_epoch_share": float(np.mean([first_epoch_rho(r) > 1.0 for r in joint])),
+        "first_epoch_rho": float(np.mean([first_epoch_rho(r) for r in joint])),
+        "window_share": float(np.mean([window_share_above_one(r) for r in joint])),
+        "converged_share": float(np.mean([plateau_gain(r) < PLATEAU_GAIN_MAX for r in every])),
+        "seeds": len(joint),
+    }
 
 
 def criteria(m: Mapping[str, float]) -> list[Criterion]:
     """The criteria (module docstring) on a design's measurements (`measure`)."""
     return [
-        Criterion("joint gain over the best unimodal model (points)", m["joint_gain"], JOINT_GAIN_MAX, False, 5.0,
-                  short="joint gain"),
-        Criterion("headroom of the product of the unimodal models (points)", m["headroom"], HEADROOM_MIN, True, 5.0,
-                  short="headroom"),
-        Criterion("headroom, lower end of its 95 % interval (points)", m["headroom_low"], 0.0, True, 5.0,
-                  short="headroom CI"),
-        Criterion("weak encoder: alone minus inside the joint model (probe, points)", m["probe_gap"],
-                  PROBE_GAP_MIN, True, 5.0, short="probe gap"),
-        Criterion("seeds whose first-epoch rho^a is above 1 (share)", m["first_epoch_share"], FIRST_EPOCH_SHARE,
-                  True, 0.1, short="rho^a, first epoch"),
-        Criterion("modulation-window steps with rho^a > 1 (share)", m["window_share"], WINDOW_SHARE_MIN, True, 0.1,
-                  short="rho^a, window"),
-        Criterion("runs on their validation plateau (share)", m["converged_share"], CONVERGED_SHARE, True, 0.1,
-                  short="plateau"),
-        Criterion("audio-only: distance to CREMA-D's 52.5 (points)", abs(m["audio_val"] - PAPER_UNIMODAL["audio"]),
-                  UNIMODAL_TOLERANCE, False, 5.0, weight=0.5, short="audio accuracy"),
-        Criterion("visual-only: distance to CREMA-D's 41.9 (points)",
-                  abs(m["visual_val"] - PAPER_UNIMODAL["visual"]), UNIMODAL_TOLERANCE, False, 5.0, weight=0.5,
-                  short="visual accuracy"),
+        Criterion(
+            "joint gain over the best unimodal model (points)",
+            m["joint_gain"],
+            JOINT_GAIN_MAX,
+            False,
+            5.0,
+            short="joint gain",
+        ),
+        Criterion(
+            "headroom of the product of the unimodal models (points)",
+            m["headroom"],
+            HEADROOM_MIN,
+            True,
+            5.0,
+            short="headroom",
+        ),
+        Criterion(
+            "headroom, lower end of its 95 % interval (points)", m["headroom_low"], 0.0, True, 5.0, short="headroom CI"
+        ),
+        Criterion(
+            "weak encoder: alone minus inside the joint model (probe, points)",
+            m["probe_gap"],
+            PROBE_GAP_MIN,
+            True,
+            5.0,
+            short="probe gap",
+        ),
+        Criterion(
+            "seeds whose first-epoch rho^a is above 1 (share)",
+            m["first_epoch_share"],
+            FIRST_EPOCH_SHARE,
+            True,
+            0.1,
+            short="rho^a, first epoch",
+        ),
+        Criterion(
+            "modulation-window steps with rho^a > 1 (share)",
+            m["window_share"],
+            WINDOW_SHARE_MIN,
+            True,
+            0.1,
+            short="rho^a, window",
+        ),
+        Criterion(
+            "runs on their validation plateau (share)",
+            m["converged_share"],
+            CONVERGED_SHARE,
+            True,
+            0.1,
+            short="plateau",
+        ),
+        Criterion(
+            "audio-only: distance to CREMA-D's 52.5 (points)",
+            abs(m["audio_val"] - PAPER_UNIMODAL["audio"]),
+            UNIMODAL_TOLERANCE,
+            False,
+            5.0,
+            weight=0.5,
+            short="audio accuracy",
+        ),
+        Criterion(
+            "visual-only: distance to CREMA-D's 41.9 (points)",
+            abs(m["visual_val"] - PAPER_UNIMODAL["visual"]),
+            UNIMODAL_TOLERANCE,
+            False,
+            5.0,
+            weight=0.5,
+            short="visual accuracy",
+        ),
     ]
 
 

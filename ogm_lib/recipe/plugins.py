@@ -26,15 +26,14 @@ three tables (every seed); `runs.book_runs` lists them with the book's own runs 
 and the closing chapter judges them (`report.chapters.book_claims`, chapters 13-15 of the registry,
 `chapters.py`) as notebooks 13-15 do.
 """
+
 from __future__ import annotations
 
-from typing import Iterable
-
+from ..method.config import DATASET_DEFAULTS, RunConfig
 from .book import HEADLINE_SEEDS, SEEDS, row_seeds
 from .book import PROFILE as BOOK_PROFILE
-from ..method.config import DATASET_DEFAULTS, RunConfig
 from .grid import train_grid
-from .regimes import ALPHA, PROFILE, regime_config
+from .regimes import ALPHA, regime_config
 
 #: the regime the tables run in by default (the one calibrated to the paper's CREMA-D unimodal accuracies)
 REGIME = "paper-like"
@@ -60,25 +59,40 @@ def _pairs(row, models: dict[str, dict], alpha: float) -> dict[str, RunConfig]:
     return rows
 
 
-def table3_rows(dataset: str = "avdigits", profile: str = BOOK_PROFILE, device: str = "cpu", alpha: float | None = None,
-                regime: str = REGIME) -> dict[str, RunConfig]:
+def table3_rows(
+    dataset: str = "avdigits",
+    profile: str = BOOK_PROFILE,
+    device: str = "cpu",
+    alpha: float | None = None,
+    regime: str = REGIME,
+) -> dict[str, RunConfig]:
     """Table 3: each video model without and with OGM-GE, and the reference pair, on `CLIP_FRAMES`-frame clips
     of the default data (a prepared dataset: its own frames per clip, `config.DATASET_DEFAULTS`, 3 for
     Kinetics-Sounds and VGGSound as in the official code)."""
-    frames = CLIP_FRAMES if dataset in ("avdigits", "synthetic") else DATASET_DEFAULTS.get(dataset, {}).get("n_frames", 3)
+    frames = (
+        CLIP_FRAMES if dataset in ("avdigits", "synthetic") else DATASET_DEFAULTS.get(dataset, {}).get("n_frames", 3)
+    )
 
     def row(**c):
         return regime_config(regime, dataset, profile, device, fusion="concat", n_frames=frames, **c)
+
     models = {label: dict(video_model=v) for label, v in VIDEO_ROWS.items()}
     models[REFERENCE] = {}
     return _pairs(row, models, _alpha(regime, alpha))
 
 
-def table4_rows(dataset: str = "avdigits", profile: str = BOOK_PROFILE, device: str = "cpu", alpha: float | None = None,
-                regime: str = REGIME) -> dict[str, RunConfig]:
+def table4_rows(
+    dataset: str = "avdigits",
+    profile: str = BOOK_PROFILE,
+    device: str = "cpu",
+    alpha: float | None = None,
+    regime: str = REGIME,
+) -> dict[str, RunConfig]:
     """Table 4: each audio encoder without and with OGM-GE, and the reference pair (the regime's own pair)."""
+
     def row(**c):
         return regime_config(regime, dataset, profile, device, fusion="concat", **c)
+
     models = {label: dict(audio_model=a) for label, a in AUDIO_ROWS.items()}
     models[REFERENCE] = {}
     return _pairs(row, models, _alpha(regime, alpha))
@@ -93,15 +107,18 @@ def per_seed(rows: dict[str, RunConfig], seeds=SEEDS, headline_seeds=HEADLINE_SE
     for the book's headline pair (Table 4's reference pair), `seeds` for every other row (Table 3's reference
     pair included: on six-frame clips it is a pair of its own). Both rows of a pair get the same seeds (the
     union of theirs), so that the verdict pairs every run."""
+
     def pair_seeds(label: str) -> list[int]:
         base = label.removesuffix(PLUS)
         pair = [rows[x] for x in (base, base + PLUS) if x in rows]
         return sorted(set().union(*(row_seeds(c, seeds, headline_seeds) for c in pair)))
+
     return {label: [c.replace(seed=s) for s in pair_seeds(label)] for label, c in rows.items()}
 
 
-def train(rows: dict[str, RunConfig], seeds=SEEDS, headline_seeds=HEADLINE_SEEDS, workers: int | None = None,
-          results_dir=None) -> dict[str, list]:
+def train(
+    rows: dict[str, RunConfig], seeds=SEEDS, headline_seeds=HEADLINE_SEEDS, workers: int | None = None, results_dir=None
+) -> dict[str, list]:
     """Train every row over its seeds in one parallel batch (cached runs are read back); label -> runs."""
     return train_grid(per_seed(rows, seeds, headline_seeds), results_dir=results_dir, workers=workers)
 
@@ -110,14 +127,20 @@ def train(rows: dict[str, RunConfig], seeds=SEEDS, headline_seeds=HEADLINE_SEEDS
 EVENT_ROWS = {"AVGA": "avga", "PSP": "psp"}
 
 
-def table5_rows(dataset: str = "avdigits", profile: str = BOOK_PROFILE, device: str = "cpu", alpha: float | None = None,
-                regime: str = REGIME) -> dict[str, RunConfig]:
+def table5_rows(
+    dataset: str = "avdigits",
+    profile: str = BOOK_PROFILE,
+    device: str = "cpu",
+    alpha: float | None = None,
+    regime: str = REGIME,
+) -> dict[str, RunConfig]:
     """Table 5: AVGA and PSP localising events (`task = "events"`, `data/events.py`), without and with OGM-GE;
     no linear probes (they classify clips; `probe_every = 0`). No reference pair: the book's model does not
     localise."""
+
     def row(**c):
-        return regime_config(regime, dataset, profile, device, task="events", n_frames=1,
-                             probe_every=0, **c)
+        return regime_config(regime, dataset, profile, device, task="events", n_frames=1, probe_every=0, **c)
+
     return _pairs(row, {label: dict(video_model=v) for label, v in EVENT_ROWS.items()}, _alpha(regime, alpha))
 
 
@@ -125,12 +148,18 @@ def table5_rows(dataset: str = "avdigits", profile: str = BOOK_PROFILE, device: 
 TABLES = (table3_rows, table4_rows, table5_rows)
 
 
-def runs(dataset: str = "avdigits", profile: str = BOOK_PROFILE, device: str = "cpu", seeds=SEEDS,
-         headline_seeds=HEADLINE_SEEDS) -> list[RunConfig]:
+def runs(
+    dataset: str = "avdigits",
+    profile: str = BOOK_PROFILE,
+    device: str = "cpu",
+    seeds=SEEDS,
+    headline_seeds=HEADLINE_SEEDS,
+) -> list[RunConfig]:
     """Every run of Tables 3, 4 and 5 at the notebooks' default parameters, each once (runs shared with the book,
     such as Table 4's reference pair, are listed too: `run_grid` reads those back); a prepared dataset's runs
     come fingerprinted (`data.fingerprint.fingerprinted`: their keys name the store)."""
     from ..method.data.fingerprint import fingerprinted
+
     out: dict[str, RunConfig] = {}
     for rows_of in TABLES:
         for cs in per_seed(rows_of(dataset, profile, device), seeds, headline_seeds).values():

@@ -20,7 +20,8 @@ involves OGM-GE, from unimodal runs only (they cannot be tuned toward OGM-GE's r
 4. **Alpha** (`choose_alpha`), per regime and after its knobs are fixed: concatenation + OGM-GE at each
    alpha of `ALPHA_GRID`, `ALPHA_SEEDS` seeds each; the alpha with the highest mean validation fused
    accuracy (at each run's best validation epoch; ties: the smaller alpha). The test split plays no part.
-5. **Checks, after the choice** (`report/explain.py`, `converged_share` here): audio must stay the faster learner in joint training
+5. **Checks, after the choice** (`report/explain.py`, `converged_share` here): audio must stay the faster learner
+in joint training
    (the plain concatenation model's mean rho^a over its first epoch above 1, in every seed), and the schedule
    must converge (the best validation epoch before the last 15 % of epochs in at least 80 % of the regime's
    runs). The book reports both, whichever way they fall.
@@ -29,6 +30,7 @@ involves OGM-GE, from unimodal runs only (they cannot be tuned toward OGM-GE's r
 calibration runs; `tests/test_regimes.py` recomputes the choice from those runs and fails if the values here
 disagree with it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -81,13 +83,13 @@ ALPHA: dict[str, float] = {"paper-like": 0.6, "easy audio": 0.1, "testbed": 1.0}
 PROBE_EVERY = {"paper": 10, "cpu": 6, "converged": 2, "smoke": 1}
 
 
-def book_config(dataset: str = "avdigits", profile: str = PROFILE, device: str = "cpu", regime: str | None = None,
-                **changes) -> RunConfig:
+def book_config(
+    dataset: str = "avdigits", profile: str = PROFILE, device: str = "cpu", regime: str | None = None, **changes
+) -> RunConfig:
     """The config of one book row: the profile, the book's measurements, the regime's data knobs (the default
     data only: `REGIMES`, and the regime's own schedule, `SCHEDULE`; `None` keeps the data's own defaults),
     then the row's own changes."""
-    base = dict(dataset=dataset, device=device, quiet=True, eval_train=True,
-                probe_every=PROBE_EVERY.get(profile, 5))
+    base = dict(dataset=dataset, device=device, quiet=True, eval_train=True, probe_every=PROBE_EVERY.get(profile, 5))
     if regime is not None:
         check_choice("regime", regime, tuple(REGIMES))
         if dataset == "avdigits":
@@ -109,15 +111,15 @@ KNOB = {"audio": "audio_snr_db", "visual": "visual_noise"}
 GRID = {"audio": AUDIO_SNR_GRID, "visual": VISUAL_NOISE_GRID}
 
 
-def calibration_rows(dataset: str = "avdigits", profile: str = PROFILE,
-                     device: str = "cpu") -> dict[str, RunConfig]:
+def calibration_rows(dataset: str = "avdigits", profile: str = PROFILE, device: str = "cpu") -> dict[str, RunConfig]:
     """The calibration grid: `"audio, audio_snr_db=-9"` -> the audio-only config at that SNR, and so on.
     Unimodal runs only: nothing here trains OGM-GE."""
     rows = {}
     for modality in ("audio", "visual"):
         for value in GRID[modality]:
             rows[f"{modality}, {KNOB[modality]}={value:g}"] = book_config(
-                dataset, profile, device, modalities=modality, **{KNOB[modality]: value})
+                dataset, profile, device, modalities=modality, **{KNOB[modality]: value}
+            )
     return rows
 
 
@@ -134,17 +136,19 @@ def calibration_values(runs: dict[str, list]) -> dict[str, dict[float, list[floa
 @dataclass
 class Choice:
     """The rule's output for one modality."""
+
     modality: str
     knob: str
     value: float
-    mean: float            # mean validation accuracy (%) at `value`
+    mean: float  # mean validation accuracy (%) at `value`
     target: float
-    within: bool           # |mean - target| <= TOLERANCE
-    table: dict            # grid value -> mean validation accuracy (%)
+    within: bool  # |mean - target| <= TOLERANCE
+    table: dict  # grid value -> mean validation accuracy (%)
 
 
-def choose(modality: str, val_acc: Mapping[float, Sequence[float]], target: float | None = None,
-           tolerance: float = TOLERANCE) -> Choice:
+def choose(
+    modality: str, val_acc: Mapping[float, Sequence[float]], target: float | None = None, tolerance: float = TOLERANCE
+) -> Choice:
     """The grid value whose mean validation accuracy (%) is closest to `target` (ties: the easier value,
     i.e. the first in grid order). `val_acc`: grid value -> the seeds' validation accuracies (%)."""
     target = PAPER_UNIMODAL[modality] if target is None else target
@@ -153,12 +157,12 @@ def choose(modality: str, val_acc: Mapping[float, Sequence[float]], target: floa
     table = {float(v): float(np.mean(a)) for v, a in val_acc.items()}
     order = [v for v in GRID[modality] if v in table] + [v for v in table if v not in GRID[modality]]
     best = min(order, key=lambda v: abs(table[v] - target))
-    return Choice(modality, KNOB[modality], best, table[best], target, abs(table[best] - target) <= tolerance,
-                  table)
+    return Choice(modality, KNOB[modality], best, table[best], target, abs(table[best] - target) <= tolerance, table)
 
 
-def refine(modality: str, val_acc: Mapping[float, Sequence[float]], target: float | None = None,
-           steps: int = REFINE_STEPS) -> list[float]:
+def refine(
+    modality: str, val_acc: Mapping[float, Sequence[float]], target: float | None = None, steps: int = REFINE_STEPS
+) -> list[float]:
     """New knob values when no grid value is within the tolerance: evenly spaced strictly between the two
     neighbouring values (in knob order) whose mean validation accuracies lie on either side of the target;
     [] when the choice is within the tolerance or no neighbouring pair brackets the target."""
@@ -199,17 +203,25 @@ def choose_alpha(val_acc: Mapping[float, Sequence[float]]) -> tuple[float, dict]
 # The runs of each regime
 
 
-def regime_config(regime: str, dataset: str = "avdigits", profile: str = PROFILE, device: str = "cpu",
-                  **changes) -> RunConfig:
+def regime_config(
+    regime: str, dataset: str = "avdigits", profile: str = PROFILE, device: str = "cpu", **changes
+) -> RunConfig:
     """A book row with `regime`'s data knobs (`REGIMES`), on `profile`."""
     return book_config(dataset, profile, device, regime, **changes)
 
 
-def alpha_rows(regime: str, dataset: str = "avdigits", profile: str = PROFILE, device: str = "cpu",
-               alphas: Sequence[float] = ALPHA_GRID) -> dict[str, RunConfig]:
+def alpha_rows(
+    regime: str,
+    dataset: str = "avdigits",
+    profile: str = PROFILE,
+    device: str = "cpu",
+    alphas: Sequence[float] = ALPHA_GRID,
+) -> dict[str, RunConfig]:
     """The alpha sweep of a regime: concatenation + OGM-GE at each alpha, `"alpha=0.4"` -> config."""
-    return {f"alpha={a:g}": regime_config(regime, dataset, profile, device, fusion="concat", method="ogm_ge",
-                                          alpha=a) for a in alphas}
+    return {
+        f"alpha={a:g}": regime_config(regime, dataset, profile, device, fusion="concat", method="ogm_ge", alpha=a)
+        for a in alphas
+    }
 
 
 def alpha_values(runs: dict[str, list]) -> dict[float, list[float]]:
@@ -217,14 +229,20 @@ def alpha_values(runs: dict[str, list]) -> dict[float, list[float]]:
     return {float(label.split("=")[1]): [100 * r.best["val_acc"] for r in rs] for label, rs in runs.items()}
 
 
-def regime_rows(regime: str, alpha: float, dataset: str = "avdigits", profile: str = PROFILE,
-                device: str = "cpu") -> dict[str, RunConfig]:
+def regime_rows(
+    regime: str, alpha: float, dataset: str = "avdigits", profile: str = PROFILE, device: str = "cpu"
+) -> dict[str, RunConfig]:
     """A regime's four rows: the unimodal models, concatenation, and concatenation + OGM-GE at `alpha`."""
+
     def row(**c):
         return regime_config(regime, dataset, profile, device, **c)
-    return {"Audio-only": row(modalities="audio"), "Visual-only": row(modalities="visual"),
-            "Concatenation": row(fusion="concat"),
-            "Concatenation + OGM-GE": row(fusion="concat", method="ogm_ge", alpha=alpha)}
+
+    return {
+        "Audio-only": row(modalities="audio"),
+        "Visual-only": row(modalities="visual"),
+        "Concatenation": row(fusion="concat"),
+        "Concatenation + OGM-GE": row(fusion="concat", method="ogm_ge", alpha=alpha),
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -236,8 +254,14 @@ def _train(rows: dict, seeds: Sequence[int], workers, results_dir) -> dict[str, 
     return train_grid({k: [c.replace(seed=s) for s in seeds] for k, c in rows.items()}, results_dir, workers)
 
 
-def calibrate(dataset: str = "avdigits", profile: str = PROFILE, device: str = "cpu",
-              seeds: Sequence[int] = CALIBRATION_SEEDS, workers=None, results_dir=None):
+def calibrate(
+    dataset: str = "avdigits",
+    profile: str = PROFILE,
+    device: str = "cpu",
+    seeds: Sequence[int] = CALIBRATION_SEEDS,
+    workers=None,
+    results_dir=None,
+):
     """The calibration rule end to end: the grid's unimodal runs, a refinement where no value is within the
     tolerance, and the choice. Returns (runs by label, values by modality, {modality: Choice})."""
     runs = _train(calibration_rows(dataset, profile, device), seeds, workers, results_dir)
@@ -246,8 +270,10 @@ def calibrate(dataset: str = "avdigits", profile: str = PROFILE, device: str = "
     for m in ("audio", "visual"):
         extra = refine(m, values[m])
         if extra:
-            rows = {f"{m}, {KNOB[m]}={v:g}": book_config(dataset, profile, device, modalities=m, **{KNOB[m]: v})
-                    for v in extra}
+            rows = {
+                f"{m}, {KNOB[m]}={v:g}": book_config(dataset, profile, device, modalities=m, **{KNOB[m]: v})
+                for v in extra
+            }
             more = _train(rows, seeds, workers, results_dir)
             runs.update(more)
             values[m].update(calibration_values(more)[m])
@@ -255,29 +281,52 @@ def calibrate(dataset: str = "avdigits", profile: str = PROFILE, device: str = "
     return runs, values, choices
 
 
-def sweep_alpha(regime: str, dataset: str = "avdigits", profile: str = PROFILE, device: str = "cpu",
-                seeds: Sequence[int] = ALPHA_SEEDS, workers=None, results_dir=None):
+def sweep_alpha(
+    regime: str,
+    dataset: str = "avdigits",
+    profile: str = PROFILE,
+    device: str = "cpu",
+    seeds: Sequence[int] = ALPHA_SEEDS,
+    workers=None,
+    results_dir=None,
+):
     """The alpha rule for one regime: the sweep's runs, then `choose_alpha`. Returns (runs, alpha, table)."""
     runs = _train(alpha_rows(regime, dataset, profile, device), seeds, workers, results_dir)
     alpha, table = choose_alpha(alpha_values(runs))
     return runs, alpha, table
 
 
-def train_regime(regime: str, alpha: float | None = None, dataset: str = "avdigits", profile: str = PROFILE,
-                 device: str = "cpu", seeds=REGIME_SEEDS, workers=None, results_dir=None) -> dict[str, list]:
+def train_regime(
+    regime: str,
+    alpha: float | None = None,
+    dataset: str = "avdigits",
+    profile: str = PROFILE,
+    device: str = "cpu",
+    seeds=REGIME_SEEDS,
+    workers=None,
+    results_dir=None,
+) -> dict[str, list]:
     """A regime's four rows (`regime_rows` at `alpha`; None: its chosen `ALPHA`) over `seeds` (a count or a
     list), trained or read back: row -> runs."""
     from ..method.checks import seed_list
+
     alpha = ALPHA[regime] if alpha is None else alpha
     return _train(regime_rows(regime, alpha, dataset, profile, device), seed_list(seeds), workers, results_dir)
 
 
-def train_explained(dataset: str = "avdigits", profile: str = PROFILE, device: str = "cpu",
-                    alpha_seeds: Sequence[int] = ALPHA_SEEDS, seeds=REGIME_SEEDS, workers=None,
-                    results_dir=None) -> dict[str, dict[str, list]]:
+def train_explained(
+    dataset: str = "avdigits",
+    profile: str = PROFILE,
+    device: str = "cpu",
+    alpha_seeds: Sequence[int] = ALPHA_SEEDS,
+    seeds=REGIME_SEEDS,
+    workers=None,
+    results_dir=None,
+) -> dict[str, dict[str, list]]:
     """What chapter 12 judges at its default parameters: each regime's alpha from its validation sweep
     (`sweep_alpha`), then its four rows at that alpha over `seeds`; regime -> row -> runs."""
     from ..method.checks import seed_list
+
     out = {}
     for regime in REGIMES:
         _, alpha, _ = sweep_alpha(regime, dataset, profile, device, seed_list(list(alpha_seeds)), workers, results_dir)
@@ -290,11 +339,15 @@ def explained_runs(device: str = "cpu") -> list:
     chosen alpha (`ALPHA`)."""
     out = []
     for regime in REGIMES:
-        out += [c.replace(seed=s) for c in alpha_rows(regime, "avdigits", PROFILE, device).values()
-                for s in ALPHA_SEEDS]
+        out += [
+            c.replace(seed=s) for c in alpha_rows(regime, "avdigits", PROFILE, device).values() for s in ALPHA_SEEDS
+        ]
         if regime in ALPHA:
-            out += [c.replace(seed=s) for c in regime_rows(regime, ALPHA[regime], "avdigits", PROFILE, device).values()
-                    for s in range(REGIME_SEEDS)]
+            out += [
+                c.replace(seed=s)
+                for c in regime_rows(regime, ALPHA[regime], "avdigits", PROFILE, device).values()
+                for s in range(REGIME_SEEDS)
+            ]
     return out
 
 
@@ -302,9 +355,11 @@ def book_runs(device: str = "cpu") -> list:
     """Every run of the regime chapters (11 and 12) at their default parameters, from the constants the
     rules produced (`REGIMES`, `REFINED`, `ALPHA`; `tests/test_regimes.py` checks them against the rules
     applied to the committed runs): what `python -m ogm_lib book retrain` trains for them."""
-    out = [c.replace(seed=s) for c in calibration_rows("avdigits", PROFILE, device).values()
-           for s in CALIBRATION_SEEDS]
+    out = [c.replace(seed=s) for c in calibration_rows("avdigits", PROFILE, device).values() for s in CALIBRATION_SEEDS]
     for m, extra in REFINED.items():
-        out += [book_config("avdigits", PROFILE, device, modalities=m, **{KNOB[m]: v}).replace(seed=s)
-                for v in extra for s in CALIBRATION_SEEDS]
+        out += [
+            book_config("avdigits", PROFILE, device, modalities=m, **{KNOB[m]: v}).replace(seed=s)
+            for v in extra
+            for s in CALIBRATION_SEEDS
+        ]
     return out + explained_runs(device)

@@ -23,6 +23,7 @@ Two independent draws differ by sqrt(2) SD on average, so a correct run fails th
 P(|Z| > 4 / sqrt 2) = 0.5 % per metric. Runs whose row has fewer seeds cannot be checked off their
 machine and are not drawn there (the draw says how many could be).
 """
+
 from __future__ import annotations
 
 import math
@@ -50,6 +51,7 @@ def this_machine() -> dict:
     import torch
 
     from ..method.results import _cpu_name
+
     return {"cpu": _cpu_name(), "torch": torch.__version__, "gpu": None}
 
 
@@ -62,6 +64,7 @@ def same_machine(result: RunResult, here: dict | None = None) -> bool:
 def row_key(config: dict) -> str:
     """A run's row: the key of its config with the seed left out."""
     from ..method.config import config_key
+
     return config_key({**config, "seed": 0})
 
 
@@ -83,16 +86,21 @@ def compare_to_row(new: RunResult, old: RunResult, row: list[RunResult], sds: fl
         diffs.append(f"other per-epoch metrics: {sorted(set(new.epochs[-1]) ^ set(old.epochs[-1]))}")
     if {k: len(v) for k, v in new.steps.items()} != {k: len(v) for k, v in old.steps.items()}:
         diffs.append("the per-step trace has other series or lengths")
-    if old.predictions and new.predictions and not np.array_equal(decode_predictions(new.predictions)[0],
-                                                                  decode_predictions(old.predictions)[0]):
+    if (
+        old.predictions
+        and new.predictions
+        and not np.array_equal(decode_predictions(new.predictions)[0], decode_predictions(old.predictions)[0])
+    ):
         diffs.append("stored test predictions are of other clips")
     for name in ROW_METRICS:
         values = [100 * r.best[name] for r in row]
         sd = max(float(np.std(values, ddof=1)), ROW_SD_FLOOR)
         a, b = 100 * new.best[name], 100 * old.best[name]
         if abs(a - b) > sds * sd:
-            diffs.append(f"{name} {a:.1f} against committed {b:.1f}: more than {sds:g} x the row's SD {sd:.2f} "
-                         f"(over {len(row)} seeds)")
+            diffs.append(
+                f"{name} {a:.1f} against committed {b:.1f}: more than {sds:g} x the row's SD {sd:.2f} "
+                f"(over {len(row)} seeds)"
+            )
     return diffs
 
 
@@ -100,11 +108,15 @@ def committed_runs(results_dir: str | Path, out=None) -> list[Path]:
     """The result files of a results folder, sorted by name: the `.json` files named by a run key. Any other
     JSON file there (notes, a table) is not a run: it is skipped, with a note to `out` when given."""
     from ..method.results import KEY_PATTERN
+
     files = sorted(Path(results_dir).glob("*.json"))
     others = [f.name for f in files if not KEY_PATTERN.match(f.stem)]
     if others and out is not None:
-        out(f"note: skipping {len(others)} JSON file(s) not named by a run key (not results): "
-            + ", ".join(others[:5]) + (", ..." if len(others) > 5 else ""))
+        out(
+            f"note: skipping {len(others)} JSON file(s) not named by a run key (not results): "
+            + ", ".join(others[:5])
+            + (", ..." if len(others) > 5 else "")
+        )
     return [f for f in files if KEY_PATTERN.match(f.stem)]
 
 
@@ -115,6 +127,7 @@ def config_of(result: RunResult, **bookkeeping) -> RunConfig:
     name, quiet) is the caller's `bookkeeping` or RunConfig's default, so an edited `tensorboard_dir` or
     `data_dir` in a file steers nothing."""
     from ..method.config import _NOT_IN_KEY
+
     unknown = set(bookkeeping) - set(_NOT_IN_KEY)
     if unknown:
         raise ValueError(f"config_of takes only fields outside the key, not {sorted(unknown)}")
@@ -160,7 +173,7 @@ def compare(new: RunResult, old: RunResult, atol: float = METRIC_ATOL, rtol: flo
         elif not np.allclose(a, b, rtol=rtol, atol=0.0, equal_nan=True):
             worst = int(np.nanargmax(np.abs(a - b)))
             diffs.append(f"trace {name}: step {worst} {a[worst]!r} != {b[worst]!r}")
-    if new.predictions and old.predictions:     # files from before predictions were kept have none
+    if new.predictions and old.predictions:  # files from before predictions were kept have none
         (ya, pa), (yb, pb) = decode_predictions(new.predictions), decode_predictions(old.predictions)
         if new.predictions["epoch"] != old.predictions["epoch"] or not np.array_equal(ya, yb):
             diffs.append("stored test predictions: another epoch or other clips")
@@ -176,6 +189,7 @@ def retrain(result: RunResult, scratch: str | Path, device: str = "cpu", data_di
     import torch
 
     from ..method.train import fit
+
     threads = int(result.provenance.get("threads") or 1)
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -185,14 +199,14 @@ def retrain(result: RunResult, scratch: str | Path, device: str = "cpu", data_di
         torch.set_num_threads(before)
 
 
-def verify_sample(results_dir: str | Path, n: int = 3, seed: int | None = None, out=print,
-                  device: str = "cpu") -> int:
+def verify_sample(results_dir: str | Path, n: int = 3, seed: int | None = None, out=print, device: str = "cpu") -> int:
     """Retrain `n` randomly drawn committed runs on `device` and compare them; returns the number that differ.
 
     `seed`: the draw (None: a fresh one, printed so that the sample can be drawn again). `n` must be at least
     1 (a sample of none would report agreement having checked nothing); `device` must exist here
     (`config.check_device`), checked before anything is drawn."""
     from ..method.config import check_device, check_number
+
     n = check_number("--sample", n, int, 1, meaning="how many runs to retrain; a sample of 0 checks nothing")
     check_device(device)
     files = committed_runs(results_dir, out)
@@ -205,13 +219,17 @@ def verify_sample(results_dir: str | Path, n: int = 3, seed: int | None = None, 
     # off the committing machine a run is checked against its row's spread: only rows with enough seeds
     eligible = [f for f in files if here[f] or len(rows[row_key(results[f].config)]) >= ROW_MIN_SEEDS]
     if not eligible:
-        raise ValueError(f"none of the {len(files)} runs in {results_dir} can be checked on this machine: they were "
-                         f"made on another CPU and their rows have fewer than {ROW_MIN_SEEDS} seeds")
-    seed = random.SystemRandom().randrange(2 ** 31) if seed is None else int(seed)
+        raise ValueError(
+            f"none of the {len(files)} runs in {results_dir} can be checked on this machine: they were "
+            f"made on another CPU and their rows have fewer than {ROW_MIN_SEEDS} seeds"
+        )
+    seed = random.SystemRandom().randrange(2**31) if seed is None else int(seed)
     sample = random.Random(seed).sample(eligible, min(n, len(eligible)))
-    out(f"verifying {len(sample)} of {len(files)} committed runs in {results_dir} (draw seed {seed}; "
+    out(
+        f"verifying {len(sample)} of {len(files)} committed runs in {results_dir} (draw seed {seed}; "
         f"{sum(here.values())} made on this kind of machine, checked bit for bit; {len(eligible) - sum(here.values())} "
-        f"others checkable against their row's spread)")
+        f"others checkable against their row's spread)"
+    )
     failed = 0
     with tempfile.TemporaryDirectory(prefix="ogm-verify-") as scratch:
         for path in sample:
@@ -222,12 +240,15 @@ def verify_sample(results_dir: str | Path, n: int = 3, seed: int | None = None, 
             else:
                 row = rows[row_key(old.config)]
                 diffs = compare_to_row(new, old, row)
-                out(f"note: {path.name} was made on {old.provenance.get('cpu')} (torch {old.provenance.get('torch')}),"
+                out(
+                    f"note: {path.name} was made on {old.provenance.get('cpu')} (torch {old.provenance.get('torch')}),"
                     f" this machine is another: checked against its row's spread over {len(row)} seeds, not bit "
-                    f"for bit (test acc {100 * new.best['test_acc']:.1f}, committed {100 * old.best['test_acc']:.1f})")
+                    f"for bit (test acc {100 * new.best['test_acc']:.1f}, committed {100 * old.best['test_acc']:.1f})"
+                )
             committed_weights = weights_path(old.key, Path(results_dir))
             if committed_weights.exists() and here[path]:
                 from ..method.checkpoint import load as load_pt
+
                 load = lambda p: load_pt(p)["model"]  # noqa: E731
                 if not same_weights(load(Path(scratch) / "checkpoints" / f"{old.key}.pt"), load(committed_weights)):
                     diffs.append(f"final weights differ from {committed_weights}")
@@ -239,9 +260,11 @@ def verify_sample(results_dir: str | Path, n: int = 3, seed: int | None = None, 
                 for d in diffs[:10]:
                     out(f"    {d}")
             else:
-                how = "same   " if here[path] else "agrees "   # bit for bit, or within its row's spread
-                out(f"{how} {what}: {len(old.epochs)} epochs, {sum(map(len, old.steps.values()))} trace values, "
-                    f"retrained in {new.wall_time_s:.0f} s")
+                how = "same   " if here[path] else "agrees "  # bit for bit, or within its row's spread
+                out(
+                    f"{how} {what}: {len(old.epochs)} epochs, {sum(map(len, old.steps.values()))} trace values, "
+                    f"retrained in {new.wall_time_s:.0f} s"
+                )
     return failed
 
 
@@ -259,6 +282,7 @@ def save_weights(checkpoint: str | Path, key: str, results_dir: str | Path) -> P
 
     from ..method.checkpoint import load
     from ..method.fileio import atomic_write_bytes
+
     state = load(checkpoint)
     buf = io.BytesIO()
     torch.save({"key": key, "model": state["model"]}, buf)
@@ -270,6 +294,7 @@ def save_weights(checkpoint: str | Path, key: str, results_dir: str | Path) -> P
 def same_weights(a: dict, b: dict) -> bool:
     """Whether two state dicts hold the same tensors, bit for bit."""
     import torch
+
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -281,6 +306,7 @@ def checkpoint_of(config: RunConfig, results_dir: str | Path | None = None) -> P
     import shutil
 
     from ..method.results import results_folder
+
     results_dir = results_folder(config, results_dir)
     path = results_dir / "checkpoints" / f"{config.key()}.pt"
     if path.exists():
@@ -295,8 +321,9 @@ def checkpoint_of(config: RunConfig, results_dir: str | Path | None = None) -> P
         new = retrain(old, scratch, config.device, config.data_dir)
         diffs = compare(new, old)
         if diffs:
-            raise RuntimeError(f"retraining run {config.key()} for its weights did not reproduce {committed}: "
-                               + "; ".join(diffs[:3]))
+            raise RuntimeError(
+                f"retraining run {config.key()} for its weights did not reproduce {committed}: " + "; ".join(diffs[:3])
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(Path(scratch) / "checkpoints" / f"{config.key()}.pt", path)
     return path
@@ -310,15 +337,19 @@ def load_trained_model(config: RunConfig, num_classes: int, results_dir=None):
     from ..method.checkpoint import load, unreadable
     from ..method.fileio import set_aside
     from ..method.models import build_model
+
     path = checkpoint_of(config, results_dir)
     try:
         model = build_model(config, num_classes)
-        model.load_state_dict(load(path)["model"])      # weights_only=True: data, never code
-    except Exception as err:     # a damaged checkpoint: set aside, retrained (and checked) by checkpoint_of
+        model.load_state_dict(load(path)["model"])  # weights_only=True: data, never code
+    except Exception as err:  # a damaged checkpoint: set aside, retrained (and checked) by checkpoint_of
         aside = set_aside(path)
-        warnings.warn(f"damaged checkpoint {path}: {unreadable(err)}; "
-                      f"set aside as {aside.name}; retraining run {config.key()} for its weights",
-                      RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"damaged checkpoint {path}: {unreadable(err)}; "
+            f"set aside as {aside.name}; retraining run {config.key()} for its weights",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         path = checkpoint_of(config, results_dir)
         model = build_model(config, num_classes)
         model.load_state_dict(load(path)["model"])

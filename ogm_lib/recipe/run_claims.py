@@ -23,6 +23,7 @@ uninterrupted run (`tests/test_grid.py`).
 After a claim is taken, the holder looks for the run's result once more: a job that finished the run
 between our first look and our claim has released its claim, and the result is read, not trained again.
 """
+
 from __future__ import annotations
 
 import json
@@ -88,6 +89,7 @@ def pid_alive(pid: int) -> bool:
 @dataclass
 class ClaimInfo:
     """What a claim file says, and how old its last heartbeat is."""
+
     host: str
     pid: int
     job: str | None
@@ -139,7 +141,7 @@ class Claim:
         while not self._stop.wait(every):
             try:
                 os.utime(self.path)
-            except OSError:       # removed by a retaker after a heartbeat gap: nothing to keep alive
+            except OSError:  # removed by a retaker after a heartbeat gap: nothing to keep alive
                 return
 
     def release(self) -> None:
@@ -158,8 +160,9 @@ class Claim:
 
 
 def _new_claim_text(token: str) -> str:
-    return json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "job": _job_id(),
-                       "since": time.time(), "token": token})
+    return json.dumps(
+        {"host": socket.gethostname(), "pid": os.getpid(), "job": _job_id(), "since": time.time(), "token": token}
+    )
 
 
 def acquire(results_dir, key: str, timeout: float | None = None, heartbeat_s: float = HEARTBEAT_S) -> Claim | None:
@@ -179,7 +182,7 @@ def acquire(results_dir, key: str, timeout: float | None = None, heartbeat_s: fl
                 mutex.unlink()
         except FileNotFoundError:
             pass
-        return None                               # another job is retaking it now; look again later
+        return None  # another job is retaking it now; look again later
     try:
         again = read_claim(results_dir, key)
         if again is not None and held is not None and again.token == held.token and again.stale(timeout):

@@ -7,6 +7,7 @@ search as far as its rule has got (`testbed.book_runs`), and the plug-in chapter
 rule, `plugins.per_seed`). `chapter_runs` lists one chapter's runs (its rerun box counts their time). It sits
 above the modules whose runs it lists, so none of them imports another to be listed.
 """
+
 from __future__ import annotations
 
 from typing import Iterable
@@ -28,22 +29,33 @@ def _flat(grid: dict[str, list[RunConfig]]) -> list[RunConfig]:
     return [c for cs in grid.values() for c in cs]
 
 
-def book_runs(dataset: str = "avdigits", profile: str = book.PROFILE, device: str = "cpu", seeds=book.SEEDS,
-              headline_seeds=book.HEADLINE_SEEDS, include_regimes: bool = True, regime: str | None = book.REGIME,
-              include_plugins: bool = True) -> list[RunConfig]:
+def book_runs(
+    dataset: str = "avdigits",
+    profile: str = book.PROFILE,
+    device: str = "cpu",
+    seeds=book.SEEDS,
+    headline_seeds=book.HEADLINE_SEEDS,
+    include_regimes: bool = True,
+    regime: str | None = book.REGIME,
+    include_plugins: bool = True,
+) -> list[RunConfig]:
     """Every run of the book's chapters at their default parameters, each once, in chapter order; with
     `include_regimes` (and the default data at the regimes' profile), also the runs of the regime chapters
     (`regimes.book_runs`: calibration, alpha sweeps, each regime's rows) and of the testbed search; with
     `include_plugins` (the default data at the plug-in tables' own regime), also the runs of chapters 13-15. A
     prepared dataset's runs come fingerprinted (`data.fingerprint.fingerprinted`: their keys name the store)."""
-    at = dict(dataset=dataset, profile=profile, device=device, regime=regime, seeds=seeds,
-              headline_seeds=headline_seeds)
+    at = dict(
+        dataset=dataset, profile=profile, device=device, regime=regime, seeds=seeds, headline_seeds=headline_seeds
+    )
     out = [fingerprinted(c) for ch in chapters_with(per_seed=book_seeds) for c in _flat(ch.grid(**at))]
     if include_regimes and dataset == "avdigits" and profile == regimes.PROFILE:
         out += regimes.book_runs(device) + testbed.book_runs()
     if include_plugins and dataset == "avdigits" and regime == plugins.REGIME:
-        out += [fingerprinted(c) for ch in chapters_with(per_seed=plugin_seeds)
-                for c in _flat(ch.grid(**{k: v for k, v in at.items() if k in ch.parameters}))]
+        out += [
+            fingerprinted(c)
+            for ch in chapters_with(per_seed=plugin_seeds)
+            for c in _flat(ch.grid(**{k: v for k, v in at.items() if k in ch.parameters}))
+        ]
     return _unique(out)
 
 
@@ -55,10 +67,12 @@ def _noise_model_runs(device: str) -> list[RunConfig]:
 
 
 #: the chapters whose runs are not a table of rows: chapter -> its runs at its default parameters, on a device
-OTHER_RUNS = {"03_sgd_noise": _noise_model_runs,
-              "10_verdicts": lambda device: book_runs(device=device),
-              "11_regimes": regimes.book_runs,
-              "12_when_ogm_ge_helps": regimes.explained_runs}
+OTHER_RUNS = {
+    "03_sgd_noise": _noise_model_runs,
+    "10_verdicts": lambda device: book_runs(device=device),
+    "11_regimes": regimes.book_runs,
+    "12_when_ogm_ge_helps": regimes.explained_runs,
+}
 
 
 def chapter_runs(chapter: str, device: str = "cpu") -> list[RunConfig]:

@@ -21,6 +21,7 @@ its audio-only, visual-only and concatenation runs only (method `normal`): nothi
 nothing here can be tuned toward its result. Runs keep the validation split's predictions and probe scores
 (`record_val`), because the criteria are judged on validation; test numbers are only reported.
 """
+
 from __future__ import annotations
 
 from typing import Iterable, Mapping
@@ -43,21 +44,26 @@ DESIGNS: dict[str, tuple[dict, str]] = {
     "speaker, 0 dB, digits 0.85": (dict(split="speaker", audio_snr_db=0.0, visual_noise=0.85), "20 epochs"),
     "speaker, clean, digits 0.85": (dict(split="speaker", audio_snr_db=100.0, visual_noise=0.85), "20 epochs"),
     "speaker, clean, digits 1.2": (dict(split="speaker", audio_snr_db=100.0, visual_noise=1.2), "20 epochs"),
-    "speaker, clean, digits 0.85, half": (dict(split="speaker", audio_snr_db=100.0, visual_noise=0.85,
-                                               train_fraction=0.5), "20 epochs"),
-    "speaker, clean, MNIST clutter 4, 0.5": (dict(split="speaker", audio_snr_db=100.0, visual_source="mnist",
-                                                  visual_clutter=4, visual_noise=0.5), "20 epochs"),
-    "speaker, clean, MNIST clutter 6, 0.8": (dict(split="speaker", audio_snr_db=100.0, visual_source="mnist",
-                                                  visual_clutter=6, visual_noise=0.8), "20 epochs"),
-    "speaker, clean, MNIST clutter 4, 0.5, 40 ep": (dict(split="speaker", audio_snr_db=100.0,
-                                                         visual_source="mnist", visual_clutter=4,
-                                                         visual_noise=0.5), "40 epochs"),
+    "speaker, clean, digits 0.85, half": (
+        dict(split="speaker", audio_snr_db=100.0, visual_noise=0.85, train_fraction=0.5),
+        "20 epochs",
+    ),
+    "speaker, clean, MNIST clutter 4, 0.5": (
+        dict(split="speaker", audio_snr_db=100.0, visual_source="mnist", visual_clutter=4, visual_noise=0.5),
+        "20 epochs",
+    ),
+    "speaker, clean, MNIST clutter 6, 0.8": (
+        dict(split="speaker", audio_snr_db=100.0, visual_source="mnist", visual_clutter=6, visual_noise=0.8),
+        "20 epochs",
+    ),
+    "speaker, clean, MNIST clutter 4, 0.5, 40 ep": (
+        dict(split="speaker", audio_snr_db=100.0, visual_source="mnist", visual_clutter=4, visual_noise=0.5),
+        "40 epochs",
+    ),
     # wave 2 (seed 0), after wave 1: the closest family (held-out speakers, clean audio, digits 0.85) missed the
     # plateau rule and sat 8.5 points above CREMA-D's audio-only accuracy: a longer schedule, a little audio noise
-    "speaker, clean, digits 0.85, 40 ep": (dict(split="speaker", audio_snr_db=100.0, visual_noise=0.85),
-                                           "40 epochs"),
-    "speaker, 10 dB, digits 0.85, 40 ep": (dict(split="speaker", audio_snr_db=10.0, visual_noise=0.85),
-                                           "40 epochs"),
+    "speaker, clean, digits 0.85, 40 ep": (dict(split="speaker", audio_snr_db=100.0, visual_noise=0.85), "40 epochs"),
+    "speaker, 10 dB, digits 0.85, 40 ep": (dict(split="speaker", audio_snr_db=10.0, visual_noise=0.85), "40 epochs"),
     # the book's two regimes so far (`regimes.REGIMES`), measured by the same criteria
     "paper-like regime": (dict(audio_snr_db=-9.0, visual_noise=0.85), "20 epochs"),
     "easy audio regime": (dict(audio_snr_db=0.0, visual_noise=0.8), "20 epochs"),
@@ -66,16 +72,20 @@ DESIGNS: dict[str, tuple[dict, str]] = {
 SEARCH_SEEDS = (0,)
 CONFIRM_SEEDS = (0, 1, 2, 3, 4)
 #: the plain rows every design is judged on
-ROWS = {"Audio-only": dict(modalities="audio"), "Visual-only": dict(modalities="visual"),
-        "Concatenation": dict(fusion="concat", method="normal")}
+ROWS = {
+    "Audio-only": dict(modalities="audio"),
+    "Visual-only": dict(modalities="visual"),
+    "Concatenation": dict(fusion="concat", method="normal"),
+}
 
 
 def design_config(name: str, device: str = "cpu", **changes) -> RunConfig:
     """The base config of design `name` (`DESIGNS`): the `converged` profile, the design's schedule and data
     knobs, the book's measurements (train metrics, probes), and validation records."""
     knobs, schedule = DESIGNS[name]
-    values = dict(dataset="avdigits", device=device, quiet=True, eval_train=True, record_val=True,
-                  **SCHEDULES[schedule], **knobs)
+    values = dict(
+        dataset="avdigits", device=device, quiet=True, eval_train=True, record_val=True, **SCHEDULES[schedule], **knobs
+    )
     values.update(changes)
     return make_config(PROFILE, **values)
 
@@ -85,20 +95,28 @@ def design_rows(name: str, device: str = "cpu") -> dict[str, RunConfig]:
     return {label: design_config(name, device, **row) for label, row in ROWS.items()}
 
 
-def search_configs(names: Iterable[str] | None = None, seeds: Iterable[int] = SEARCH_SEEDS,
-                   device: str = "cpu") -> list[RunConfig]:
+def search_configs(
+    names: Iterable[str] | None = None, seeds: Iterable[int] = SEARCH_SEEDS, device: str = "cpu"
+) -> list[RunConfig]:
     """Every run of the search over `names` (default: all designs), each row at each seed."""
     names = list(DESIGNS) if names is None else list(names)
     return [cfg.replace(seed=s) for n in names for cfg in design_rows(n, device).values() for s in seeds]
 
 
-def train_designs(names: Iterable[str] | None = None, seeds: Iterable[int] = SEARCH_SEEDS, workers: int | None = None,
-                  results_dir=None) -> Mapping[str, dict[str, list]]:
+def train_designs(
+    names: Iterable[str] | None = None,
+    seeds: Iterable[int] = SEARCH_SEEDS,
+    workers: int | None = None,
+    results_dir=None,
+) -> Mapping[str, dict[str, list]]:
     """design -> row -> its runs over `seeds` (trained or read back from `results_dir`)."""
     names = list(DESIGNS) if names is None else list(names)
     seeds = list(seeds)
-    runs = train_grid({(n, label): [cfg.replace(seed=s) for s in seeds] for n in names
-                       for label, cfg in design_rows(n).items()}, results_dir=results_dir, workers=workers)
+    runs = train_grid(
+        {(n, label): [cfg.replace(seed=s) for s in seeds] for n in names for label, cfg in design_rows(n).items()},
+        results_dir=results_dir,
+        workers=workers,
+    )
     return {n: {label: runs[n, label] for label in ROWS} for n in names}
 
 
@@ -108,18 +126,22 @@ def train_designs(names: Iterable[str] | None = None, seeds: Iterable[int] = SEA
 # 2. the `CONFIRM_TOP` closest are run at `CONFIRM_SEEDS` and ranked again on those seeds;
 # 3. the closest confirmed design is the testbed; if it misses a criterion, the book says which, by how much,
 #    on the calibration page and on the landing page (nothing is overridden).
-CONFIRM_TOP = 2   # at most: the second is confirmed only when the first misses a primary criterion on its seeds
+CONFIRM_TOP = 2  # at most: the second is confirmed only when the first misses a primary criterion on its seeds
 
 
-def read_designs(names: Iterable[str] | None = None, seeds: Iterable[int] = SEARCH_SEEDS,
-                 results_dir=None) -> dict[str, dict[str, list]]:
+def read_designs(
+    names: Iterable[str] | None = None, seeds: Iterable[int] = SEARCH_SEEDS, results_dir=None
+) -> dict[str, dict[str, list]]:
     """design -> row -> its runs over `seeds`, read from `results_dir` (nothing is trained); designs with a
     row missing a seed are left out."""
     from ..method.results import RunResult, result_path
+
     out = {}
-    for n in (list(DESIGNS) if names is None else names):
-        rows = {label: [result_path(cfg.replace(seed=s), results_dir) for s in seeds]
-                for label, cfg in design_rows(n).items()}
+    for n in list(DESIGNS) if names is None else names:
+        rows = {
+            label: [result_path(cfg.replace(seed=s), results_dir) for s in seeds]
+            for label, cfg in design_rows(n).items()
+        }
         if all(p.exists() for paths in rows.values() for p in paths):
             out[n] = {label: [RunResult.load(p) for p in paths] for label, paths in rows.items()}
     return out
@@ -128,6 +150,7 @@ def read_designs(names: Iterable[str] | None = None, seeds: Iterable[int] = SEAR
 def ranking(designs: Mapping[str, Mapping[str, list]]) -> list[tuple[str, float, dict, list]]:
     """(design, distance, measurements, criteria), closest first (ties: the order of `DESIGNS`)."""
     from . import phenomenon as ph
+
     order = list(DESIGNS)
     scored = []
     for n, runs in designs.items():
@@ -175,15 +198,17 @@ HEADLINE_SEEDS = tuple(range(20))
 
 def alpha_rows(name: str, alphas: Iterable[float] = ALPHA_GRID, device: str = "cpu") -> dict[str, RunConfig]:
     """Concatenation + OGM-GE at each alpha on design `name`: `"alpha=0.4"` -> config."""
-    return {f"alpha={a:g}": design_config(name, device, fusion="concat", method="ogm_ge", alpha=float(a))
-            for a in alphas}
+    return {
+        f"alpha={a:g}": design_config(name, device, fusion="concat", method="ogm_ge", alpha=float(a)) for a in alphas
+    }
 
 
 def headline_rows(name: str, alpha: float, device: str = "cpu") -> dict[str, RunConfig]:
     """The headline pair on design `name`: concatenation, and concatenation + OGM-GE at `alpha`."""
-    return {"Concatenation": design_config(name, device, fusion="concat", method="normal"),
-            "Concatenation + OGM-GE": design_config(name, device, fusion="concat", method="ogm_ge",
-                                                    alpha=float(alpha))}
+    return {
+        "Concatenation": design_config(name, device, fusion="concat", method="normal"),
+        "Concatenation + OGM-GE": design_config(name, device, fusion="concat", method="ogm_ge", alpha=float(alpha)),
+    }
 
 
 def read_outcome(results_dir=None):
@@ -195,11 +220,14 @@ def read_outcome(results_dir=None):
         nxt = to_confirm(search, confirmed)
         if not nxt:
             break
-        done = read_designs([n for n, *_ in search if n in {c[0] for c in confirmed} | set(nxt)], CONFIRM_SEEDS,
-                            results_dir)
+        done = read_designs(
+            [n for n, *_ in search if n in {c[0] for c in confirmed} | set(nxt)], CONFIRM_SEEDS, results_dir
+        )
         if not set(nxt) <= set(done):
-            raise FileNotFoundError(f"the confirmation runs of {sorted(set(nxt) - set(done))} are not in the results "
-                                    "folder: train them with testbed.train_designs(names, CONFIRM_SEEDS)")
+            raise FileNotFoundError(
+                f"the confirmation runs of {sorted(set(nxt) - set(done))} are not in the results "
+                "folder: train them with testbed.train_designs(names, CONFIRM_SEEDS)"
+            )
         confirmed = ranking(done)
     return search, confirmed, choose(confirmed)
 
@@ -207,6 +235,7 @@ def read_outcome(results_dir=None):
 def read_rows(rows: Mapping[str, RunConfig], seeds: Iterable[int], results_dir=None) -> dict[str, list]:
     """label -> the committed runs of each row over `seeds` (those present; nothing is trained)."""
     from ..method.results import RunResult, result_path
+
     out = {}
     for label, cfg in rows.items():
         paths = [result_path(cfg.replace(seed=s), results_dir) for s in seeds]
@@ -224,8 +253,9 @@ def book_runs(results_dir=None) -> list[RunConfig]:
     """The testbed's runs the book reads, as far as the rule has got on the committed runs: every design at
     `SEARCH_SEEDS`; the designs the rule confirmed at `CONFIRM_SEEDS`; the chosen design's alpha sweep once it
     is complete; and the headline pair at every seed of `HEADLINE_SEEDS` whose two runs are both there."""
-    from .regimes import choose_alpha
     from ..method.results import result_path
+    from .regimes import choose_alpha
+
     out = {c.key(): c for c in search_configs()}
     try:
         _, confirmed, chosen = read_outcome(results_dir)
@@ -245,11 +275,13 @@ def book_runs(results_dir=None) -> list[RunConfig]:
     return list(out.values())
 
 
-def run_rule(workers: int | None = None, results_dir=None, headline_seeds: Iterable[int] = HEADLINE_SEEDS,
-             out=print) -> tuple[str, float]:
+def run_rule(
+    workers: int | None = None, results_dir=None, headline_seeds: Iterable[int] = HEADLINE_SEEDS, out=print
+) -> tuple[str, float]:
     """Run the whole rule, resumable (finished runs are read back): the search, the confirmations, the alpha
     sweep on the chosen design, then the headline pair. Returns (chosen design, alpha)."""
     from .regimes import choose_alpha
+
     train_designs(seeds=SEARCH_SEEDS, workers=workers, results_dir=results_dir)
     search = ranking(read_designs(seeds=SEARCH_SEEDS, results_dir=results_dir))
     out("search: " + "; ".join(f"{n} {d:.2f}" for n, d, *_ in search))
@@ -261,10 +293,12 @@ def run_rule(workers: int | None = None, results_dir=None, headline_seeds: Itera
     chosen = choose(confirmed)
     out(f"chosen: {chosen}")
     rows = alpha_rows(chosen)
-    runs = train_grid({label: [c.replace(seed=s) for s in ALPHA_SEEDS] for label, c in rows.items()}, results_dir,
-                      workers)
-    alpha, table = choose_alpha({float(label.split("=")[1]): [100 * r.best["val_acc"] for r in rs]
-                                 for label, rs in runs.items()})
+    runs = train_grid(
+        {label: [c.replace(seed=s) for s in ALPHA_SEEDS] for label, c in rows.items()}, results_dir, workers
+    )
+    alpha, table = choose_alpha(
+        {float(label.split("=")[1]): [100 * r.best["val_acc"] for r in rs] for label, rs in runs.items()}
+    )
     out(f"alpha: {alpha:g} ({table})")
     head = headline_rows(chosen, alpha)
     train_grid({label: [c.replace(seed=s) for s in headline_seeds] for label, c in head.items()}, results_dir, workers)
@@ -272,6 +306,7 @@ def run_rule(workers: int | None = None, results_dir=None, headline_seeds: Itera
     return chosen, alpha
 
 
-if __name__ == "__main__":      # python -m ogm_lib.recipe.testbed [workers]: the whole rule, resumable
+if __name__ == "__main__":  # python -m ogm_lib.recipe.testbed [workers]: the whole rule, resumable
     import sys
+
     run_rule(int(sys.argv[1]) if len(sys.argv) > 1 else None)

@@ -7,6 +7,7 @@ The file lists, part by part (`chapters.PARTS`), the part's pages that are not c
 and then its chapters' notebooks in the registry's order (`chapters.CHAPTERS`); `tests/test_chapters.py` fails
 when the committed file and the registry differ, or when the registry's order is not the order of its parts.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,8 +25,9 @@ HEADER = """\
 
 def parts() -> list[tuple[str, list[str]]]:
     """(caption, its files relative to book/) for every part, in order."""
-    return [(part, [*PAGES.get(part, ()), *(f"notebooks/{c.name}" for c in CHAPTERS if c.part == part)])
-            for part in PARTS]
+    return [
+        (part, [*PAGES.get(part, ()), *(f"notebooks/{c.name}" for c in CHAPTERS if c.part == part)]) for part in PARTS
+    ]
 
 
 def toc_text() -> str:

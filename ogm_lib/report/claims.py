@@ -9,6 +9,7 @@ each Holm-corrected in their own family (`stats.judge`); a comparison that anoth
 chapter prints about a result is made here (`Verdict.__str__`, `count_text`, `plain_summary`, `by_label`) or in
 the chapter's own module of `ogm_lib/report`, and glued into the page, never typed by hand.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class Claim:
     (the paper's other claims of the chapter) or "book" (claims the book adds), `stats.FAMILIES`;
     judged_in: (chapter, key) of the one claim of the book that judges this same comparison (the chapter with
     more seeds, or the chapter of the paper's table), when it is not this one: this claim then only refers."""
+
     key: str
     text: str
     a: Side
@@ -89,6 +91,7 @@ class Claim:
 def chapter_name(chapter: str) -> str:
     """'chapter 05 (Table 1: fusions)' for a notebook name such as '05_table1'."""
     from ..recipe.chapters import TITLES
+
     title = TITLES.get(chapter)
     return f"chapter {chapter[:2]}" + (f" ({title})" if title else "")
 
@@ -96,6 +99,7 @@ def chapter_name(chapter: str) -> str:
 @dataclass(frozen=True)
 class Verdict:
     """A claim's judgement under one protocol, with the numbers in the claim's display unit."""
+
     claim: Claim
     judgement: stats.Judgement
     protocol: str
@@ -148,7 +152,7 @@ class Verdict:
 
     def interval_text(self) -> str:
         lo, hi = self.ci
-        if lo != lo:   # nan: fewer than two pairs
+        if lo != lo:  # nan: fewer than two pairs
             return f"{self._num(self.effect)}{self._unit()}, no interval"
         return f"{self._num(self.effect)}{self._unit()}, unadjusted 95% CI {self._num(lo)} to {self._num(hi)}"
 
@@ -170,8 +174,11 @@ class Verdict:
         if miss and len(miss) == len([v for v in self.claim.paper.values() if v > 0]):
             text += ": cannot detect the paper's effect with these seeds"
         elif miss:
-            text += (": cannot detect the paper's " + ", ".join(f"{c} effect ({self._num(v)})" for c, v in miss.items())
-                     + " with these seeds")
+            text += (
+                ": cannot detect the paper's "
+                + ", ".join(f"{c} effect ({self._num(v)})" for c, v in miss.items())
+                + " with these seeds"
+            )
         return text
 
     def p_text(self) -> str:
@@ -182,8 +189,10 @@ class Verdict:
         if j.label == stats.EQUIVALENT:
             return f"equivalence (TOST, margin ±{self.claim.margin:g}) adjusted p = {j.p_adjusted_equivalent:.2g}"
         if j.label == stats.SMALLER:
-            return (f"adjusted p = {j.p_adjusted_smaller:.2g} that it is below the paper's "
-                    f"{self._num(self.claim.paper_effect)}")
+            return (
+                f"adjusted p = {j.p_adjusted_smaller:.2g} that it is below the paper's "
+                f"{self._num(self.claim.paper_effect)}"
+            )
         return f"adjusted p = {j.p_adjusted:.2g}"
 
     def __str__(self) -> str:
@@ -202,8 +211,13 @@ def judge(claims: Sequence[Claim], protocol: str = "val", alpha: float = stats.A
         raise ValueError(f"claim keys must be unique, got {keys}")
     tests = {c.key: stats.paired_test(*c.pairs(protocol)[1:]) for c in claims}
     own = [c for c in claims if c.judged_in is None]
-    judged = stats.judge([tests[c.key] for c in own], alpha, [_raw(c, c.paper_effect) for c in own],
-                         [_raw(c, c.margin) for c in own], [c.family for c in own])
+    judged = stats.judge(
+        [tests[c.key] for c in own],
+        alpha,
+        [_raw(c, c.paper_effect) for c in own],
+        [_raw(c, c.margin) for c in own],
+        [c.family for c in own],
+    )
     out = {c.key: Verdict(c, j, protocol) for c, j in zip(own, judged)}
     for c in claims:
         if c.judged_in is not None:
@@ -232,25 +246,34 @@ def ledger_text(claim: Claim) -> str:
     return ", ".join(f"{s} {v:+.1f}" for s, v in claim.ledger.items()) or MISSING
 
 
-def verdict_table(claims: Sequence[Claim], verdicts: dict[str, Verdict],
-                  verdicts_paper_protocol: dict[str, Verdict] | None = None):
+def verdict_table(
+    claims: Sequence[Claim], verdicts: dict[str, Verdict], verdicts_paper_protocol: dict[str, Verdict] | None = None
+):
     """One row per claim: the verdict, our paired difference with its (unadjusted) interval, the seeds, the
     minimum detectable effect at the claim's level, the paper's difference and whether our interval holds
     it, the family and the adjusted p of each test; published re-runs (where any claim has them); and the
     verdict under the paper's protocol (best test epoch), when given."""
     import pandas as pd
+
     rows = {}
     with_ledger = any(c.ledger for c in claims)
     for c in claims:
         v = verdicts[c.key]
         j = v.judgement
-        row = {"verdict": v.label, "ours: A − B, 95% CI (unadjusted)": v.interval_text(), "seeds": v.n,
-               "MDE (80% power, at the claim's level)": MISSING if v.referred else v.mde_text().removeprefix("MDE "),
-               "paper: A − B": paper_text(c), "paper inside our CI": covers_text(v),
-               "family": MISSING if v.referred else f"{c.family} ({j.family_size})",
-               "adjusted p: paper's direction, opposite, below the paper's, equivalent":
-                   MISSING if v.referred else ", ".join(f"{p:.2g}" for p in (
-                       j.p_adjusted, j.p_adjusted_opposite, j.p_adjusted_smaller, j.p_adjusted_equivalent))}
+        row = {
+            "verdict": v.label,
+            "ours: A − B, 95% CI (unadjusted)": v.interval_text(),
+            "seeds": v.n,
+            "MDE (80% power, at the claim's level)": MISSING if v.referred else v.mde_text().removeprefix("MDE "),
+            "paper: A − B": paper_text(c),
+            "paper inside our CI": covers_text(v),
+            "family": MISSING if v.referred else f"{c.family} ({j.family_size})",
+            "adjusted p: paper's direction, opposite, below the paper's, equivalent": MISSING
+            if v.referred
+            else ", ".join(
+                f"{p:.2g}" for p in (j.p_adjusted, j.p_adjusted_opposite, j.p_adjusted_smaller, j.p_adjusted_equivalent)
+            ),
+        }
         if with_ledger:
             row["re-runs: A − B"] = ledger_text(c)
         if verdicts_paper_protocol is not None:
@@ -280,10 +303,15 @@ def count_text(verdicts: dict[str, Verdict] | Sequence[Verdict]) -> str:
     total = sum(n.values())
     vs = list(verdicts.values()) if isinstance(verdicts, dict) else list(verdicts)
     elsewhere = len(vs) - total
-    return (", ".join(f"{n[label]} {label}" for label in stats.LABELS)
-            + f" (of {total} claim{'s' if total != 1 else ''}"
-            + (f" judged here; {elsewhere} more {'is' if elsewhere == 1 else 'are'} judged in other chapters)"
-               if elsewhere else ")"))
+    return (
+        ", ".join(f"{n[label]} {label}" for label in stats.LABELS)
+        + f" (of {total} claim{'s' if total != 1 else ''}"
+        + (
+            f" judged here; {elsewhere} more {'is' if elsewhere == 1 else 'are'} judged in other chapters)"
+            if elsewhere
+            else ")"
+        )
+    )
 
 
 def undetectable_text(verdicts: Sequence[Verdict]) -> str:
@@ -293,9 +321,11 @@ def undetectable_text(verdicts: Sequence[Verdict]) -> str:
     with_paper = [v for v in vs if any(x > 0 for x in v.claim.paper.values())]
     full = sum(len(v.undetectable()) == sum(x > 0 for x in v.claim.paper.values()) for v in with_paper)
     some = sum(0 < len(v.undetectable()) < sum(x > 0 for x in v.claim.paper.values()) for v in with_paper)
-    return (f"{full} of {len(vs)} judged claims cannot detect the paper's effect with their seeds (MDE at 80% power "
-            f"above every positive effect the paper reports for them), {some} more cannot detect its smallest one; "
-            f"{len(vs) - len(with_paper)} have no positive paper effect to detect")
+    return (
+        f"{full} of {len(vs)} judged claims cannot detect the paper's effect with their seeds (MDE at 80% power "
+        f"above every positive effect the paper reports for them), {some} more cannot detect its smallest one; "
+        f"{len(vs) - len(with_paper)} have no positive paper effect to detect"
+    )
 
 
 def plain_summary(claims: Sequence[Claim], verdicts: dict[str, Verdict]) -> str:
@@ -303,10 +333,14 @@ def plain_summary(claims: Sequence[Claim], verdicts: dict[str, Verdict]) -> str:
     2 inconclusive (FiLM; gated)'; claims judged in another chapter are named as such."""
     if not claims:
         return "no claims"
+
     def name(v: Verdict) -> str:
         return f"judged in chapter {v.claim.judged_in[0][:2]}" if v.referred else v.label
-    groups = {label: [c.short or c.text for c in claims if name(verdicts[c.key]) == label]
-              for label in dict.fromkeys(name(verdicts[c.key]) for c in claims)}
+
+    groups = {
+        label: [c.short or c.text for c in claims if name(verdicts[c.key]) == label]
+        for label in dict.fromkeys(name(verdicts[c.key]) for c in claims)
+    }
     for label, members in groups.items():
         if len(members) == len(claims):
             return f"all {len(claims)} {label}" if len(claims) > 1 else label
@@ -319,12 +353,16 @@ def direction_text(claims: Sequence[Claim], verdicts: dict[str, Verdict]) -> str
     interval for 7 of 9 comparisons'."""
     effects = [verdicts[c.key].effect for c in claims]
     pos, neg = sum(e > 0 for e in effects), sum(e < 0 for e in effects)
-    text = (f"our effect is positive for {pos} of {len(effects)} claim{'s' if len(effects) != 1 else ''} "
-            f"and negative for {neg}")
+    text = (
+        f"our effect is positive for {pos} of {len(effects)} claim{'s' if len(effects) != 1 else ''} "
+        f"and negative for {neg}"
+    )
     covers = [x for c in claims for x in verdicts[c.key].covers_paper().values() if x is not None]
     if covers:
-        text += (f"; the paper's effect lies inside our 95% interval for {sum(covers)} of {len(covers)} "
-                 f"comparison{'s' if len(covers) != 1 else ''}")
+        text += (
+            f"; the paper's effect lies inside our 95% interval for {sum(covers)} of {len(covers)} "
+            f"comparison{'s' if len(covers) != 1 else ''}"
+        )
     return text
 
 
@@ -342,15 +380,20 @@ def by_label(verdict: Verdict, **texts: str) -> str:
 
 
 #: label -> the keyword `by_label` takes for it
-LABEL_KEYS = {stats.REPRODUCED: "reproduced", stats.SMALLER: "smaller", stats.EQUIVALENT: "equivalent",
-              stats.CONTRADICTED: "contradicted", stats.INCONCLUSIVE: "inconclusive"}
+LABEL_KEYS = {
+    stats.REPRODUCED: "reproduced",
+    stats.SMALLER: "smaller",
+    stats.EQUIVALENT: "equivalent",
+    stats.CONTRADICTED: "contradicted",
+    stats.INCONCLUSIVE: "inconclusive",
+}
 
 
 def glue_texts(texts: dict[str, str]) -> None:
     """myst_nb.glue(name, text, display=False) for each entry (a no-op without myst_nb)."""
     try:
         from myst_nb import glue
-    except ImportError:   # pragma: no cover - myst_nb is a book dependency
+    except ImportError:  # pragma: no cover - myst_nb is a book dependency
         return
     for name, text in texts.items():
         glue(name, text, display=False)
@@ -366,8 +409,27 @@ def glue_claims(prefix: str, claims: Sequence[Claim], verdicts: dict[str, Verdic
     return out
 
 
-__all__ = ["Claim", "Verdict", "judge", "judged", "by_label", "chapter_name", "EQUIVALENCE_MARGIN", "direction_text", "verdict_table", "count_text", "counts", "plain_summary", "glue_claims",
-           "glue_texts", "paper_text", "covers_text", "ledger_text", "MISSING", "PROTOCOLS"]
+__all__ = [
+    "Claim",
+    "Verdict",
+    "judge",
+    "judged",
+    "by_label",
+    "chapter_name",
+    "EQUIVALENCE_MARGIN",
+    "direction_text",
+    "verdict_table",
+    "count_text",
+    "counts",
+    "plain_summary",
+    "glue_claims",
+    "glue_texts",
+    "paper_text",
+    "covers_text",
+    "ledger_text",
+    "MISSING",
+    "PROTOCOLS",
+]
 
 
 def rerun_gains(fusion: str = "concat") -> dict[str, float]:
@@ -375,6 +437,7 @@ def rerun_gains(fusion: str = "concat") -> dict[str, float]:
     `fusion` and for entries whose fusion the source does not state; the paper's own entries are left out
     (they are the claim's paper column)."""
     from ..ground.ledger import load_ledger
+
     out = {}
     for e in load_ledger()["entries"]:
         if e["fusion"] in (fusion, "not stated") and e["cite"] != "peng2022balanced":

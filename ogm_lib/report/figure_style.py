@@ -11,6 +11,7 @@
 
 `install()` applies the rcParams and makes this the PNG of every matplotlib figure a notebook shows.
 """
+
 from __future__ import annotations
 
 import io
@@ -22,17 +23,42 @@ CSS_PX_PER_INCH = 100
 #: outside the axes makes the tight bounding box wider than `plots.WIDTH`) is shown this wide, sharper still
 MAX_CSS_WIDTH = 680
 RC = {
-    "figure.dpi": 100, "savefig.dpi": DPI, "font.size": 9.5, "axes.titlesize": 10, "axes.labelsize": 9.5,
-    "xtick.labelsize": 9, "ytick.labelsize": 9, "legend.fontsize": 8.5, "legend.title_fontsize": 8.5,
-    "legend.frameon": False, "mathtext.fontset": "dejavusans", "axes.spines.top": False,
-    "axes.spines.right": False, "figure.titlesize": 10.5,
+    "figure.dpi": 100,
+    "savefig.dpi": DPI,
+    "font.size": 9.5,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9.5,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 8.5,
+    "legend.title_fontsize": 8.5,
+    "legend.frameon": False,
+    "mathtext.fontset": "dejavusans",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.titlesize": 10.5,
 }
 #: the book's symbols in mathtext
-MATH = {"rho_a": r"$\rho^a$", "rho_v": r"$\rho^v$", "k_a": r"$k^a$", "k_v": r"$k^v$",
-        "ge_factor": r"$k^2+1$", "sigma1": r"$\mathrm{tr}\,\Sigma_1$", "lr2": r"$\eta^2$"}
+MATH = {
+    "rho_a": r"$\rho^a$",
+    "rho_v": r"$\rho^v$",
+    "k_a": r"$k^a$",
+    "k_v": r"$k^v$",
+    "ge_factor": r"$k^2+1$",
+    "sigma1": r"$\mathrm{tr}\,\Sigma_1$",
+    "lr2": r"$\eta^2$",
+}
 #: one marker per dataset (the paper's datasets, the published re-runs' and ours)
-DATASET_MARKERS = {"CREMA-D": "s", "Kinetics-Sounds": "^", "VGGSound": "D", "AVE": "P", "avdigits": "o",
-                   "synthetic": "X", "UCF-101": "v", "AV-MNIST": "h"}
+DATASET_MARKERS = {
+    "CREMA-D": "s",
+    "Kinetics-Sounds": "^",
+    "VGGSound": "D",
+    "AVE": "P",
+    "avdigits": "o",
+    "synthetic": "X",
+    "UCF-101": "v",
+    "AV-MNIST": "h",
+}
 _SPARE_MARKERS = ("*", "<", ">", "p", "d", "8")
 
 
@@ -50,13 +76,20 @@ def legend_outside(ax, where: str = "right", **kw):
     if not handles:
         return None
     if where == "below":
-        return ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.18),
-                         ncol=kw.pop("ncol", min(3, len(handles))), **kw)
+        return ax.legend(
+            handles,
+            labels,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.18),
+            ncol=kw.pop("ncol", min(3, len(handles))),
+            **kw,
+        )
     return ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, **kw)
 
 
 def apply() -> None:
     import matplotlib
+
     matplotlib.rcParams.update(RC)
 
 
@@ -91,20 +124,33 @@ def install(ip=None) -> bool:
     if ip is None:
         try:
             from IPython import get_ipython
-        except ImportError:   # pragma: no cover
+        except ImportError:  # pragma: no cover
             return False
         ip = get_ipython()
     if ip is None:
         return False
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
+
     # matplotlib resolves its backend at the first figure; the inline backend then registers its own PNG
     # formatter, so make one (and close it) before registering ours
     plt.close(plt.figure())
-    apply()                           # the inline backend may have reset some rcParams
+    apply()  # the inline backend may have reset some rcParams
     ip.display_formatter.formatters["image/png"].for_type(Figure, figure_png)
     return True
 
 
-__all__ = ["DPI", "CSS_PX_PER_INCH", "RC", "MATH", "DATASET_MARKERS", "marker_of", "legend_outside", "apply",
-           "install", "figure_png", "png_size", "intended_css_width"]
+__all__ = [
+    "DPI",
+    "CSS_PX_PER_INCH",
+    "RC",
+    "MATH",
+    "DATASET_MARKERS",
+    "marker_of",
+    "legend_outside",
+    "apply",
+    "install",
+    "figure_png",
+    "png_size",
+    "intended_css_width",
+]

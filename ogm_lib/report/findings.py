@@ -8,6 +8,7 @@ links to the repository (`book/_config.yml`'s `repository.url`), to chapter 10 a
 Chapter 10 builds it and glues it twice (`fin_box` for its own page, `fin_box_intro` with links relative to
 the book's root for `book/intro.md`).
 """
+
 from __future__ import annotations
 
 import html
@@ -53,16 +54,20 @@ def testbed_gaps(checks: dict | None) -> list[str]:
     gaps = []
     rho = checks.get("rho_first")
     if rho is not None and min(rho) <= 1:
-        gaps.append(f"audio does not lead from the first epoch in every seed (joint ρᵃ {min(rho):.2f} to "
-                    f"{max(rho):.2f})")
+        gaps.append(
+            f"audio does not lead from the first epoch in every seed (joint ρᵃ {min(rho):.2f} to {max(rho):.2f})"
+        )
     conv = checks.get("convergence")
     if conv is not None and not conv.get("passes", True):
-        gaps.append(f"the schedule fails the convergence rule ({round(100 * conv['share'])} % of {conv['runs']} "
-                    "runs peak before the last 15 % of epochs)")
+        gaps.append(
+            f"the schedule fails the convergence rule ({round(100 * conv['share'])} % of {conv['runs']} "
+            "runs peak before the last 15 % of epochs)"
+        )
     late = checks.get("late_gain")
     if late is not None and late[1] > 0:
-        gaps.append(f"validation accuracy is still rising at the end ({late[0]:+.1f} points over the last 15 % "
-                    "of epochs)")
+        gaps.append(
+            f"validation accuracy is still rising at the end ({late[0]:+.1f} points over the last 15 % of epochs)"
+        )
     return gaps
 
 
@@ -72,12 +77,16 @@ def phenomenon_gaps(results_dir=None) -> list[str]:
     search's runs are not in the results folder."""
     from ..recipe import phenomenon as ph
     from ..recipe import testbed
+
     designs = testbed.read_designs(["paper-like regime"], testbed.SEARCH_SEEDS, results_dir)
     if not designs:
         return []
     crit = ph.criteria(ph.measure(designs["paper-like regime"]))
-    missed = [f"{c.name.split(' (')[0]} {c.value:+.1f}" for c in crit if c.weight == 1.0 and not c.met
-              and c.unit >= 1 and c.value == c.value]
+    missed = [
+        f"{c.name.split(' (')[0]} {c.value:+.1f}"
+        for c in crit
+        if c.weight == 1.0 and not c.met and c.unit >= 1 and c.value == c.value
+    ]
     missed += [f"{c.name.split(' (')[0]} {c.value:.0%}" for c in crit if c.weight == 1.0 and not c.met and c.unit < 1]
     out = [f"the paper's condition (chapter 11's criteria, seed 0): it misses {'; '.join(missed)}"] if missed else []
     try:
@@ -85,31 +94,47 @@ def phenomenon_gaps(results_dir=None) -> list[str]:
         row = next(r for r in confirmed if r[0] == chosen)
         met = sum(c.met for c in row[3] if c.weight == 1.0)
         total = sum(c.weight == 1.0 for c in row[3])
-        out.append(f"chapter 11 chooses a testbed that has more of it (\"{chosen}\": {met} of {total} primary "
-                   f"criteria on {row[2]['seeds']} seeds); OGM-GE is judged there in chapter 11, not yet in the "
-                   "other chapters")
+        out.append(
+            f'chapter 11 chooses a testbed that has more of it ("{chosen}": {met} of {total} primary '
+            f"criteria on {row[2]['seeds']} seeds); OGM-GE is judged there in chapter 11, not yet in the "
+            "other chapters"
+        )
     except (FileNotFoundError, ValueError, StopIteration):
         pass
     return out
 
 
-def findings_html(setting: str, headline, counts: dict[str, int], gaps: Sequence[str] = (),
-                  repo_url: str | None = None, root: str = "../", real_data: bool = False) -> str:
+def findings_html(
+    setting: str,
+    headline,
+    counts: dict[str, int],
+    gaps: Sequence[str] = (),
+    repo_url: str | None = None,
+    root: str = "../",
+    real_data: bool = False,
+) -> str:
     """The box. `setting`: what data and profile (`tables.setting_text`); `headline`: the headline claim's
     Verdict; `counts`: `label_counts`; `gaps`: `testbed_gaps`; `root`: the relative path from the page to the
     book's root ('../' on chapter 10, '' on the landing page); `real_data`: whether the numbers come from one of
     the paper's datasets."""
     from .claims import ledger_text, paper_text
     from .table_style import LABEL_COLORS
+
     repo_url = repo_url or repository_url()
     e = html.escape
     total = sum(counts.values())
     chips = ", ".join(
         f'<span class="ogm-count" data-label="{e(lab)}" data-count="{n}" '
         f'style="background:{LABEL_COLORS.get(lab, ("#ececec",))[0]};padding:0 0.3em;border-radius:0.3em">'
-        f"<strong>{n}</strong> {e(lab)}</span>" for lab, n in counts.items())
-    data_note = ("" if real_data else " These are the book's default data, a stand-in built to show the "
-                 "imbalance, not CREMA-D or the paper's other datasets: the verdicts say what holds here.")
+        f"<strong>{n}</strong> {e(lab)}</span>"
+        for lab, n in counts.items()
+    )
+    data_note = (
+        ""
+        if real_data
+        else " These are the book's default data, a stand-in built to show the "
+        "imbalance, not CREMA-D or the paper's other datasets: the verdicts say what holds here."
+    )
     items = [
         f"<li><strong>Data.</strong> Every number comes from {e(setting)}.{e(data_note)}</li>",
         f"<li><strong>Headline</strong> (concatenation + OGM-GE beats concatenation): {e(str(headline))}. "
@@ -122,12 +147,16 @@ def findings_html(setting: str, headline, counts: dict[str, int], gaps: Sequence
         items.append("<li><strong>What the testbed lacks</strong>: " + e("; ".join(gaps)) + ".</li>")
     else:
         items.append("<li><strong>The testbed</strong> passes every regime check of chapter 11.</li>")
-    links = (f'<a href="{e(repo_url)}">the repository</a> · '
-             f'<a href="{root}notebooks/10_verdicts.html">every verdict (chapter 10)</a> · '
-             f'<a href="{root}notebooks/12_when_ogm_ge_helps.html">why (chapter 12)</a> · '
-             f'<a href="{root}judging_claims.html">how a claim is judged</a>')
-    return ('<div class="admonition ogm-findings"><p class="admonition-title">Findings at a glance</p>'
-            f"<ul>{''.join(items)}</ul><p>{links}</p></div>")
+    links = (
+        f'<a href="{e(repo_url)}">the repository</a> · '
+        f'<a href="{root}notebooks/10_verdicts.html">every verdict (chapter 10)</a> · '
+        f'<a href="{root}notebooks/12_when_ogm_ge_helps.html">why (chapter 12)</a> · '
+        f'<a href="{root}judging_claims.html">how a claim is judged</a>'
+    )
+    return (
+        '<div class="admonition ogm-findings"><p class="admonition-title">Findings at a glance</p>'
+        f"<ul>{''.join(items)}</ul><p>{links}</p></div>"
+    )
 
 
 class Findings:
@@ -143,20 +172,28 @@ class Findings:
         return re.sub(r"<[^>]+>", "", self.body)
 
 
-def glue_findings(setting: str, headline, verdicts: Sequence, counts: Callable | None = None,
-                  checks: dict | None = None, real_data: bool = False) -> dict[str, int]:
+def glue_findings(
+    setting: str,
+    headline,
+    verdicts: Sequence,
+    counts: Callable | None = None,
+    checks: dict | None = None,
+    real_data: bool = False,
+) -> dict[str, int]:
     """Glue 'fin_box' (links relative to a chapter page) and 'fin_box_intro' (relative to the book's root);
     returns the label counts shown."""
     n = label_counts(verdicts, counts)
     gaps = testbed_gaps(checks) + phenomenon_gaps()
     try:
         from myst_nb import glue
-    except ImportError:   # pragma: no cover
+    except ImportError:  # pragma: no cover
         return n
-    glue("fin_box", Findings(findings_html(setting, headline, n, gaps, root="../", real_data=real_data)),
-         display=False)
-    glue("fin_box_intro", Findings(findings_html(setting, headline, n, gaps, root="", real_data=real_data)),
-         display=False)
+    glue("fin_box", Findings(findings_html(setting, headline, n, gaps, root="../", real_data=real_data)), display=False)
+    glue(
+        "fin_box_intro",
+        Findings(findings_html(setting, headline, n, gaps, root="", real_data=real_data)),
+        display=False,
+    )
     return n
 
 
@@ -164,8 +201,16 @@ def paper_like_checks(runs: dict) -> dict:
     """`calibration.regime_checks` of the paper-like regime's rows: `runs`, row -> its runs, are chapter 11's
     (`recipe.regimes.train_regime("paper-like")`, read back when committed)."""
     from .calibration import regime_checks
+
     return regime_checks(runs)
 
 
-__all__ = ["findings_html", "glue_findings", "label_counts", "testbed_gaps", "repository_url", "paper_like_checks",
-           "Findings"]
+__all__ = [
+    "findings_html",
+    "glue_findings",
+    "label_counts",
+    "testbed_gaps",
+    "repository_url",
+    "paper_like_checks",
+    "Findings",
+]

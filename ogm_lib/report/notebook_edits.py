@@ -14,6 +14,7 @@ Run it on any version of the notebooks, then execute them (scripts/build_book.sh
    after the cell that gathers `all_val`, and shown under the title).
 A cell is recognised by its tag or by a line of its source, so a step that has been done is not done twice.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,18 +44,30 @@ def _tags(cell) -> list[str]:
 
 
 def _code(source: str, tags: list[str]) -> dict:
-    return {"cell_type": "code", "execution_count": None, "id": uuid.uuid4().hex[:8],
-            "metadata": {"tags": list(tags)}, "outputs": [], "source": _lines(source)}
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": uuid.uuid4().hex[:8],
+        "metadata": {"tags": list(tags)},
+        "outputs": [],
+        "source": _lines(source),
+    }
 
 
 def _markdown(source: str, tags: list[str]) -> dict:
-    return {"cell_type": "markdown", "id": uuid.uuid4().hex[:8], "metadata": {"tags": list(tags)},
-            "source": _lines(source)}
+    return {
+        "cell_type": "markdown",
+        "id": uuid.uuid4().hex[:8],
+        "metadata": {"tags": list(tags)},
+        "source": _lines(source),
+    }
 
 
 def head_source(chapter: str) -> str:
-    return (f"from ogm_lib.report import figure_style, rerun_box, table_style\n\n"
-            f"table_style.install()\nfigure_style.install()\nrerun_box.chapter_head({chapter!r})")
+    return (
+        f"from ogm_lib.report import figure_style, rerun_box, table_style\n\n"
+        f"table_style.install()\nfigure_style.install()\nrerun_box.chapter_head({chapter!r})"
+    )
 
 
 def _set_source(cell, source: str) -> bool:
@@ -121,28 +134,36 @@ glue("sgd_k_a", f"{k['audio']:.3f}", display=False)
 glue("sgd_runs_k_a", sgd_noise.runs_k_text(s), display=False)"""
 
 SGD_FIGURES = [
-    ('ax.loglog(grp["batch size"], grp["measured"], "o", label=f"{m}: measured")',
-     "sgd_noise.batch_noise_figure(noise)\nplt.show()"),
-    ('fig, axes = plt.subplots(1, 2, figsize=(8, 3.4), sharey=True)',
-     "sgd_noise.update_noise_figure(updates)\nplt.show()"),
-    ('ge[cols].plot.bar(ax=ax, logy=True, rot=0)',
-     'cols = ["SGD", "OGM (measured)", "OGM-GE, paper (k^2+1)", "OGM-GE, ge_noise=sgd (measured)", '
-     '"OGM-GE, official code"]\nsgd_noise.ge_noise_figure(ge, cols, b)\nplt.show()'),
-    ('grid = np.logspace(-2, 0, 200)',
-     'sgd_noise.temperature_figure(forms, k["audio"], ks, r_audio)\nplt.show()'),
+    (
+        'ax.loglog(grp["batch size"], grp["measured"], "o", label=f"{m}: measured")',
+        "sgd_noise.batch_noise_figure(noise)\nplt.show()",
+    ),
+    (
+        "fig, axes = plt.subplots(1, 2, figsize=(8, 3.4), sharey=True)",
+        "sgd_noise.update_noise_figure(updates)\nplt.show()",
+    ),
+    (
+        "ge[cols].plot.bar(ax=ax, logy=True, rot=0)",
+        'cols = ["SGD", "OGM (measured)", "OGM-GE, paper (k^2+1)", "OGM-GE, ge_noise=sgd (measured)", '
+        '"OGM-GE, official code"]\nsgd_noise.ge_noise_figure(ge, cols, b)\nplt.show()',
+    ),
+    ("grid = np.logspace(-2, 0, 200)", 'sgd_noise.temperature_figure(forms, k["audio"], ks, r_audio)\nplt.show()'),
 ]
 
+
 def findings_source() -> str:
-    return ("from ogm_lib.recipe import regimes\n"
-            "from ogm_lib.report import findings\n\n"
-            "_head_runs = train_seeds(headline_rows(dataset, profile, device, regime=regime), seeds, workers, "
-            "results_dir,\n                         headline_seeds)\n"
-            "_checks = (findings.paper_like_checks(regimes.train_regime(\"paper-like\", workers=workers, "
-            "results_dir=results_dir))\n"
-            "           if dataset == \"avdigits\" else None)\n"
-            "findings.glue_findings(tables.setting_text(dataset, profile, _head_runs), head, all_val, cl.counts, "
-            "_checks,\n"
-            "                       real_data=dataset not in (\"avdigits\", \"synthetic\"))")
+    return (
+        "from ogm_lib.recipe import regimes\n"
+        "from ogm_lib.report import findings\n\n"
+        "_head_runs = train_seeds(headline_rows(dataset, profile, device, regime=regime), seeds, workers, "
+        "results_dir,\n                         headline_seeds)\n"
+        '_checks = (findings.paper_like_checks(regimes.train_regime("paper-like", workers=workers, '
+        "results_dir=results_dir))\n"
+        '           if dataset == "avdigits" else None)\n'
+        "findings.glue_findings(tables.setting_text(dataset, profile, _head_runs), head, all_val, cl.counts, "
+        "_checks,\n"
+        '                       real_data=dataset not in ("avdigits", "synthetic"))'
+    )
 
 
 FINDINGS_MD = "```{glue} fin_box\n```"
@@ -173,7 +194,7 @@ def edit(nb, chapter: str) -> bool:
         changed |= _replace(nb, 'axes.flat[3].axis("off")', FIGURE1)
     if chapter == "03_sgd_noise":
         changed |= _replace(nb, "per_sample = {m: per_sample_gradients(model", SGD_SETUP)
-        changed |= _replace(nb, "s = sgd_noise.setup(", SGD_SETUP)     # refreshed when the template changes
+        changed |= _replace(nb, "s = sgd_noise.setup(", SGD_SETUP)  # refreshed when the template changes
         for marker, source in SGD_FIGURES:
             changed |= _replace(nb, marker, source)
     if chapter == "10_verdicts":

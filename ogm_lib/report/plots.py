@@ -5,6 +5,7 @@ Sizes are for the book's text column (about 7 inches wide): figures are `WIDTH` 
 them at full size with legible legends (`figure_style`: 200 dpi PNGs, shown at 100 CSS pixels per inch). Legends
 sit outside the data; the paper's values are marked with one marker per dataset (`figure_style.marker_of`).
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -20,16 +21,16 @@ WIDTH = 7.0
 
 #: one colour per condition, everywhere in the book (matplotlib's tab10 hues)
 CONDITION_COLORS = {
-    "audio-only": "#1f77b4",      # blue
-    "visual-only": "#2ca02c",     # green
-    "joint": "#4d4d4d",           # dark grey: plain joint training (any fusion, SGD)
-    "ogm-ge": "#d62728",          # red: with OGM-GE
-    "ogm": "#ff7f0e",             # orange: OGM alone
-    "ge": "#9467bd",              # purple: GE alone
-    "mdrop": "#8c564b",           # brown: modality dropout
-    "grad-blend": "#e377c2",      # pink: gradient blending
-    "opm": "#17becf",             # cyan: OPM
-    "adam": "#7f7f7f",            # grey: Adam without OGM-GE
+    "audio-only": "#1f77b4",  # blue
+    "visual-only": "#2ca02c",  # green
+    "joint": "#4d4d4d",  # dark grey: plain joint training (any fusion, SGD)
+    "ogm-ge": "#d62728",  # red: with OGM-GE
+    "ogm": "#ff7f0e",  # orange: OGM alone
+    "ge": "#9467bd",  # purple: GE alone
+    "mdrop": "#8c564b",  # brown: modality dropout
+    "grad-blend": "#e377c2",  # pink: gradient blending
+    "opm": "#17becf",  # cyan: OPM
+    "adam": "#7f7f7f",  # grey: Adam without OGM-GE
 }
 
 
@@ -56,8 +57,9 @@ def color_of(label: str) -> str:
     return CONDITION_COLORS[condition_of(label)]
 
 
-def forest(ax, verdicts: Sequence[Verdict], title: str = "", xlabel: str | None = None,
-           labels: Sequence[str] | None = None) -> None:
+def forest(
+    ax, verdicts: Sequence[Verdict], title: str = "", xlabel: str | None = None, labels: Sequence[str] | None = None
+) -> None:
     """One row per claim, top to bottom: our mean paired difference A - B with its 95% interval (black),
     the paper's difference(s) (hollow red markers, one shape per dataset: a paper column 'CREMA-D Acc' is
     marked as CREMA-D everywhere), published re-runs (grey triangles), a line at zero, and the verdict at the
@@ -103,15 +105,24 @@ def _dataset_of(column: str) -> str:
 def forest_figure(verdicts: Sequence[Verdict], title: str = ""):
     """A figure sized for the page holding `forest` of the given verdicts."""
     import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(WIDTH, 0.42 * len(verdicts) + 1.7))
     forest(ax, verdicts, title)
     fig.tight_layout()
     return fig
 
 
-def epoch_curves(ax, runs: dict[str, Sequence[RunResult]], key: str, labels: Sequence[str],
-                 paper: dict[str, tuple[float, float]] | None = None, paper_labels: dict[str, str] | None = None,
-                 title: str = "", ylabel: str = "accuracy", legend: bool = True) -> None:
+def epoch_curves(
+    ax,
+    runs: dict[str, Sequence[RunResult]],
+    key: str,
+    labels: Sequence[str],
+    paper: dict[str, tuple[float, float]] | None = None,
+    paper_labels: dict[str, str] | None = None,
+    title: str = "",
+    ylabel: str = "accuracy",
+    legend: bool = True,
+) -> None:
     """Mean ± std over seeds of a per-epoch metric, one colour per condition; where the paper describes a
     curve by its start and end (`paper`: its curve name -> (start, end)), hollow markers at our first and
     last measured epoch show them (`paper_labels`: our label -> the paper's curve name). `legend`: a legend
@@ -140,24 +151,43 @@ FIGURE1_PANELS = [
     ("probe_visual", "visual", "(b) visual encoder, linear probe", ["Visual-only", "Joint", "Joint + OGM-GE"]),
     ("test_acc", "fused", "(c) fused model, test accuracy", ["Joint", "Joint + OGM-GE"]),
 ]
-FIGURE1_PAPER_NAMES = {"Audio-only": "audio-only", "Visual-only": "visual-only", "Joint": "joint",
-                       "Joint + OGM-GE": "joint + OGM-GE"}
+FIGURE1_PAPER_NAMES = {
+    "Audio-only": "audio-only",
+    "Visual-only": "visual-only",
+    "Joint": "joint",
+    "Joint + OGM-GE": "joint + OGM-GE",
+}
 
 
 def figure1(runs: dict[str, Sequence[RunResult]], paper: dict, title: str = ""):
     """The paper's Figure 1 on our runs: three panels side by side (no empty fourth one), one legend for the
     figure below them (each condition once, and the paper's markers)."""
     import matplotlib.pyplot as plt
+
     fig, axes = plt.subplots(1, 3, figsize=(WIDTH, 3.3), sharex=True)
     for ax, (key, panel, name, labels) in zip(axes, FIGURE1_PANELS):
-        epoch_curves(ax, runs, key, labels, paper=paper[panel], paper_labels=FIGURE1_PAPER_NAMES, title=name,
-                     ylabel="accuracy" if ax is axes[0] else "", legend=False)
+        epoch_curves(
+            ax,
+            runs,
+            key,
+            labels,
+            paper=paper[panel],
+            paper_labels=FIGURE1_PAPER_NAMES,
+            title=name,
+            ylabel="accuracy" if ax is axes[0] else "",
+            legend=False,
+        )
     handles: dict[str, object] = {}
     for ax in axes:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)
-    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(5, len(handles)),
-               bbox_to_anchor=(0.5, -0.02))
+    fig.legend(
+        list(handles.values()),
+        list(handles),
+        loc="lower center",
+        ncol=min(5, len(handles)),
+        bbox_to_anchor=(0.5, -0.02),
+    )
     if title:
         fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.1, 1, 1))

@@ -8,14 +8,15 @@ claim), whose paper effect is the paper's concatenation gain on the dataset clos
 Kinetics-Sounds gain for Table 3, Table 1's CREMA-D gain for Table 4; Table 4's is the headline pair itself,
 judged in chapter 05). Table 5 (event localisation) has no reference pair.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from ..recipe.plugins import AUDIO_ROWS, EVENT_ROWS, PLUS, REFERENCE, VIDEO_ROWS
-from ..method.results import RunResult
-from .claims import MISSING, Claim
 from ..ground.paper import TABLE1, TABLE2, TABLE3, TABLE4, TABLE5, difference
+from ..method.results import RunResult
+from ..recipe.plugins import AUDIO_ROWS, EVENT_ROWS, PLUS, REFERENCE, VIDEO_ROWS
+from .claims import MISSING, Claim
 from .reduce import by_seed, final_metric, metric, modulation_window_mean
 from .stats import paired_test
 from .tables import slug
@@ -29,18 +30,40 @@ def primary_model(models, table: dict) -> str:
     return max(models, key=lambda m: max(difference(table, m + PLUS, m).values(), default=float("-inf")))
 
 
-def _claims(runs: Runs, models, table: dict, reference_paper: dict[str, float] | None,
-            reference_judged_in: tuple[str, str] | None = None) -> list[Claim]:
+def _claims(
+    runs: Runs,
+    models,
+    table: dict,
+    reference_paper: dict[str, float] | None,
+    reference_judged_in: tuple[str, str] | None = None,
+) -> list[Claim]:
     primary = primary_model(models, table)
-    out = [Claim(f"{slug(label)}_ge", f"{label} + OGM-GE beats {label}", runs[label + PLUS], runs[label],
-                 paper=difference(table, label + PLUS, label), short=f"{label}: + OGM-GE",
-                 family="primary" if label == primary else "paper")
-           for label in models]
+    out = [
+        Claim(
+            f"{slug(label)}_ge",
+            f"{label} + OGM-GE beats {label}",
+            runs[label + PLUS],
+            runs[label],
+            paper=difference(table, label + PLUS, label),
+            short=f"{label}: + OGM-GE",
+            family="primary" if label == primary else "paper",
+        )
+        for label in models
+    ]
     if reference_paper is None:
         return out
-    out.append(Claim("reference_ge", f"{REFERENCE} + OGM-GE beats {REFERENCE} (same clips)",
-                     runs[REFERENCE + PLUS], runs[REFERENCE], paper=reference_paper,
-                     short="ResNet-18 (book's model): + OGM-GE", family="book", judged_in=reference_judged_in))
+    out.append(
+        Claim(
+            "reference_ge",
+            f"{REFERENCE} + OGM-GE beats {REFERENCE} (same clips)",
+            runs[REFERENCE + PLUS],
+            runs[REFERENCE],
+            paper=reference_paper,
+            short="ResNet-18 (book's model): + OGM-GE",
+            family="book",
+            judged_in=reference_judged_in,
+        )
+    )
     return out
 
 
@@ -65,6 +88,7 @@ def table5_claims(runs: Runs) -> list[Claim]:
 def gains_table(claims: list[Claim], verdicts: dict) -> "pd.DataFrame":  # noqa: F821
     """One row per model: the paper's gain per dataset beside ours (points, 95% CI) and the verdict."""
     import pandas as pd
+
     rows = {}
     for c in claims:
         v = verdicts[c.key]
@@ -82,29 +106,38 @@ def wall_times(runs: Runs) -> "pd.DataFrame":  # noqa: F821
     import statistics
 
     import pandas as pd
+
     median = {label: statistics.median(r.wall_time_s for r in rs) for label, rs in runs.items() if rs}
     base = median.get(REFERENCE)
     rows = {label: {"seconds per run": f"{t:.0f}"} for label, t in median.items()}
-    if base:                      # Table 5 has no reference row: no ratio column
+    if base:  # Table 5 has no reference row: no ratio column
         for label, t in median.items():
             rows[label]["× the book's model"] = f"{t / base:.2f}"
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
 #: `inside_table`'s columns: title -> a number of one run (a fraction; shown in points)
-INSIDE = {"fused test acc": lambda r: metric(r, "test_acc"),
-          "visual probe": lambda r: final_metric(r, "probe_visual"),
-          "audio probe": lambda r: final_metric(r, "probe_audio"),
-          "train acc, last epoch": lambda r: final_metric(r, "train_acc")}
+INSIDE = {
+    "fused test acc": lambda r: metric(r, "test_acc"),
+    "visual probe": lambda r: final_metric(r, "probe_visual"),
+    "audio probe": lambda r: final_metric(r, "probe_audio"),
+    "train acc, last epoch": lambda r: final_metric(r, "train_acc"),
+}
 #: `inside_table`'s trace columns: title -> (the side: with OGM-GE or not, the per-step trace)
-TRACES = {"mean ρ^a without": (False, "rho_a"), "mean k^a with OGM-GE": (True, "k_a"),
-          "mean k^v with OGM-GE": (True, "k_v")}
+TRACES = {
+    "mean ρ^a without": (False, "rho_a"),
+    "mean k^a with OGM-GE": (True, "k_a"),
+    "mean k^v with OGM-GE": (True, "k_v"),
+}
 
 
 def _pairs(runs: Runs):
     """(label, runs without OGM-GE, runs with it) for every row that has its "+" partner."""
-    return [(label, rs, runs[label + PLUS]) for label, rs in runs.items()
-            if not label.endswith(PLUS) and label + PLUS in runs]
+    return [
+        (label, rs, runs[label + PLUS])
+        for label, rs in runs.items()
+        if not label.endswith(PLUS) and label + PLUS in runs
+    ]
 
 
 def _trace_mean(rs: list[RunResult], key: str) -> float:
@@ -123,6 +156,7 @@ def inside_table(runs: Runs) -> "pd.DataFrame":  # noqa: F821
     Descriptive, no verdict: it shows where a gain or a loss comes from. "—" where the runs do not record a
     column."""
     import pandas as pd
+
     rows = {}
     for label, without, with_ge in _pairs(runs):
         row = {}

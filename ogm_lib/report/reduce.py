@@ -8,6 +8,7 @@ reported epoch is chosen afterwards:
 - `"test"` (the paper's, as the official code does it): the epoch with the best TEST fused accuracy (the
   first best), which lets the test split choose its own epoch and flatters every number (`optimism`).
 """
+
 from __future__ import annotations
 
 from typing import Callable, Sequence
@@ -108,7 +109,7 @@ def step_mean(run: RunResult, key: str, start: float = 0.0, end: float = 1.0) ->
     """Mean of a per-step trace over the fraction [start, end) of the iterations (NaN entries skipped)."""
     x = np.asarray(run.steps[key], dtype=float)
     lo = int(start * len(x))
-    return float(np.nanmean(x[lo:max(int(end * len(x)), lo + 1)]))
+    return float(np.nanmean(x[lo : max(int(end * len(x)), lo + 1)]))
 
 
 def modulation_window_steps(run: RunResult, key: str = "rho_a") -> tuple[int, int]:
@@ -123,7 +124,7 @@ def modulation_window_steps(run: RunResult, key: str = "rho_a") -> tuple[int, in
 def modulation_window_mean(run: RunResult, key: str = "rho_a") -> float:
     """Mean of a per-step trace over the iterations of the modulation window."""
     first, last = modulation_window_steps(run, key)
-    return float(np.nanmean(np.asarray(run.steps[key], dtype=float)[first:max(last, first + 1)]))
+    return float(np.nanmean(np.asarray(run.steps[key], dtype=float)[first : max(last, first + 1)]))
 
 
 def share_above(run: RunResult, key: str = "rho_a", threshold: float = 1.0) -> float:
@@ -142,7 +143,7 @@ def moving_average(x: Sequence[float], window: int) -> np.ndarray:
     sums = np.convolve(np.where(ok, x, 0.0), kernel, mode="full")
     counts = np.convolve(ok.astype(float), kernel, mode="full")
     start = (int(window) - 1) // 2
-    sums, counts = sums[start:start + len(x)], counts[start:start + len(x)]
+    sums, counts = sums[start : start + len(x)], counts[start : start + len(x)]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
@@ -151,12 +152,14 @@ def trace_band(runs: Sequence[RunResult], key: str = "rho_a", window: int = 1):
     """Each seed's per-step trace smoothed by `moving_average`, then per iteration across seeds: a
     DataFrame with columns step, mean, std, min, max (traces cut to the shortest seed)."""
     import pandas as pd
+
     traces = [moving_average(r.steps[key], window) for r in runs]
     n = min(len(t) for t in traces)
     table = np.stack([t[:n] for t in traces])
     std = table.std(0, ddof=1) if len(traces) > 1 else np.zeros(n)
-    return pd.DataFrame({"step": np.arange(n), "mean": table.mean(0), "std": std,
-                         "min": table.min(0), "max": table.max(0)})
+    return pd.DataFrame(
+        {"step": np.arange(n), "mean": table.mean(0), "std": std, "min": table.min(0), "max": table.max(0)}
+    )
 
 
 def probe(runs: list[RunResult], modality: str) -> dict[int, float]:

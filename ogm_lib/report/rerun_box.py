@@ -11,6 +11,7 @@ two runs at a time, one thread each, as `make retrain` trains them; the committe
 way on a 2-core machine (README). `chapter_runs` (`recipe/runs.py`) lists a chapter's runs at its default
 parameters from the chapter registry (`recipe/chapters.py`), the same rows and seeds the notebook trains, each once.
 """
+
 from __future__ import annotations
 
 import html
@@ -27,9 +28,9 @@ CORES = 2
 
 @dataclass(frozen=True)
 class Estimate:
-    runs: int               # the chapter's runs
-    committed: int          # of them, committed (a wall time known)
-    run_time_s: float       # their summed wall time
+    runs: int  # the chapter's runs
+    committed: int  # of them, committed (a wall time known)
+    run_time_s: float  # their summed wall time
     cores: int = CORES
 
     @property
@@ -41,6 +42,7 @@ class Estimate:
 def estimate(chapter: str, results_dir: str | Path | None = None) -> Estimate:
     """The chapter's runs and their committed wall times (`results/<key>.json`'s `wall_time_s`)."""
     from ..method.results import result_path
+
     configs = chapter_runs(chapter)
     total, found = 0.0, 0
     for c in configs:
@@ -68,9 +70,8 @@ def commands(chapter: str) -> dict[str, str]:
     again into a fresh folder; 'gpu': a real dataset on a GPU, fresh folder."""
     nb = f"{chapter}.ipynb"
     base = f"cd notebooks && papermill {nb} out.ipynb"
-    cmds = {"default": base,
-            "retrain": f"{base} -p results_dir ../results-fresh"}
-    ds = CHAPTER[chapter].real_dataset     # the paper's dataset for that table; None: the default data only
+    cmds = {"default": base, "retrain": f"{base} -p results_dir ../results-fresh"}
+    ds = CHAPTER[chapter].real_dataset  # the paper's dataset for that table; None: the default data only
     if ds is None:
         cmds["gpu"] = f"{base} -p profile gpu -p device cuda -p results_dir ../results-gpu"
     else:
@@ -83,23 +84,29 @@ def box_html(chapter: str, est: Estimate | None = None, how_to: str = "../how_to
     est = estimate(chapter) if est is None else est
     cmds = commands(chapter)
     if est.committed:
-        time = (f"Training its {est.runs} runs from nothing takes about {duration_text(est.expected_s)} on "
-                f"{est.cores} CPU cores ({duration_text(est.run_time_s)} of committed run time, {est.cores} runs at a "
-                f"time{'' if est.committed == est.runs else f'; {est.runs - est.committed} runs are not committed'}).")
+        time = (
+            f"Training its {est.runs} runs from nothing takes about {duration_text(est.expected_s)} on "
+            f"{est.cores} CPU cores ({duration_text(est.run_time_s)} of committed run time, {est.cores} runs at a "
+            f"time{'' if est.committed == est.runs else f'; {est.runs - est.committed} runs are not committed'})."
+        )
     else:
         time = f"None of its {est.runs} runs is committed: every one is trained."
     real = CHAPTER[chapter].real_dataset
     ds = "the default data" if real is None else real + " (prepared first, see the appendix)"
-    code = lambda s: (f'<pre style="white-space: pre-wrap; overflow-wrap: anywhere"><code>'   # noqa: E731
-                      f"{html.escape(s)}</code></pre>")
-    return (f'<div class="admonition ogm-rerun" data-chapter="{html.escape(chapter)}">'
-            f'<p class="admonition-title">Rerun this chapter</p>'
-            f"<p>On the default data (reads the committed runs in <code>results/</code>, trains nothing "
-            f"that is there):</p>{code(cmds['default'])}"
-            f"<p>To train instead of reading the committed runs, give a fresh results folder:</p>"
-            f"{code(cmds['retrain'])}<p>{html.escape(time)}</p>"
-            f"<p>On {html.escape(ds)}, on a GPU, into a fresh folder:</p>{code(cmds['gpu'])}"
-            f'<p>Every profile and option: <a href="{how_to}">How to rerun</a>.</p></div>')
+    code = lambda s: (
+        f'<pre style="white-space: pre-wrap; overflow-wrap: anywhere"><code>'  # noqa: E731
+        f"{html.escape(s)}</code></pre>"
+    )
+    return (
+        f'<div class="admonition ogm-rerun" data-chapter="{html.escape(chapter)}">'
+        f'<p class="admonition-title">Rerun this chapter</p>'
+        f"<p>On the default data (reads the committed runs in <code>results/</code>, trains nothing "
+        f"that is there):</p>{code(cmds['default'])}"
+        f"<p>To train instead of reading the committed runs, give a fresh results folder:</p>"
+        f"{code(cmds['retrain'])}<p>{html.escape(time)}</p>"
+        f"<p>On {html.escape(ds)}, on a GPU, into a fresh folder:</p>{code(cmds['gpu'])}"
+        f'<p>Every profile and option: <a href="{how_to}">How to rerun</a>.</p></div>'
+    )
 
 
 class RerunBox:
@@ -119,17 +126,14 @@ def box(chapter: str) -> RerunBox:
     return RerunBox(chapter, estimate(chapter))
 
 
-
-
-
 #: each profile in words (its numbers are read from `config.PROFILES`, `profile_html`)
 PROFILE_PROSE = {
     "converged": "the book's default: the paper's steps per epoch on the default data (batch 24, 102 steps), "
-                 "long enough that validation accuracy stops rising (chapter 11); narrow encoders, CPU-sized",
+    "long enough that validation accuracy stops rising (chapter 11); narrow encoders, CPU-sized",
     "cpu": "a shorter CPU schedule (bigger batches, fewer epochs) for a quick look; not what the book reports",
     "smoke": "seconds per run, for the tests only: the numbers mean nothing",
     "paper": "the paper's model and schedule (ResNet-18 width 64, 224-pixel frames, 100 epochs, batch 64): "
-             "for a real dataset on a GPU",
+    "for a real dataset on a GPU",
     "gpu": "the paper's model width and schedule on the default data's small images: the default data on a GPU",
 }
 
@@ -137,25 +141,32 @@ PROFILE_PROSE = {
 def profile_rows() -> list[tuple[str, str, str]]:
     """(profile, its numbers, its prose) for every profile of `config.PROFILES`."""
     from ..method.config import PROFILES
+
     out = []
     for name, p in PROFILES.items():
-        nums = (f"width {p['width']}, {p['epochs']} epochs, batch {p['batch_size']}, lr {p['lr']:g} "
-                f"(÷10 at epoch {p['lr_step']}), modulation epochs {p['modulation_start']}–{p['modulation_end']}, "
-                f"{p['image_size']}-pixel frames")
+        nums = (
+            f"width {p['width']}, {p['epochs']} epochs, batch {p['batch_size']}, lr {p['lr']:g} "
+            f"(÷10 at epoch {p['lr_step']}), modulation epochs {p['modulation_start']}–{p['modulation_end']}, "
+            f"{p['image_size']}-pixel frames"
+        )
         out.append((name, nums, PROFILE_PROSE[name]))
     return out
 
 
 def profile_html() -> str:
-    rows = "".join(f"<li><code>{html.escape(n)}</code>: {html.escape(prose)} ({html.escape(nums)}).</li>"
-                   for n, nums, prose in profile_rows())
-    return ('<details class="ogm-params"><summary>The parameters cell below: what each parameter and profile '
-            "means</summary><p>Each chapter's first code cell holds its parameters; papermill overrides any of "
-            "them (<code>-p name value</code>). <code>dataset</code>: <code>avdigits</code> (the default data, "
-            "no download), <code>synthetic</code> (tests) or a prepared real dataset; <code>device</code>: "
-            "<code>cpu</code> or <code>cuda</code>; <code>seeds</code>: runs per row; <code>results_dir</code>: "
-            "where runs are read from and written to (a fresh folder retrains). The profiles:</p>"
-            f"<ul>{rows}</ul></details>")
+    rows = "".join(
+        f"<li><code>{html.escape(n)}</code>: {html.escape(prose)} ({html.escape(nums)}).</li>"
+        for n, nums, prose in profile_rows()
+    )
+    return (
+        '<details class="ogm-params"><summary>The parameters cell below: what each parameter and profile '
+        "means</summary><p>Each chapter's first code cell holds its parameters; papermill overrides any of "
+        "them (<code>-p name value</code>). <code>dataset</code>: <code>avdigits</code> (the default data, "
+        "no download), <code>synthetic</code> (tests) or a prepared real dataset; <code>device</code>: "
+        "<code>cpu</code> or <code>cuda</code>; <code>seeds</code>: runs per row; <code>results_dir</code>: "
+        "where runs are read from and written to (a fresh folder retrains). The profiles:</p>"
+        f"<ul>{rows}</ul></details>"
+    )
 
 
 class ChapterHead:
@@ -173,5 +184,19 @@ class ChapterHead:
 
 def chapter_head(chapter: str) -> ChapterHead:
     return ChapterHead(chapter)
-__all__ = ["chapter_runs", "estimate", "Estimate", "commands", "box_html", "box", "duration_text", "CORES",
-           "profile_rows", "profile_html", "chapter_head", "PROFILE_PROSE"]
+
+
+__all__ = [
+    "chapter_runs",
+    "estimate",
+    "Estimate",
+    "commands",
+    "box_html",
+    "box",
+    "duration_text",
+    "CORES",
+    "profile_rows",
+    "profile_html",
+    "chapter_head",
+    "PROFILE_PROSE",
+]

@@ -8,6 +8,7 @@ discrepancy ratio and OGM coefficient (`modulation`, Eq. 10: k = 1 − tanh(alph
 modality); and the mean k^a over the modulated steps of the OGM-GE runs. The figures use the book's style
 (`figure_style`): mathtext, legends outside the data.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,11 +25,11 @@ class Setup:
     config: object
     data: object
     model: object
-    per_sample: dict        # encoder -> per-sample gradients
-    flat: dict              # encoder -> flattened per-sample gradients (pool x parameters)
+    per_sample: dict  # encoder -> per-sample gradients
+    flat: dict  # encoder -> flattened per-sample gradients (pool x parameters)
     rho_a: float
-    k: dict                 # encoder -> the batch's OGM coefficient
-    runs_k: np.ndarray      # the OGM-GE runs' mean k^a over their modulated steps, per seed
+    k: dict  # encoder -> the batch's OGM coefficient
+    runs_k: np.ndarray  # the OGM-GE runs' mean k^a over their modulated steps, per seed
     pool: int
     batch_sizes: list
     lr_factors: list
@@ -60,17 +61,31 @@ def setup(trained, alpha, pool, batch_sizes, lr_factors, update_batch_sizes, upd
         out = model(audio, visual)
         rho_a, rho_v = discrepancy_ratios(*modality_scores(out.logits_a, out.logits_v, labels))
     k = {"audio": float(coefficient(rho_a, alpha)), "visual": float(coefficient(rho_v, alpha))}
-    update_batch_sizes = checks.number_list(update_batch_sizes, "update_batch_sizes", int, low=1,
-                                            high=len(data.train))
+    update_batch_sizes = checks.number_list(update_batch_sizes, "update_batch_sizes", int, low=1, high=len(data.train))
     # the dominant (audio) encoder's k in this setting's OGM-GE runs: mean over each run's modulated steps
     runs_k = np.array([modulation_window_mean(r, "k_a") for r in trained.ogm_ge])
-    return Setup(config, data, model, per_sample, flat, float(rho_a), k, runs_k, pool, batch_sizes, lr_factors,
-                 update_batch_sizes, update_draws, ks)
+    return Setup(
+        config,
+        data,
+        model,
+        per_sample,
+        flat,
+        float(rho_a),
+        k,
+        runs_k,
+        pool,
+        batch_sizes,
+        lr_factors,
+        update_batch_sizes,
+        update_draws,
+        ks,
+    )
 
 
 def batch_noise_figure(noise):
     """Measured mini-batch noise against the formula tr(Σ₁)/b, per encoder (log-log)."""
     import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(WIDTH, 3.4))
     formula = [c for c in noise.columns if c.startswith("formula")][0]
     for i, (m, grp) in enumerate(noise.groupby("encoder")):
@@ -87,6 +102,7 @@ def batch_noise_figure(noise):
 def update_noise_figure(updates):
     """One SGD step's noise, measured against η² tr(Σ₁)/b, per encoder and learning rate."""
     import matplotlib.pyplot as plt
+
     predicted = [c for c in updates.columns if c.startswith("predicted")][0]
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.4), sharey=True)
     for ax, (m, grp) in zip(axes, updates.groupby("encoder")):
@@ -110,6 +126,7 @@ GE_BAR_LABELS = {"OGM-GE, paper (k^2+1)": r"OGM-GE, paper ($k^2+1$)"}
 def ge_noise_figure(ge, columns: Sequence[str], b: int):
     """The noise each method leaves, per encoder, as bars (log scale), the legend to the right."""
     import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(WIDTH, 3.4))
     table = ge[list(columns)].rename(columns=GE_BAR_LABELS)
     table.plot.bar(ax=ax, logy=True, rot=0, legend=False)
@@ -126,6 +143,7 @@ def temperature_figure(forms, k_audio: float, ks: Sequence[float], r_audio: floa
     import matplotlib.pyplot as plt
 
     from ..method.temperature import FORM_LABELS, temperature_factor
+
     grid = np.logspace(-2, 0, 200)
     fig, ax = plt.subplots(figsize=(WIDTH, 3.6))
     for f in forms:

@@ -34,6 +34,7 @@ one-sided hypothesis the constant difference satisfies as certain (p = 0), every
 The test split's own sampling error, which the seed spread does not contain (every seed is scored on the same
 test clips), is `binomial_se`.
 """
+
 from __future__ import annotations
 
 import math
@@ -51,7 +52,12 @@ CONFIDENCE = 0.95
 #: the power at which the minimum detectable effect is computed
 POWER = 0.8
 REPRODUCED, SMALLER, EQUIVALENT, CONTRADICTED, INCONCLUSIVE = (
-    "reproduced", "smaller than the paper's", "equivalent to no effect", "contradicted", "inconclusive")
+    "reproduced",
+    "smaller than the paper's",
+    "equivalent to no effect",
+    "contradicted",
+    "inconclusive",
+)
 LABELS = (REPRODUCED, SMALLER, EQUIVALENT, CONTRADICTED, INCONCLUSIVE)
 #: the family of a claim tested alone at the full ALPHA
 PRIMARY = "primary"
@@ -61,14 +67,15 @@ FAMILIES = (PRIMARY, "paper", "book")
 @dataclass(frozen=True)
 class PairedTest:
     """The paired differences A - B over seeds and their one-sided t-tests (unadjusted)."""
+
     diffs: tuple[float, ...]
     mean: float
-    std: float          # sample standard deviation (ddof = 1); nan for n < 2
-    ci_low: float       # CONFIDENCE interval of the mean difference (t, n - 1 df); nan for n < 2
+    std: float  # sample standard deviation (ddof = 1); nan for n < 2
+    ci_low: float  # CONFIDENCE interval of the mean difference (t, n - 1 df); nan for n < 2
     ci_high: float
-    t: float            # mean / (std / sqrt(n)); +-inf for a constant non-zero difference, nan for n < 2
-    p_greater: float    # one-sided p, H1: E[A - B] > 0 (the paper's direction)
-    p_less: float       # one-sided p, H1: E[A - B] < 0 (the opposite direction)
+    t: float  # mean / (std / sqrt(n)); +-inf for a constant non-zero difference, nan for n < 2
+    p_greater: float  # one-sided p, H1: E[A - B] > 0 (the paper's direction)
+    p_less: float  # one-sided p, H1: E[A - B] < 0 (the opposite direction)
 
     @property
     def n(self) -> int:
@@ -110,8 +117,9 @@ def paired_test(a: Sequence[float], b: Sequence[float], confidence: float = CONF
     se = std / math.sqrt(n)
     t = mean / se
     half = float(_st.t.ppf(0.5 + confidence / 2, n - 1)) * se
-    return PairedTest(tuple(d.tolist()), mean, std, mean - half, mean + half, t,
-                      float(_st.t.sf(t, n - 1)), float(_st.t.cdf(t, n - 1)))
+    return PairedTest(
+        tuple(d.tolist()), mean, std, mean - half, mean + half, t, float(_st.t.sf(t, n - 1)), float(_st.t.cdf(t, n - 1))
+    )
 
 
 def p_smaller(test: PairedTest, delta: float | None) -> float:
@@ -168,33 +176,48 @@ def mde(n: int, sd: float, level: float = ALPHA, power: float = POWER) -> float:
 class Judgement:
     """A claim's test, its adjusted p-values (each within the claim's family), its label and the level its
     paper-direction test is held to (for the minimum detectable effect)."""
+
     test: PairedTest
-    p_adjusted: float              # test 1, paper's direction
-    p_adjusted_opposite: float     # test 2, opposite direction
+    p_adjusted: float  # test 1, paper's direction
+    p_adjusted_opposite: float  # test 2, opposite direction
     label: str
-    p_adjusted_smaller: float = 1.0      # test 3, below the paper's effect
-    p_adjusted_equivalent: float = 1.0   # test 4, TOST within the margin
+    p_adjusted_smaller: float = 1.0  # test 3, below the paper's effect
+    p_adjusted_equivalent: float = 1.0  # test 4, TOST within the margin
     family: str = PRIMARY
     family_size: int = 1
-    level: float = ALPHA           # ALPHA for a primary claim, Holm's step level in a family
+    level: float = ALPHA  # ALPHA for a primary claim, Holm's step level in a family
 
     def mde(self, power: float = POWER) -> float:
         """The minimum detectable effect (units of the differences) at `level` (`mde`)."""
         return mde(self.test.n, self.test.std, self.level, power)
 
 
-def label_of(p_adjusted: float, p_adjusted_opposite: float, alpha: float = ALPHA,
-             p_adjusted_smaller: float = 1.0, p_adjusted_equivalent: float = 1.0) -> str:
+def label_of(
+    p_adjusted: float,
+    p_adjusted_opposite: float,
+    alpha: float = ALPHA,
+    p_adjusted_smaller: float = 1.0,
+    p_adjusted_equivalent: float = 1.0,
+) -> str:
     """The first label whose test rejects at `alpha` (adjusted p below it), in the rule's order."""
-    for label, p in ((REPRODUCED, p_adjusted), (CONTRADICTED, p_adjusted_opposite),
-                     (EQUIVALENT, p_adjusted_equivalent), (SMALLER, p_adjusted_smaller)):
+    for label, p in (
+        (REPRODUCED, p_adjusted),
+        (CONTRADICTED, p_adjusted_opposite),
+        (EQUIVALENT, p_adjusted_equivalent),
+        (SMALLER, p_adjusted_smaller),
+    ):
         if p < alpha:
             return label
     return INCONCLUSIVE
 
 
-def judge(tests: Sequence[PairedTest], alpha: float = ALPHA, paper_effects: Sequence[float | None] | None = None,
-          margins: Sequence[float | None] | None = None, families: Sequence[str] | None = None) -> list[Judgement]:
+def judge(
+    tests: Sequence[PairedTest],
+    alpha: float = ALPHA,
+    paper_effects: Sequence[float | None] | None = None,
+    margins: Sequence[float | None] | None = None,
+    families: Sequence[str] | None = None,
+) -> list[Judgement]:
     """Label every test of one chapter. `paper_effects`: per test, the paper's effect delta (test 3; None: no
     test); `margins`: per test, the equivalence margin M (test 4; None: no test); `families`: per test, its
     family (`FAMILIES`; default: all in one family named "paper"). A "primary" test is a family of its own;
@@ -218,9 +241,17 @@ def judge(tests: Sequence[PairedTest], alpha: float = ALPHA, paper_effects: Sequ
         equiv = holm([p_equivalent(t, margins[i]) for t, i in zip(ts, idx)])
         levels = holm_levels([t.p_greater for t in ts], alpha)
         for j, i in enumerate(idx):
-            out[i] = Judgement(tests[i], float(up[j]), float(down[j]),
-                               label_of(up[j], down[j], alpha, smaller[j], equiv[j]), float(smaller[j]),
-                               float(equiv[j]), families[i], len(idx), float(levels[j]))
+            out[i] = Judgement(
+                tests[i],
+                float(up[j]),
+                float(down[j]),
+                label_of(up[j], down[j], alpha, smaller[j], equiv[j]),
+                float(smaller[j]),
+                float(equiv[j]),
+                families[i],
+                len(idx),
+                float(levels[j]),
+            )
     return out
 
 

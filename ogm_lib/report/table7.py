@@ -1,13 +1,14 @@
 """Table 7, noise intensity: its claims, and accuracy against the SGD noise scale lr / batch
 (Jastrzebski et al. 2017). The grid itself is part of the run recipe (`book.noise_settings`)."""
+
 from __future__ import annotations
 
 from typing import Sequence
 
-from ..recipe.book import NoiseSetting
-from ..method.results import RunResult
-from .claims import Claim
 from ..ground.paper import TABLE7, difference
+from ..method.results import RunResult
+from ..recipe.book import NoiseSetting
+from .claims import Claim
 from .plots import CONDITION_COLORS
 from .reduce import mean_std, values
 from .tables import slug
@@ -29,25 +30,50 @@ def noise_claims(settings: Sequence[NoiseSetting], runs: dict[str, list[RunResul
     for s in settings:
         if s.method != "normal" or s is base or s.noise >= base.noise:
             continue
-        claims.append(Claim(f"noise_{slug(s.label)}", f"{base.label} beats {s.label} (lr / batch "
-                            f"{base.noise / s.noise:g} × larger)", runs[base.label], runs[s.label],
-                            paper=difference(TABLE7, base.paper_row, s.paper_row), short=s.label))
+        claims.append(
+            Claim(
+                f"noise_{slug(s.label)}",
+                f"{base.label} beats {s.label} (lr / batch {base.noise / s.noise:g} × larger)",
+                runs[base.label],
+                runs[s.label],
+                paper=difference(TABLE7, base.paper_row, s.paper_row),
+                short=s.label,
+            )
+        )
     for s in settings:
         if s.method == "ge":
-            claims.append(Claim("ge_only", f"{s.label} beats {base.label} (vanilla)", runs[s.label],
-                                runs[base.label], paper=difference(TABLE7, s.paper_row, base.paper_row),
-                                short="GE only", family="primary"))
+            claims.append(
+                Claim(
+                    "ge_only",
+                    f"{s.label} beats {base.label} (vanilla)",
+                    runs[s.label],
+                    runs[base.label],
+                    paper=difference(TABLE7, s.paper_row, base.paper_row),
+                    short="GE only",
+                    family="primary",
+                )
+            )
     return claims
 
 
 def noise_points(settings: Sequence[NoiseSetting], runs: dict[str, list[RunResult]], metric: str = "test_acc"):
     """A DataFrame, one row per setting: lr, batch, lr / batch, mean and std over seeds of `metric`."""
     import pandas as pd
+
     rows = []
     for s in settings:
         m, sd = mean_std(values(runs[s.label], metric))
-        rows.append({"label": s.label, "series": s.series, "lr": s.lr, "batch": s.batch_size,
-                     "lr / batch": s.noise, "mean": m, "std": sd})
+        rows.append(
+            {
+                "label": s.label,
+                "series": s.series,
+                "lr": s.lr,
+                "batch": s.batch_size,
+                "lr / batch": s.noise,
+                "mean": m,
+                "std": sd,
+            }
+        )
     return pd.DataFrame(rows).set_index("label")
 
 
@@ -57,10 +83,17 @@ def plot_noise_scale(ax, points, title: str = "", ylabel: str = "test accuracy")
     colors = {"learning rate": CONDITION_COLORS["joint"], "batch size": "#bcbd22", "GE only": CONDITION_COLORS["ge"]}
     for series, group in points.groupby("series", sort=False):
         group = group.sort_values("lr / batch")
-        ax.errorbar(group["lr / batch"], group["mean"], yerr=group["std"], marker=markers.get(series, "o"),
-                    ms=9 if series == "GE only" else 6, capsize=3, color=colors.get(series),
-                    linestyle="-" if len(group) > 1 else "none",
-                    label=f"vary {series}" if series != "GE only" else series)
+        ax.errorbar(
+            group["lr / batch"],
+            group["mean"],
+            yerr=group["std"],
+            marker=markers.get(series, "o"),
+            ms=9 if series == "GE only" else 6,
+            capsize=3,
+            color=colors.get(series),
+            linestyle="-" if len(group) > 1 else "none",
+            label=f"vary {series}" if series != "GE only" else series,
+        )
     ax.set_xscale("log")
     ax.set_xlabel("SGD noise scale: learning rate / batch size")
     ax.set_ylabel(ylabel)

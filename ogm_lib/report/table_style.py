@@ -16,6 +16,7 @@ becomes group rows.
 `install()` makes this the HTML of every DataFrame a notebook displays (an IPython formatter), so chapters need
 no call of their own; a verdict table is recognised by its columns and shown as `verdict_view`.
 """
+
 from __future__ import annotations
 
 import html
@@ -51,7 +52,7 @@ table.{CSS_CLASS} tr.group th {{background: #f3f3f3; font-weight: 600; border-to
 table.{CSS_CLASS} span.label {{display: inline-block; padding: 0 0.35em; border-radius: 0.3em;}}
 details.{CSS_CLASS}-details > summary {{cursor: pointer; font-size: 0.85em; color: #555;}}
 div.{CSS_CLASS}-wrap {{max-width: 100%; overflow-x: hidden;}}
-</style>"""
+</style>"""  # noqa: E501 (the style block stays as the committed pages hold it)
 
 
 class HTMLTable:
@@ -76,6 +77,7 @@ def cell_text(value, digits: int | None = None) -> str:
         return MISSING
     try:
         import pandas as pd
+
         if pd.isna(value) is True:
             return MISSING
     except (TypeError, ValueError, ImportError):
@@ -93,8 +95,10 @@ def _is_number(value) -> bool:
 
 def _label_span(label: str) -> str:
     bg, fg = LABEL_COLORS.get(str(label), ("#ececec", "#333333"))
-    return (f'<span class="label" style="background:{bg};color:{fg}" data-label="{html.escape(str(label))}">'
-            f"{html.escape(str(label))}</span>")
+    return (
+        f'<span class="label" style="background:{bg};color:{fg}" data-label="{html.escape(str(label))}">'
+        f"{html.escape(str(label))}</span>"
+    )
 
 
 def _index_names(df) -> list[str]:
@@ -105,11 +109,13 @@ def _flat(col) -> str:
     return " · ".join(str(c) for c in col if str(c)) if isinstance(col, tuple) else str(col)
 
 
-def _rows_html(df, columns: Sequence, label_columns: Iterable = (), group: bool = True,
-               widths: dict | None = None) -> str:
+def _rows_html(
+    df, columns: Sequence, label_columns: Iterable = (), group: bool = True, widths: dict | None = None
+) -> str:
     """<table> of `df[columns]`, the index as the first column(s); with `group` and a MultiIndex, the first
     level becomes one group row per value."""
     import pandas as pd
+
     label_columns = set(label_columns)
     multi = isinstance(df.index, pd.MultiIndex)
     grouped = group and multi
@@ -143,13 +149,20 @@ def _rows_html(df, columns: Sequence, label_columns: Iterable = (), group: bool 
 
 def _plain(df) -> str:
     import pandas as pd
-    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.max_colwidth", None,
-                           "display.width", 200):
+
+    with pd.option_context(
+        "display.max_rows", None, "display.max_columns", None, "display.max_colwidth", None, "display.width", 200
+    ):
         return df.to_string()
 
 
-def html_table(df, details: Sequence | None = None, summary: str = "more columns", caption: str | None = None,
-               label_columns: Iterable = ()) -> HTMLTable:
+def html_table(
+    df,
+    details: Sequence | None = None,
+    summary: str = "more columns",
+    caption: str | None = None,
+    label_columns: Iterable = (),
+) -> HTMLTable:
     """Every row and every character of `df`, wrapped to the page width. `details`: columns shown only in a
     collapsible part below (a second table with the same rows); `label_columns`: columns whose values are
     verdict labels (colour-coded)."""
@@ -161,8 +174,10 @@ def html_table(df, details: Sequence | None = None, summary: str = "more columns
         parts.append(f'<p class="{CSS_CLASS}-caption"><strong>{html.escape(caption)}</strong></p>')
     parts.append(_rows_html(df, main, label_columns))
     if details:
-        parts.append(f'<details class="{CSS_CLASS}-details"><summary>{html.escape(summary)}: '
-                     f'{html.escape(", ".join(_flat(c) for c in details))}</summary>')
+        parts.append(
+            f'<details class="{CSS_CLASS}-details"><summary>{html.escape(summary)}: '
+            f"{html.escape(', '.join(_flat(c) for c in details))}</summary>"
+        )
         parts.append(_rows_html(df, details, label_columns))
         parts.append("</details>")
     parts.append("</div>")
@@ -171,6 +186,7 @@ def html_table(df, details: Sequence | None = None, summary: str = "more columns
 
 def _as_frame(df):
     import pandas as pd
+
     if isinstance(df, pd.Series):
         return df.to_frame()
     return df
@@ -194,6 +210,7 @@ def is_verdict_table(df) -> bool:
 def verdict_view(df, summary: str = "details") -> HTMLTable:
     """claim | paper's effect | ours with interval | verdict (colour-coded), the other columns collapsible."""
     import pandas as pd
+
     cols = list(df.columns)
     verdict, ours, paper = (find_column(cols, r) for r in ("verdict", "ours", "paper"))
     if verdict is None or ours is None:
@@ -208,11 +225,16 @@ def verdict_view(df, summary: str = "details") -> HTMLTable:
     claim_head = names[-1] or "claim"
     grouped = isinstance(df.index, pd.MultiIndex)
     widths = {claim_head: "34%", "paper's effect": "20%", "ours, 95% CI": "26%", "verdict": "20%"}
-    body = [CSS, f'<div class="{CSS_CLASS}-wrap">',
-            _rows_html(view, main_named, label_cols, group=grouped, widths=widths)]
+    body = [
+        CSS,
+        f'<div class="{CSS_CLASS}-wrap">',
+        _rows_html(view, main_named, label_cols, group=grouped, widths=widths),
+    ]
     if rest:
-        body.append(f'<details class="{CSS_CLASS}-details"><summary>{html.escape(summary)}: '
-                    f'{html.escape(", ".join(_flat(c) for c in rest))}</summary>')
+        body.append(
+            f'<details class="{CSS_CLASS}-details"><summary>{html.escape(summary)}: '
+            f"{html.escape(', '.join(_flat(c) for c in rest))}</summary>"
+        )
         body.append(_rows_html(view, rest, label_cols, group=grouped))
         body.append("</details>")
     body.append("</div>")
@@ -235,17 +257,29 @@ def install(ip=None) -> bool:
     if ip is None:
         try:
             from IPython import get_ipython
-        except ImportError:   # pragma: no cover - IPython comes with the notebook stack
+        except ImportError:  # pragma: no cover - IPython comes with the notebook stack
             return False
         ip = get_ipython()
     if ip is None:
         return False
     import pandas as pd
+
     fmt = ip.display_formatter.formatters["text/html"]
     fmt.for_type(pd.DataFrame, _formatter)
     fmt.for_type(pd.Series, _formatter)
     return True
 
 
-__all__ = ["html_table", "verdict_view", "render", "install", "is_verdict_table", "find_column", "cell_text",
-           "HTMLTable", "LABEL_COLORS", "VERDICT_COLUMNS", "MISSING"]
+__all__ = [
+    "html_table",
+    "verdict_view",
+    "render",
+    "install",
+    "is_verdict_table",
+    "find_column",
+    "cell_text",
+    "HTMLTable",
+    "LABEL_COLORS",
+    "VERDICT_COLUMNS",
+    "MISSING",
+]

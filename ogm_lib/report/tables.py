@@ -7,6 +7,7 @@ name the data behind our columns.
   sampling error (`stats.binomial_se` at our mean accuracy), which the spread over seeds does not contain.
 - `optimism_table(runs)`: how many points the paper's protocol adds, per row.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,6 +38,7 @@ def seed_count_text(runs: dict[str, list[RunResult]]) -> str:
 def regime_name(runs: dict[str, list[RunResult]]) -> str | None:
     """The regime of the default data (`regimes.REGIMES`) every run has, if any."""
     from ..recipe.regimes import regime_named
+
     names = {regime_named(r.config.get("dataset", "avdigits"), r.config) for rs in runs.values() for r in rs}
     return names.pop() if len(names) == 1 else None
 
@@ -52,6 +54,7 @@ def setting_text(dataset: str, profile: str, runs: dict[str, list[RunResult]]) -
 def test_split_size(config: RunConfig) -> int:
     """The number of test items of `config`'s data (the data is built, or read from its cache)."""
     from ..method.data import build_datasets
+
     return len(build_datasets(config).test)
 
 
@@ -62,16 +65,23 @@ def _paper_cell(value) -> str:
 def paper_table(paper: dict[str, dict[str, float]], rows: Sequence[str] | None = None):
     """The paper's numbers (percent, one decimal as printed) as a DataFrame, rows in the paper's order."""
     import pandas as pd
+
     columns = list(dict.fromkeys(c for row in paper.values() for c in row))
     rows = list(paper) if rows is None else list(rows)
     data = {r: {c: _paper_cell(paper.get(r, {}).get(c)) for c in columns} for r in rows}
     return pd.DataFrame.from_dict(data, orient="index", columns=columns)
 
 
-def paper_vs_ours(paper: dict[str, dict[str, float]], ours: dict[str, list[RunResult]], dataset: str,
-                  profile: str, metrics: dict[str, str] | None = None,
-                  paper_rows: dict[str, str | None] | None = None, paper_columns: Sequence[str] | None = None,
-                  test_size: int | None = None):
+def paper_vs_ours(
+    paper: dict[str, dict[str, float]],
+    ours: dict[str, list[RunResult]],
+    dataset: str,
+    profile: str,
+    metrics: dict[str, str] | None = None,
+    paper_rows: dict[str, str | None] | None = None,
+    paper_columns: Sequence[str] | None = None,
+    test_size: int | None = None,
+):
     """The paper's columns, then ours, one row per entry of `ours` (in its order).
 
     paper: a table of `paper.py`; ours: label -> runs (one per seed); metrics: our column title -> metric
@@ -80,6 +90,7 @@ def paper_vs_ours(paper: dict[str, dict[str, float]], ours: dict[str, list[RunRe
     test_size: the number of test items, for the binomial standard error of our mean accuracy.
     Our cells are "mean ± std" in percent over seeds, under each selection protocol."""
     import pandas as pd
+
     metrics = {"Acc": "test_acc"} if metrics is None else metrics
     all_columns = list(dict.fromkeys(c for row in paper.values() for c in row))
     columns = all_columns if paper_columns is None else list(paper_columns)
@@ -105,21 +116,25 @@ def paper_vs_ours(paper: dict[str, dict[str, float]], ours: dict[str, list[RunRe
 def at(name: str = "test_acc", protocol: str = "val"):
     """A column of `summary`: a metric at the protocol's epoch."""
     from .reduce import metric
+
     return lambda r: metric(r, name, protocol)
 
 
 def last(key: str):
     """A column of `summary`: the last recorded value of a per-epoch metric (e.g. a linear probe)."""
     from .reduce import final_metric
+
     return lambda r: final_metric(r, key)
 
 
-def summary(ours: dict[str, list[RunResult]], columns: dict[str, object], scale: float = 100.0, digits: int = 1,
-            name: str = ""):
+def summary(
+    ours: dict[str, list[RunResult]], columns: dict[str, object], scale: float = 100.0, digits: int = 1, name: str = ""
+):
     """One row per entry of `ours`, one column per entry of `columns` (title -> a function of one run, e.g.
     `at("test_acc", "val")`, `last("probe_visual")`): mean ± std over seeds, times `scale`. A column whose
     function fails on a run (a metric the run does not have) shows "—"."""
     import pandas as pd
+
     data = {}
     for label, runs in ours.items():
         row = {}
@@ -138,11 +153,15 @@ def optimism_table(ours: dict[str, list[RunResult]], name: str = "test_acc"):
     """Per row: mean ± std over seeds of (metric at the best test epoch - at the best validation epoch), in
     points, and the share of runs where the two protocols pick different epochs."""
     import pandas as pd
+
     from .reduce import chosen_epoch
+
     rows = {}
     for label, runs in ours.items():
         m, s = mean_std(optimism(runs, name))
         differ = sum(chosen_epoch(r, "val") != chosen_epoch(r, "test") for r in runs)
-        rows[label] = {"paper's protocol adds (points)": f"{100 * m:+.1f} ± {100 * s:.1f}",
-                       "runs where the epochs differ": f"{differ} of {len(runs)}"}
+        rows[label] = {
+            "paper's protocol adds (points)": f"{100 * m:+.1f} ± {100 * s:.1f}",
+            "runs where the epochs differ": f"{differ} of {len(runs)}",
+        }
     return pd.DataFrame.from_dict(rows, orient="index")

@@ -1,6 +1,7 @@
 """Small sentences made from numbers, for the chapters' glue (ranges, means over seeds, learning rates, how
 much the paper's protocol adds, what OGM does inside the modulation window: chapter 02), and the window's
 coefficients those sentences and tables read. Each sentence is true for every outcome of its numbers."""
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -32,8 +33,10 @@ def optimism_text(gains: Sequence[float]) -> str:
 
 def optimiser_lr_text(sgd_lr: float, adam_lr: float, profile: str) -> str:
     """Chapter 07's two learning rates, and that the pair was not tuned against each other."""
-    return (f"SGD at lr {sgd_lr:g} (the {profile} profile's) and Adam at lr {adam_lr:g}, a common default not tuned "
-            f"for this data")
+    return (
+        f"SGD at lr {sgd_lr:g} (the {profile} profile's) and Adam at lr {adam_lr:g}, a common default not tuned "
+        f"for this data"
+    )
 
 
 def window_k(run, alpha: float, key: str = "rho_a") -> float:
@@ -41,6 +44,7 @@ def window_k(run, alpha: float, key: str = "rho_a") -> float:
     k = 1 - tanh(alpha rho) where rho > 1, else 1 (paper Eq. 10, `modulation.coefficient`). For a run trained
     without OGM the ratio is measured, not applied, so this is the k OGM would have applied at `alpha`."""
     from .reduce import modulation_window_steps
+
     first, last = modulation_window_steps(run, key)
     rho = np.asarray(run.steps[key][first:last], dtype=float)
     return float(np.nanmean(np.where(rho > 1, 1 - np.tanh(alpha * rho), 1.0)))
@@ -50,19 +54,23 @@ def mechanism_text(without, with_ge, alpha: float) -> str:
     """Chapter 02: rho^a over the modulation window without and with OGM-GE, and the k^a OGM-GE applied, mean
     over seeds; whether audio led (rho^a > 1) and whether the ratio is lower with OGM-GE, in numbers."""
     from .reduce import modulation_window_mean
+
     r0 = float(np.mean([modulation_window_mean(r, "rho_a") for r in without]))
     r1 = float(np.mean([modulation_window_mean(r, "rho_a") for r in with_ge]))
     k = float(np.mean([modulation_window_mean(r, "k_a") for r in with_ge]))
     lead = "audio leads on average" if min(r0, r1) > 1 else "audio does not lead on average"
-    return (f"inside the modulation window ρᵃ averages {r0:.2f} without OGM-GE and {r1:.2f} with it ({lead}; "
-            f"a difference of {r1 - r0:+.2f}), while OGM-GE scales the audio encoder's gradient by kᵃ = {k:.2f} on "
-            f"average at alpha {alpha:g}")
+    return (
+        f"inside the modulation window ρᵃ averages {r0:.2f} without OGM-GE and {r1:.2f} with it ({lead}; "
+        f"a difference of {r1 - r0:+.2f}), while OGM-GE scales the audio encoder's gradient by kᵃ = {k:.2f} on "
+        f"average at alpha {alpha:g}"
+    )
 
 
 def applied_window_k(run, key: str = "k_a") -> float:
     """The mean coefficient a run applied over its modulated steps; a KeyError (a table's "—") for a run
     trained without OGM, which logs k but does not apply it."""
     from .reduce import modulation_window_mean
+
     if run.config.get("method") == "normal":
         raise KeyError(f"{key} is not applied without OGM")
     return modulation_window_mean(run, key)

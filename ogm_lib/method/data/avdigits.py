@@ -44,7 +44,8 @@ exactly (`hop = 128` samples = 16.0 ms) and shorten the window to the same 128 s
 samples, centred; FSDD utterances last 0.44 s on average) gives `F = 128 / 2 + 1 = 65` frequency bins and
 `T = 1 + 4000 // 128 = 32` frames: a `65 x 32` spectrogram. This size is set by the CPU budget: a
 book run must take well under a minute on 2 cores, and the audio encoder's cost grows with F x T
-(129 x 63, the 32 ms / 1 s alternative, made a run four times slower). Clips are tiled (repeated) up to `audio_seconds`, or cut, as officially;
+(129 x 63, the 32 ms / 1 s alternative, made a run four times slower). Clips are tiled (repeated) up to
+`audio_seconds`, or cut, as officially;
 white Gaussian noise is then added at `audio_snr_db` relative to the clip's own power.
 
 ## Visual
@@ -74,9 +75,8 @@ cache copied over it, random bytes) is named in a one-line warning and rebuilt. 
 read-only `data_dir` just skips the cache. Mind the size at large `image_size`: the visual tensor is
 3,000 x T x S x S floats (at S = 224, T = 3: 1.8 GB).
 """
-from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from __future__ import annotations
 
 import hashlib
 import json
@@ -85,6 +85,7 @@ import os
 import warnings
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -93,19 +94,27 @@ import torch.nn.functional as F
 from ...ground.catalogue import AVDIGITS_PREPROCESS_VERSION
 from ..fileio import atomic_write
 from .common import AVSplits, AVTensorDataset
-from .fsdd import CHECKSUM_FILE, SAMPLE_RATE, ensure_fsdd, expected_checksums, parse_fsdd_name, read_wav
-from .fsdd import default_data_dir, recording_names
+from .fsdd import (
+    CHECKSUM_FILE,
+    SAMPLE_RATE,
+    default_data_dir,
+    ensure_fsdd,
+    expected_checksums,
+    parse_fsdd_name,
+    read_wav,
+    recording_names,
+)
 
-if TYPE_CHECKING:                       # annotations only: the config builds on the data catalogue, not on this
+if TYPE_CHECKING:  # annotations only: the config builds on the data catalogue, not on this
     from ..config import RunConfig
 
 #: seeds every random choice that touches the test split, the same for every run (a run's own seed draws the rest)
 TEST_SEED = 0
-N_FFT = 128          # 16 ms at 8 kHz
-HOP = 128            # 16 ms at 8 kHz, the official CREMA-D hop
-LOG_EPS = 1e-7       # as the official log(|S| + 1e-7)
-JITTER = 1 / 8       # largest frame translation, as a fraction of the side
-TEST_TAKES = 5       # FSDD takes 0-4 are the official test set
+N_FFT = 128  # 16 ms at 8 kHz
+HOP = 128  # 16 ms at 8 kHz, the official CREMA-D hop
+LOG_EPS = 1e-7  # as the official log(|S| + 1e-7)
+JITTER = 1 / 8  # largest frame translation, as a fraction of the side
+TEST_TAKES = 5  # FSDD takes 0-4 are the official test set
 #: bump when the preprocessing changes, so stale caches are not reused
 PREPROCESS_VERSION = AVDIGITS_PREPROCESS_VERSION
 CLASS_NAMES = [str(d) for d in range(10)]
@@ -129,7 +138,7 @@ def load_avdigits(config: RunConfig, *, data_seed: int | None = None, use_cache:
     payload = None
     if use_cache and cache.is_file():
         payload, problem = read_cache(cache, knobs)
-        if problem:          # a cache that does not prove it holds this data is rebuilt, never trained on
+        if problem:  # a cache that does not prove it holds this data is rebuilt, never trained on
             warnings.warn(f"avdigits cache {cache} {problem}; rebuilding it", RuntimeWarning, stacklevel=2)
     if payload is None:
         ensure_fsdd(root)
@@ -141,13 +150,22 @@ def load_avdigits(config: RunConfig, *, data_seed: int | None = None, use_cache:
 
 def _knobs(config: RunConfig, data_seed: int) -> dict:
     """Everything that changes the tensors: the cache key."""
-    knobs = dict(version=PREPROCESS_VERSION, data_seed=int(data_seed), test_seed=TEST_SEED,
-                 val_fraction=float(config.val_fraction), n_frames=int(config.n_frames),
-                 image_size=int(config.image_size), audio_snr_db=float(config.audio_snr_db),
-                 visual_noise=float(config.visual_noise), audio_seconds=float(config.audio_seconds),
-                 n_fft=N_FFT, hop=HOP, jitter=JITTER,
-                 checksums=hashlib.sha256(CHECKSUM_FILE.read_bytes()).hexdigest()[:16])
-    if config.split != "official":     # only then: the official split's caches keep their names
+    knobs = dict(
+        version=PREPROCESS_VERSION,
+        data_seed=int(data_seed),
+        test_seed=TEST_SEED,
+        val_fraction=float(config.val_fraction),
+        n_frames=int(config.n_frames),
+        image_size=int(config.image_size),
+        audio_snr_db=float(config.audio_snr_db),
+        visual_noise=float(config.visual_noise),
+        audio_seconds=float(config.audio_seconds),
+        n_fft=N_FFT,
+        hop=HOP,
+        jitter=JITTER,
+        checksums=hashlib.sha256(CHECKSUM_FILE.read_bytes()).hexdigest()[:16],
+    )
+    if config.split != "official":  # only then: the official split's caches keep their names
         knobs["split"] = config.split
     # the testbed search's knobs (`testbed.py`), likewise only when not at their defaults
     for name, default in (("visual_source", "digits"), ("visual_clutter", 0), ("train_fraction", 1.0)):
@@ -163,11 +181,12 @@ def read_cache(path: Path, knobs: dict) -> tuple[dict | None, str | None]:
     the FSDD checksum list's hash), hold exactly the clips that `split_clips` puts in each split for them, and
     tensors of the shapes they give. Read with the safe loader (`weights_only=True`): data, never code."""
     from ..checkpoint import load, unreadable
+
     try:
         payload = load(path)
     except (MemoryError, PermissionError):
         raise
-    except Exception as err:       # random bytes, a truncated file, a pickle that is not plain data
+    except Exception as err:  # random bytes, a truncated file, a pickle that is not plain data
         return None, unreadable(err)
     try:
         problem = _cache_problem(payload, knobs)
@@ -185,7 +204,7 @@ def _cache_problem(payload, knobs: dict) -> str | None:
         shown = ", ".join(f"{k} {payload['knobs'].get(k)!r} (this run: {knobs.get(k)!r})" for k in diff[:3])
         return f"was built for other data: {shown}"
     names = list(expected_checksums())
-    split = knob_split(names, knobs)          # thinned as built: a cache of fewer training clips is a hit
+    split = knob_split(names, knobs)  # thinned as built: a cache of fewer training clips is a hit
     spec_t = 1 + int(round(knobs["audio_seconds"] * SAMPLE_RATE)) // HOP
     for s in SPLITS:
         part = payload[s]
@@ -193,9 +212,12 @@ def _cache_problem(payload, knobs: dict) -> str | None:
         if list(part["clip_ids"]) != want:
             return f"holds other {s} clips than these knobs split off ({len(part['clip_ids'])}, expected {len(want)})"
         n = len(want)
-        shapes = {"audio": (n, 1, N_FFT // 2 + 1, spec_t),
-                  "visual": (n, 1, knobs["n_frames"], knobs["image_size"], knobs["image_size"]),
-                  "labels": (n,), "image_ids": (n,)}
+        shapes = {
+            "audio": (n, 1, N_FFT // 2 + 1, spec_t),
+            "visual": (n, 1, knobs["n_frames"], knobs["image_size"], knobs["image_size"]),
+            "labels": (n,),
+            "image_ids": (n,),
+        }
         for name, shape in shapes.items():
             if tuple(part[name].shape) != shape:
                 return f"holds {s} {name} of shape {tuple(part[name].shape)}, expected {shape}"
@@ -222,6 +244,7 @@ def _hash(knobs: dict) -> str:
 # Splits and pairing
 # ---------------------------------------------------------------------------------------------------------
 
+
 def split_clips(names: list[str], val_fraction: float, data_seed: int, rule: str = "official") -> np.ndarray:
     """Split name per clip: official test (takes 0-4, fixed), and validation carved from train per digit
     (drawn from `data_seed`); with `rule = "speaker"`, test and validation speakers held out instead
@@ -229,6 +252,7 @@ def split_clips(names: list[str], val_fraction: float, data_seed: int, rule: str
     parsed = [parse_fsdd_name(n) for n in names]
     if rule == "speaker":
         from .splits import speaker_split
+
         return np.array(speaker_split([p[1] for p in parsed], val_fraction), dtype=object)
     digits = np.array([p[0] for p in parsed])
     split = np.where(np.array([p[2] for p in parsed]) < TEST_TAKES, "test", "train").astype(object)
@@ -240,8 +264,9 @@ def split_clips(names: list[str], val_fraction: float, data_seed: int, rule: str
     return split
 
 
-def split_images(labels: np.ndarray, shares: dict[str, float], data_seed: int,
-                 test_seed: int = TEST_SEED) -> np.ndarray:
+def split_images(
+    labels: np.ndarray, shares: dict[str, float], data_seed: int, test_seed: int = TEST_SEED
+) -> np.ndarray:
     """Disjoint image pools: split name per image, per digit in the proportions `shares` (val, test).
     The test pool is drawn from `test_seed` (fixed); the validation pool from the rest, by `data_seed`."""
     split = np.full(len(labels), "train", dtype=object)
@@ -255,8 +280,14 @@ def split_images(labels: np.ndarray, shares: dict[str, float], data_seed: int,
     return split
 
 
-def pair_images(clip_digits: np.ndarray, clip_split: np.ndarray, img_labels: np.ndarray,
-                img_split: np.ndarray, data_seed: int, test_seed: int = TEST_SEED) -> np.ndarray:
+def pair_images(
+    clip_digits: np.ndarray,
+    clip_split: np.ndarray,
+    img_labels: np.ndarray,
+    img_split: np.ndarray,
+    data_seed: int,
+    test_seed: int = TEST_SEED,
+) -> np.ndarray:
     """For each clip, the index of an image of the same digit from the same split's pool.
 
     Clips (in shuffled order) are dealt the pool's images (shuffled) round-robin, so use is balanced.
@@ -278,6 +309,7 @@ def pair_images(clip_digits: np.ndarray, clip_split: np.ndarray, img_labels: np.
 # Modalities
 # ---------------------------------------------------------------------------------------------------------
 
+
 def audio_features(waves: list[np.ndarray], seconds: float, snr_db: float, seeds: np.ndarray) -> torch.Tensor:
     """Tile/cut each waveform to `seconds`, add white noise at `snr_db` (clip i's noise drawn from
     `seeds[i]`), log |STFT|: `(N, 1, F, T)`."""
@@ -290,23 +322,38 @@ def audio_features(waves: list[np.ndarray], seconds: float, snr_db: float, seeds
         # one generator per clip: its noise does not depend on the other clips
         noise = np.random.default_rng([int(seeds[i]), 4, i]).standard_normal(length)
         batch[i] = x + sigma * noise
-    spec = torch.stft(torch.from_numpy(batch), n_fft=N_FFT, hop_length=HOP, window=torch.hann_window(N_FFT),
-                      center=True, return_complex=True)
+    spec = torch.stft(
+        torch.from_numpy(batch),
+        n_fft=N_FFT,
+        hop_length=HOP,
+        window=torch.hann_window(N_FFT),
+        center=True,
+        return_complex=True,
+    )
     return torch.log(spec.abs() + LOG_EPS).unsqueeze(1).float()
 
 
-def visual_frames(images: np.ndarray, n_frames: int, size: int, noise_std: float, seed: int, *,
-                  clutter: int = 0, distractors: np.ndarray | None = None) -> torch.Tensor:
+def visual_frames(
+    images: np.ndarray,
+    n_frames: int,
+    size: int,
+    noise_std: float,
+    seed: int,
+    *,
+    clutter: int = 0,
+    distractors: np.ndarray | None = None,
+) -> torch.Tensor:
     """Images in [0, 1] (`(N, h, w)`: 8x8 digits or 28x28 MNIST) -> `n_frames` jittered noisy frames each,
     `(N, 1, T, size, size)`; with `clutter` > 0, that many strokes cut from random `distractors` are pasted
     on each frame first (`paste_clutter`). The jitter and the noise are drawn from `seed`."""
     n = len(images)
     g = torch.Generator().manual_seed(seed * 1000 + 5)
-    img = torch.as_tensor(images, dtype=torch.float32).unsqueeze(1)              # (N, 1, h, w)
-    img = img.repeat_interleave(n_frames, dim=0)                                  # (N*T, 1, h, w)
+    img = torch.as_tensor(images, dtype=torch.float32).unsqueeze(1)  # (N, 1, h, w)
+    img = img.repeat_interleave(n_frames, dim=0)  # (N*T, 1, h, w)
     if clutter:
-        img = paste_clutter(img, torch.as_tensor(distractors, dtype=torch.float32), clutter,
-                            np.random.default_rng([seed, 6]))
+        img = paste_clutter(
+            img, torch.as_tensor(distractors, dtype=torch.float32), clutter, np.random.default_rng([seed, 6])
+        )
     # translation in grid_sample's [-1, 1] coordinates: a fraction f of the side is 2f
     shift = (torch.rand(n * n_frames, 2, generator=g) * 2 - 1) * (2 * JITTER)
     theta = torch.zeros(n * n_frames, 2, 3)
@@ -345,9 +392,11 @@ def visual_pool(root: str | os.PathLike, source: str) -> tuple[np.ndarray, np.nd
     levels 0-16) or MNIST's 10,000 28x28 test digits (0-255; `mnist.py`, kept under `<root>/mnist`)."""
     if source == "mnist":
         from .mnist import load_mnist
+
         images, labels = load_mnist(Path(root) / "mnist")
         return images.astype(np.float64) / 255.0, labels
     from sklearn.datasets import load_digits
+
     digits = load_digits()
     return digits.images / 16.0, digits.target.astype(np.int64)
 
@@ -356,7 +405,9 @@ def visual_pool(root: str | os.PathLike, source: str) -> tuple[np.ndarray, np.nd
 CLUTTER_SIDE = 1 / 3
 
 
-def paste_clutter(frames: torch.Tensor, distractors: torch.Tensor, count: int, rng: np.random.Generator) -> torch.Tensor:
+def paste_clutter(
+    frames: torch.Tensor, distractors: torch.Tensor, count: int, rng: np.random.Generator
+) -> torch.Tensor:
     """Each frame `(M, 1, h, w)` with `count` strokes pasted on it: a square crop (side `CLUTTER_SIDE` of h)
     of a random distractor image, at a random place, combined by the pixel-wise maximum (ink on ink)."""
     m, _, h, w = frames.shape
@@ -366,8 +417,8 @@ def paste_clutter(frames: torch.Tensor, distractors: torch.Tensor, count: int, r
         src = rng.integers(len(distractors), size=m)
         sy, sx, dy, dx = (rng.integers(0, h - c + 1, size=m) for _ in range(4))
         for i in range(m):
-            patch = distractors[src[i], sy[i]:sy[i] + c, sx[i]:sx[i] + c]
-            region = out[i, 0, dy[i]:dy[i] + c, dx[i]:dx[i] + c]
+            patch = distractors[src[i], sy[i] : sy[i] + c, sx[i] : sx[i] + c]
+            region = out[i, 0, dy[i] : dy[i] + c, dx[i] : dx[i] + c]
             torch.maximum(region, patch, out=region)
     return out
 
@@ -389,17 +440,24 @@ def build_avdigits(root: str | os.PathLike, knobs: dict) -> dict:
     rec = Path(root) / "recordings"
     is_test = clip_split == "test"
     clip_seeds = np.where(is_test, TEST_SEED, seed)
-    audio = audio_features([read_wav(rec / n) for n in names], knobs["audio_seconds"],
-                           knobs["audio_snr_db"], clip_seeds)
+    audio = audio_features(
+        [read_wav(rec / n) for n in names], knobs["audio_seconds"], knobs["audio_snr_db"], clip_seeds
+    )
     visual = torch.zeros(len(names), 1, knobs["n_frames"], knobs["image_size"], knobs["image_size"])
     clutter = knobs.get("visual_clutter", 0)
     for part, part_seed, pool in ((is_test, TEST_SEED, "test"), (~is_test, seed, "train")):
         part = part & (clip_split != UNUSED)
         # distractor strokes come from the part's own image pool (test images never appear in training)
         distractors = images[img_split == pool] if clutter else None
-        visual[torch.from_numpy(part)] = visual_frames(images[image_ids[part]], knobs["n_frames"],
-                                                       knobs["image_size"], knobs["visual_noise"], part_seed,
-                                                       clutter=clutter, distractors=distractors)
+        visual[torch.from_numpy(part)] = visual_frames(
+            images[image_ids[part]],
+            knobs["n_frames"],
+            knobs["image_size"],
+            knobs["visual_noise"],
+            part_seed,
+            clutter=clutter,
+            distractors=distractors,
+        )
 
     # standardise each modality with scalar statistics of the training split only
     train = torch.from_numpy(clip_split == "train")
@@ -413,9 +471,14 @@ def build_avdigits(root: str | os.PathLike, knobs: dict) -> dict:
     for s in SPLITS:
         idx = np.flatnonzero(clip_split == s)
         t = torch.from_numpy(idx)
-        payload[s] = {"audio": audio[t].contiguous(), "visual": visual[t].contiguous(),
-                      "labels": torch.from_numpy(clip_digits[idx]), "image_ids": torch.from_numpy(image_ids[idx]),
-                      "clip_ids": [names[i] for i in idx], "speakers": [parsed[i][1] for i in idx]}
+        payload[s] = {
+            "audio": audio[t].contiguous(),
+            "visual": visual[t].contiguous(),
+            "labels": torch.from_numpy(clip_digits[idx]),
+            "image_ids": torch.from_numpy(image_ids[idx]),
+            "clip_ids": [names[i] for i in idx],
+            "speakers": [parsed[i][1] for i in idx],
+        }
     return payload
 
 
@@ -423,7 +486,7 @@ def _to_splits(payload: dict) -> AVSplits:
     out = {}
     for s in SPLITS:
         p = payload[s]
-        visual = p["visual"].expand(-1, 3, -1, -1, -1)        # grey -> RGB copies, a view
+        visual = p["visual"].expand(-1, 3, -1, -1, -1)  # grey -> RGB copies, a view
         ds = AVTensorDataset(p["audio"], visual, p["labels"], payload["class_names"])
         ds.clip_ids, ds.image_ids, ds.speakers = list(p["clip_ids"]), p["image_ids"], list(p["speakers"])
         ds.stats = payload["stats"]
@@ -436,4 +499,4 @@ def _save_atomic(payload: dict, path: Path) -> None:
     try:
         atomic_write(path, lambda fh: torch.save(payload, fh))
     except OSError as err:
-        warnings.warn(f"not caching avdigits to {path}: {err}")
+        warnings.warn(f"not caching avdigits to {path}: {err}", stacklevel=2)

@@ -23,6 +23,7 @@ Options a split depends on (`--val-fraction`, and for avdigits `--seed`, which d
 and image pairing) are those of `python -m ogm_lib train`; the `--profile`'s data sizes are used to build
 avdigits (read from its cache when the book has built it before).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,21 +36,40 @@ from ..fileio import atomic_write_bytes
 
 def add_parser(sub, common: argparse.ArgumentParser) -> None:
     """The `data` subcommand of `python -m ogm_lib` (its only action so far: `check`)."""
-    p = sub.add_parser("data", help="check a dataset: store integrity, class counts, speakers per split",
-                       parents=[common], description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("action", choices=["check", "lists"],
-                   help="check: a store and its splits; lists: Kinetics-Sounds or VGGSound split lists before "
-                        "preparing (split_lists.py)")
-    p.add_argument("--lists", nargs="+", default=None,
-                   help="lists: the list files (ksounds: train and test lists; vggsound: vggsound.csv)")
+    p = sub.add_parser(
+        "data",
+        help="check a dataset: store integrity, class counts, speakers per split",
+        parents=[common],
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "action",
+        choices=["check", "lists"],
+        help="check: a store and its splits; lists: Kinetics-Sounds or VGGSound split lists before "
+        "preparing (split_lists.py)",
+    )
+    p.add_argument(
+        "--lists",
+        nargs="+",
+        default=None,
+        help="lists: the list files (ksounds: train and test lists; vggsound: vggsound.csv)",
+    )
     p.add_argument("--dataset", default="avdigits", choices=DATASETS)
     p.add_argument("--split", default="official", choices=SPLIT_RULES, help="split rule (data/splits.py)")
-    p.add_argument("--data-dir", default=None, help="the data folder (default: <repository>/data/<dataset> "
-                                                     "or $OGM_DATA_DIR/<dataset>)")
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="the data folder (default: <repository>/data/<dataset> or $OGM_DATA_DIR/<dataset>)",
+    )
     p.add_argument("--val-fraction", type=float, default=None, help="share of train held out for validation")
     p.add_argument("--seed", type=int, default=0, help="avdigits: the seed that draws validation and pairing")
     p.add_argument("--profile", default="cpu", choices=tuple(PROFILES), help="data sizes to build avdigits at")
-    p.add_argument("--deep", action="store_true", help="hash the large arrays even if this process has already (every SHA-256 is checked by default)")
+    p.add_argument(
+        "--deep",
+        action="store_true",
+        help="hash the large arrays even if this process has already (every SHA-256 is checked by default)",
+    )
     p.add_argument("--out", default=None, help="where to write the split manifest (JSON)")
 
 
@@ -57,6 +77,7 @@ def data_command(args) -> int:
     """Run `data check`; returns the exit status (1 when a store is damaged)."""
     if args.action == "lists":
         from .split_lists import check_lists
+
         if not args.lists:
             raise ValueError("data lists: pass the list files with --lists")
         report = check_lists(args.dataset, args.lists)
@@ -66,6 +87,7 @@ def data_command(args) -> int:
     from . import build_datasets
     from .fingerprint import fingerprinted
     from .splits import split_manifest, split_report
+
     overrides = dict(dataset=args.dataset, split=args.split, data_dir=args.data_dir, seed=args.seed)
     if args.val_fraction is not None:
         overrides["val_fraction"] = args.val_fraction
@@ -74,12 +96,15 @@ def data_command(args) -> int:
     if config.dataset in PREPARED_DATASETS:
         if not store_ok(folder, args.deep):
             return 1
-    config = fingerprinted(config)          # the manifest names the data (a store's fingerprint, fingerprint.py)
+    config = fingerprinted(config)  # the manifest names the data (a store's fingerprint, fingerprint.py)
     splits = build_datasets(config)
     manifest = split_manifest(splits, config)
     print(split_report(manifest))
-    out = Path(args.out) if args.out else (
-        folder / "split-manifests" / f"{config.dataset}-{config.split}-{manifest['hash']}.json")
+    out = (
+        Path(args.out)
+        if args.out
+        else (folder / "split-manifests" / f"{config.dataset}-{config.split}-{manifest['hash']}.json")
+    )
     atomic_write_bytes(out, json.dumps(manifest, indent=1).encode())
     print(f"split manifest written to {out}")
     return 0
@@ -89,6 +114,7 @@ def store_ok(folder: Path, deep: bool) -> bool:
     """Print the store's check; False (after naming every damaged file) when it is not good."""
     from .prepare import read_manifest
     from .store import REPAIR_HINT, problems
+
     manifest = read_manifest(folder)
     if manifest is None:
         raise FileNotFoundError(f"no prepared store at {folder} (manifest.json missing)")
@@ -99,6 +125,8 @@ def store_ok(folder: Path, deep: bool) -> bool:
             print(f"  {folder / name}: {problem}")
         print(REPAIR_HINT.format(dataset=manifest.get("dataset", "<dataset>"), root=folder))
         return False
-    print(f"store {folder}: good (sizes, shapes and every file's SHA-256 as in its manifest; fingerprint "
-          f"{manifest.get('store_fingerprint')})")
+    print(
+        f"store {folder}: good (sizes, shapes and every file's SHA-256 as in its manifest; fingerprint "
+        f"{manifest.get('store_fingerprint')})"
+    )
     return True

@@ -4,6 +4,7 @@ One sample is `(audio, visual, label)`: audio a spectrogram `(1, F, T)`, visual 
 label an int. Small datasets live in memory as an `AVTensorDataset`, which the training loop batches by
 indexing (no DataLoader worker overhead); larger ones are ordinary torch Datasets read from a prepared store.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,8 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 class AVTensorDataset(Dataset):
     """An in-memory audio-visual dataset: three aligned tensors and the class names."""
 
-    def __init__(self, audio: torch.Tensor, visual: torch.Tensor, labels: torch.Tensor,
-                 class_names: list[str]):
+    def __init__(self, audio: torch.Tensor, visual: torch.Tensor, labels: torch.Tensor, class_names: list[str]):
         if not (len(audio) == len(visual) == len(labels)):
             raise ValueError(f"length mismatch: audio {len(audio)}, visual {len(visual)}, labels {len(labels)}")
         self.audio, self.visual, self.labels = audio, visual, labels.long()
@@ -40,6 +40,7 @@ class AVTensorDataset(Dataset):
 @dataclass
 class AVSplits:
     """The three splits of one dataset. Model selection uses `val`; `test` is only reported."""
+
     train: Dataset
     val: Dataset
     test: Dataset
@@ -54,20 +55,33 @@ class AVSplits:
         """The hash of the split manifest (`splits.split_manifest`): which clips train, select and test a
         run, and their speakers. `python -m ogm_lib data check` prints the same hash."""
         from .splits import split_manifest
+
         return split_manifest(self)["hash"]
 
 
-def iterate_batches(dataset, batch_size: int, device, shuffle: bool = False,
-                    generator: torch.Generator | None = None, num_workers: int = 0):
+def iterate_batches(
+    dataset,
+    batch_size: int,
+    device,
+    shuffle: bool = False,
+    generator: torch.Generator | None = None,
+    num_workers: int = 0,
+):
     """Mini-batches `(audio, visual, labels)` on `device`; the last partial batch is kept (official)."""
-    if isinstance(dataset, AVTensorDataset):   # in memory: index whole batches, no worker overhead
+    if isinstance(dataset, AVTensorDataset):  # in memory: index whole batches, no worker overhead
         n = len(dataset)
         order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
         for i in range(0, n, batch_size):
-            yield tuple(t.to(device, non_blocking=True) for t in dataset.batch(order[i:i + batch_size]))
+            yield tuple(t.to(device, non_blocking=True) for t in dataset.batch(order[i : i + batch_size]))
         return
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                        num_workers=num_workers, pin_memory=str(device).startswith("cuda"),
-                        persistent_workers=False)
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=generator,
+        num_workers=num_workers,
+        pin_memory=str(device).startswith("cuda"),
+        persistent_workers=False,
+    )
     for batch in loader:
         yield tuple(t.to(device, non_blocking=True) for t in batch)

@@ -5,6 +5,7 @@ or after each whole second from the clip's first frame, at most `max_frames` of 
 10 for the 10 s datasets). They are squashed to a square (the official test transform squashes to
 224 x 224 anyway) with area interpolation.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,13 @@ def _frame_time(frame, index: int, rate: float) -> float:
     return float(frame.time) if frame.time is not None else index / rate
 
 
-def decode_clip(video_path: str | os.PathLike, audio_path: str | os.PathLike | None, sample_rate: int,
-                max_frames: int, frame_size: int) -> tuple[np.ndarray, np.ndarray]:
+def decode_clip(
+    video_path: str | os.PathLike,
+    audio_path: str | os.PathLike | None,
+    sample_rate: int,
+    max_frames: int,
+    frame_size: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """Frames at 1 fps `(n, S, S, 3)` uint8 and the mono float32 waveform at `sample_rate`.
 
     Audio comes from `audio_path` when given (CREMA-D's separate .wav), else from the video file. One pass
@@ -38,7 +44,7 @@ def decode_clip(video_path: str | os.PathLike, audio_path: str | os.PathLike | N
         if not container.streams.video:
             raise ValueError("no video stream")
         vstream = container.streams.video[0]
-        vstream.thread_count = 1      # parallelism comes from worker processes
+        vstream.thread_count = 1  # parallelism comes from worker processes
         rate = float(vstream.average_rate or 25)
         streams = [vstream]
         if audio_path is None:
@@ -58,8 +64,15 @@ def decode_clip(video_path: str | os.PathLike, audio_path: str | os.PathLike | N
                 index += 1
                 t0 = t if t0 is None else t0
                 if len(frames) < max_frames and t - t0 >= next_second - 1e-6:
-                    frames.append(frame.to_ndarray(format="rgb24", width=frame_size, height=frame_size,
-                                                   interpolation=Interpolation.AREA, threads=1))
+                    frames.append(
+                        frame.to_ndarray(
+                            format="rgb24",
+                            width=frame_size,
+                            height=frame_size,
+                            interpolation=Interpolation.AREA,
+                            threads=1,
+                        )
+                    )
                     next_second += 1
     if audio_path is not None:
         with av.open(str(audio_path)) as container:

@@ -25,6 +25,7 @@ The labels are `(S,)` per sequence and the models' logits `(B, 1 + classes, S)`:
 modulator's scores (`modulation.modality_scores`) then work per segment unchanged, and the evaluation
 (`metrics.evaluate`) scores segments.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -66,22 +67,22 @@ def event_sequences(ds: AVTensorDataset, n: int, segments: int, generator: torch
         j = (torch.rand(cls.shape, generator=generator) * sizes).long()
         return torch.stack([by_class[int(c)][int(i)] for c, i in zip(cls.flatten(), j.flatten())]).view(cls.shape)
 
-    d = torch.randint(classes, (n,), generator=generator)                       # event digit per sequence
+    d = torch.randint(classes, (n,), generator=generator)  # event digit per sequence
     length = torch.randint(1, segments + 1, (n,), generator=generator)
     start = (torch.rand(n, generator=generator) * (segments - length + 1)).long()
     pos = torch.arange(segments).view(1, -1)
-    event = (pos >= start[:, None]) & (pos < (start + length)[:, None])        # (n, S)
-    other = (d[:, None] + torch.randint(1, classes, (n, segments), generator=generator)) % classes   # e != d
-    heard = torch.rand(n, segments, generator=generator) < 0.5                 # background: d heard, e seen
+    event = (pos >= start[:, None]) & (pos < (start + length)[:, None])  # (n, S)
+    other = (d[:, None] + torch.randint(1, classes, (n, segments), generator=generator)) % classes  # e != d
+    heard = torch.rand(n, segments, generator=generator) < 0.5  # background: d heard, e seen
     audio_cls = torch.where(event | heard, d[:, None], other)
     visual_cls = torch.where(event | ~heard, d[:, None], other)
     a_idx, v_idx = pick(audio_cls), pick(visual_cls)
-    v_idx = torch.where(event, a_idx, v_idx)                                   # an event segment is ONE clip
+    v_idx = torch.where(event, a_idx, v_idx)  # an event segment is ONE clip
     seg_labels = torch.where(event, d[:, None] + 1, torch.zeros_like(d[:, None]))
-    audio = ds.audio[a_idx.flatten()]                                          # (n*S, 1, F, T)
+    audio = ds.audio[a_idx.flatten()]  # (n*S, 1, F, T)
     _, c, f, t = audio.shape
     audio = audio.view(n, segments, c, f, t).permute(0, 2, 3, 1, 4).reshape(n, c, f, segments * t)
-    frames = ds.visual[v_idx.flatten()][:, :, 0]                               # (n*S, C, H, W): first frame
+    frames = ds.visual[v_idx.flatten()][:, :, 0]  # (n*S, C, H, W): first frame
     visual = frames.view(n, segments, *frames.shape[1:]).permute(0, 2, 1, 3, 4).contiguous()
     return audio.contiguous(), visual, seg_labels, torch.stack([a_idx, v_idx], dim=2)
 
@@ -91,8 +92,10 @@ class EventSplits(AVSplits):
 
     @property
     def split_hash(self) -> str:
-        body = {s: hashlib.sha256(getattr(self, s).clip_index.numpy().tobytes()).hexdigest()
-                for s in ("train", "val", "test")}
+        body = {
+            s: hashlib.sha256(getattr(self, s).clip_index.numpy().tobytes()).hexdigest()
+            for s in ("train", "val", "test")
+        }
         body["base"] = self.base_hash
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -104,8 +107,10 @@ def make_events(base: AVSplits, seed: int, segments: int = SEGMENTS) -> EventSpl
     for s in ("train", "val", "test"):
         ds = getattr(base, s)
         if not isinstance(ds, AVTensorDataset):
-            raise ValueError("task 'events' builds sequences from an in-memory dataset (avdigits, synthetic); "
-                             "AVE's own segments are read by prepared.load_prepared_events")
+            raise ValueError(
+                "task 'events' builds sequences from an in-memory dataset (avdigits, synthetic); "
+                "AVE's own segments are read by prepared.load_prepared_events"
+            )
         g = torch.Generator().manual_seed(TEST_SEED if s == "test" else 1000 + int(seed))
         audio, visual, labels, index = event_sequences(ds, max(1, len(ds) // CLIPS_PER_SEQUENCE), segments, g)
         ev = AVTensorDataset(audio, visual, labels, [BACKGROUND] + list(base.class_names))

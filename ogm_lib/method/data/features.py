@@ -19,6 +19,7 @@ access; the same augmentation up to the 8 ms hop and the window's edge frames); 
 mono; AVE's spectrogram is taken on float samples in [-1, 1], not int16
 (the z-score removes the scale). See `kaldi_fbank` for how it differs from Kaldi.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -57,8 +58,9 @@ def _mel(f):
     return 1127.0 * np.log(1.0 + np.asarray(f, np.float64) / 700.0)
 
 
-def kaldi_mel_banks(n_mels: int, n_fft: int, sample_rate: int, low_freq: float = 20.0,
-                    high_freq: float = 0.0) -> np.ndarray:
+def kaldi_mel_banks(
+    n_mels: int, n_fft: int, sample_rate: int, low_freq: float = 20.0, high_freq: float = 0.0
+) -> np.ndarray:
     """Kaldi's triangular filters, `(n_mels, n_fft // 2 + 1)`: triangles are linear in mel, not in Hz.
 
     `high_freq <= 0` counts down from Nyquist, as in Kaldi. The Nyquist bin gets weight 0 (Kaldi too).
@@ -77,9 +79,15 @@ def kaldi_mel_banks(n_mels: int, n_fft: int, sample_rate: int, low_freq: float =
     return np.pad(banks, ((0, 0), (0, 1))).astype(np.float64)
 
 
-def kaldi_fbank(wave: np.ndarray, sample_rate: int = 16000, n_mels: int = 128, frame_length_ms: float = 25.0,
-                frame_shift_ms: float = 10.0, preemphasis: float = 0.97, target_frames: int | None = 1024
-                ) -> np.ndarray:
+def kaldi_fbank(
+    wave: np.ndarray,
+    sample_rate: int = 16000,
+    n_mels: int = 128,
+    frame_length_ms: float = 25.0,
+    frame_shift_ms: float = 10.0,
+    preemphasis: float = 0.97,
+    target_frames: int | None = 1024,
+) -> np.ndarray:
     """Log mel filterbank as `torchaudio.compliance.kaldi.fbank` computes it in the AST recipe.
 
     The Kinetics-Sounds audio of the OGM-GE maintainers (and of AST) is
@@ -118,13 +126,14 @@ def kaldi_fbank(wave: np.ndarray, sample_rate: int = 16000, n_mels: int = 128, f
     return fbank.T.astype(np.float32)
 
 
-def scipy_log_spectrogram(wave: np.ndarray, sample_rate: int = 16000, nperseg: int = 512,
-                          noverlap: int = 353) -> np.ndarray:
+def scipy_log_spectrogram(
+    wave: np.ndarray, sample_rate: int = 16000, nperseg: int = 512, noverlap: int = 353
+) -> np.ndarray:
     """The older AVE pipeline: `scipy.signal.spectrogram` (Tukey window, density scaling), `log(S + 1e-7)`,
     then a per-clip z-score. `(nperseg // 2 + 1, frames)` float32."""
     from scipy import signal
-    _, _, spec = signal.spectrogram(np.asarray(wave, np.float64), sample_rate, nperseg=nperseg,
-                                    noverlap=noverlap)
+
+    _, _, spec = signal.spectrogram(np.asarray(wave, np.float64), sample_rate, nperseg=nperseg, noverlap=noverlap)
     spec = np.log(spec + 1e-7)
     return ((spec - spec.mean()) / (spec.std() + 1e-9)).astype(np.float32)
 
@@ -154,12 +163,13 @@ def ave_features(wave: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class DatasetSpec:
     """What preparation needs to know about one dataset's audio and frames."""
+
     name: str
     sample_rate: int
-    features: Callable[[np.ndarray], np.ndarray]   # mono float waveform at sample_rate -> (F, T_stored)
-    spec_shape: tuple[int, int]                     # (F, T_stored)
-    crop_frames: int                                # T the model sees (a window of T_stored)
-    max_frames: int                                 # 1-fps frames stored per clip
+    features: Callable[[np.ndarray], np.ndarray]  # mono float waveform at sample_rate -> (F, T_stored)
+    spec_shape: tuple[int, int]  # (F, T_stored)
+    crop_frames: int  # T the model sees (a window of T_stored)
+    max_frames: int  # 1-fps frames stored per clip
 
 
 SPECS: dict[str, DatasetSpec] = {

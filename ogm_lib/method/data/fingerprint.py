@@ -24,6 +24,7 @@ A `RunConfig` is data: making one reads no file. So the fingerprint comes from o
   again later, the loader refuses it (`prepared._check_fingerprint`) rather than file a result of the new
   data under the old data's key.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING
 from ...ground.catalogue import AVDIGITS_PREPROCESS_VERSION, FSDD_CHECKSUMS_SHA256, PREPARED_DATASETS
 from ..paths import dataset_dir
 
-if TYPE_CHECKING:                       # annotations only: the config names this module, not the other way
+if TYPE_CHECKING:  # annotations only: the config names this module, not the other way
     from ..config import RunConfig
 
 
@@ -75,6 +76,7 @@ def store_fingerprint(dataset: str, data_dir: str | os.PathLike | None = None) -
         st = manifest.stat()
     except OSError:
         from .store import missing_store
+
         raise missing_store(dataset, root) from None
     return _store_fingerprint(str(manifest.resolve()), st.st_mtime_ns, st.st_size)
 

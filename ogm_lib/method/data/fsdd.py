@@ -23,6 +23,7 @@ Setting `OGM_FSDD_MIRROR=none` (or empty) switches the mirror auto-detection off
 The official split is by take index, stated in the dataset's README: takes 0-4 of every speaker and digit
 are the test set (300 clips), takes 5-49 the training set (2,700 clips). `fsdd_split` encodes it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,23 +35,28 @@ import tempfile
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...ground.catalogue import FSDD_CHECKSUMS_SHA256, FSDD_SPEAKERS, FSDD_TAKES
 from ..fileio import atomic_write_bytes
+
+if TYPE_CHECKING:  # numpy is imported where a recording is read
+    import numpy as np
 from ..paths import dataset_dir, repo_root
 
 #: the pinned public source: a tag, so the bytes cannot drift
 FSDD_TAG = "v1.0.10"
-FSDD_URL = ("https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/"
-            f"{FSDD_TAG}.tar.gz")
+FSDD_URL = f"https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/{FSDD_TAG}.tar.gz"
 #: sha256 of every recording, `<hex>  recordings/<name>.wav`, one a line (3,000 lines)
 CHECKSUM_FILE = Path(__file__).with_name("fsdd_sha256.txt")
 SAMPLE_RATE = 8000
 #: how to get the data, quoted by every "data missing" error
-FETCH_HINT = ("fetch it with `python data_scripts/fetch_fsdd.py --dest {dest}` or "
-              "`python -m ogm_lib fetch avdigits` (it copies a local mirror if one is found, "
-              "set OGM_FSDD_MIRROR=/path/to/fsdd to name one, else downloads tag "
-              f"{FSDD_TAG} from GitHub)")
+FETCH_HINT = (
+    "fetch it with `python data_scripts/fetch_fsdd.py --dest {dest}` or "
+    "`python -m ogm_lib fetch avdigits` (it copies a local mirror if one is found, "
+    "set OGM_FSDD_MIRROR=/path/to/fsdd to name one, else downloads tag "
+    f"{FSDD_TAG} from GitHub)"
+)
 
 _NAME = re.compile(r"^(\d)_([a-z]+)_(\d+)\.wav$")
 
@@ -66,6 +72,7 @@ class FSDDDownloadError(ConnectionError):
 # ---------------------------------------------------------------------------------------------------------
 # Names and the official split
 # ---------------------------------------------------------------------------------------------------------
+
 
 def parse_fsdd_name(filename: str | os.PathLike) -> tuple[int, str, int]:
     """`"7_jackson_32.wav"` (or a path to it) -> `(digit 7, speaker "jackson", take index 32)`."""
@@ -101,7 +108,8 @@ def expected_checksums() -> dict[str, str]:
         raise FSDDChecksumError(
             f"{CHECKSUM_FILE} has SHA-256 {hashlib.sha256(data).hexdigest()}, not the pinned "
             f"{FSDD_CHECKSUMS_SHA256} (ground/catalogue.py FSDD_CHECKSUMS_SHA256); the list is part of every "
-            "avdigits run's key (data/fingerprint.py): restore it, or change the pin with it (new keys)")
+            "avdigits run's key (data/fingerprint.py): restore it, or change the pin with it (new keys)"
+        )
     sums = {}
     for line in data.decode().splitlines():
         if line.strip():
@@ -113,6 +121,7 @@ def expected_checksums() -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------------------
 # Where data lives
 # ---------------------------------------------------------------------------------------------------------
+
 
 def default_data_dir(name: str) -> Path:
     """Default home of dataset `name`: `$OGM_DATA_DIR/<name>` if set, else `<repo root or cwd>/data/<name>`
@@ -159,6 +168,7 @@ def _recordings_of(path: Path) -> Path | None:
 # Verification
 # ---------------------------------------------------------------------------------------------------------
 
+
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -178,8 +188,10 @@ def verify_fsdd(dest: str | os.PathLike) -> tuple[list[str], list[str]]:
 
 def describe_problems(missing: list[str], mismatched: list[str], where: str | os.PathLike) -> str:
     """A readable summary of a failed verification (the first few names of each kind)."""
+
     def some(names):
         return ", ".join(names[:5]) + (f", ... ({len(names) - 5} more)" if len(names) > 5 else "")
+
     parts = []
     if missing:
         parts.append(f"{len(missing)} missing ({some(missing)})")
@@ -192,14 +204,16 @@ def describe_problems(missing: list[str], mismatched: list[str], where: str | os
 # Fetching
 # ---------------------------------------------------------------------------------------------------------
 
+
 @dataclass
 class FetchReport:
     """What `fetch_fsdd` did."""
+
     dest: Path
-    already_ok: int = 0                  # files that were already present and correct
-    copied: int = 0                      # from the local mirror
-    downloaded: int = 0                  # from the public archive
-    replaced: list[str] = field(default_factory=list)   # files present but failing their checksum
+    already_ok: int = 0  # files that were already present and correct
+    copied: int = 0  # from the local mirror
+    downloaded: int = 0  # from the public archive
+    replaced: list[str] = field(default_factory=list)  # files present but failing their checksum
     mirror: Path | None = None
     url: str | None = None
 
@@ -212,13 +226,21 @@ class FetchReport:
         if self.downloaded:
             lines.append(f"extracted {self.downloaded} from {self.url}")
         if self.replaced:
-            lines.append(f"replaced {len(self.replaced)} that failed their checksum "
-                         f"({', '.join(self.replaced[:5])}{', ...' if len(self.replaced) > 5 else ''})")
+            lines.append(
+                f"replaced {len(self.replaced)} that failed their checksum "
+                f"({', '.join(self.replaced[:5])}{', ...' if len(self.replaced) > 5 else ''})"
+            )
         return "; ".join(lines) + "; all 3000 verified"
 
 
-def fetch_fsdd(dest: str | os.PathLike | None = None, mirror: str | os.PathLike | None = None, *,
-               url: str = FSDD_URL, allow_download: bool = True, quiet: bool = True) -> FetchReport:
+def fetch_fsdd(
+    dest: str | os.PathLike | None = None,
+    mirror: str | os.PathLike | None = None,
+    *,
+    url: str = FSDD_URL,
+    allow_download: bool = True,
+    quiet: bool = True,
+) -> FetchReport:
     """Make `dest/recordings/*.wav` complete and verified (see the module docstring for the sources).
 
     `dest` defaults to `default_data_dir("avdigits")`. Raises `FSDDChecksumError` when, after every
@@ -271,12 +293,16 @@ def fetch_fsdd(dest: str | os.PathLike | None = None, mirror: str | os.PathLike 
             try:
                 with urllib.request.urlopen(url, timeout=60) as resp:
                     shutil.copyfileobj(resp, tmp)
-            except OSError as err:       # URLError, HTTPError, timeouts: offline or a wrong --url
+            except OSError as err:  # URLError, HTTPError, timeouts: offline or a wrong --url
                 reason = getattr(err, "reason", None) or err
-                mirror_note = (f"the mirror {src} lacked {len(todo)} of them" if src is not None else
-                               "no local mirror was found (pass --mirror /path/to/fsdd or set OGM_FSDD_MIRROR)")
-                raise FSDDDownloadError(f"could not download {url} ({reason}) for {len(todo)} FSDD recordings; "
-                                        f"{mirror_note}") from None
+                mirror_note = (
+                    f"the mirror {src} lacked {len(todo)} of them"
+                    if src is not None
+                    else "no local mirror was found (pass --mirror /path/to/fsdd or set OGM_FSDD_MIRROR)"
+                )
+                raise FSDDDownloadError(
+                    f"could not download {url} ({reason}) for {len(todo)} FSDD recordings; {mirror_note}"
+                ) from None
             tmp.seek(0)
             try:
                 tar = tarfile.open(fileobj=tmp, mode="r:*")
@@ -292,7 +318,7 @@ def fetch_fsdd(dest: str | os.PathLike | None = None, mirror: str | os.PathLike 
                         continue
                     data = tar.extractfile(member).read()
                     if _sha256(data) != todo[name]:
-                        continue          # left in `todo`, reported below
+                        continue  # left in `todo`, reported below
                     atomic_write_bytes(rec / name, data)
                     report.downloaded += 1
                     del todo[name]
@@ -325,19 +351,21 @@ def ensure_fsdd(dest: str | os.PathLike) -> None:
         return
     problem = describe_problems(missing, mismatched, dest / "recordings")
     if len(missing) == len(expected_checksums()):
-        raise FileNotFoundError(f"FSDD recordings not found in {dest / 'recordings'}; "
-                                + FETCH_HINT.format(dest=dest))
+        raise FileNotFoundError(f"FSDD recordings not found in {dest / 'recordings'}; " + FETCH_HINT.format(dest=dest))
     raise FSDDChecksumError(f"{problem}; re-run the fetch to repair: " + FETCH_HINT.format(dest=dest))
 
 
-def read_wav(path: str | os.PathLike) -> "numpy.ndarray":
+def read_wav(path: str | os.PathLike) -> "np.ndarray":
     """A 16-bit mono 8 kHz FSDD recording as float32 in [-1, 1)."""
     import wave
 
     import numpy as np
+
     with wave.open(str(path), "rb") as w:
         if (w.getnchannels(), w.getsampwidth(), w.getframerate()) != (1, 2, SAMPLE_RATE):
-            raise ValueError(f"{path}: expected mono 16-bit {SAMPLE_RATE} Hz PCM, got "
-                             f"{w.getnchannels()} ch, {8 * w.getsampwidth()} bit, {w.getframerate()} Hz")
+            raise ValueError(
+                f"{path}: expected mono 16-bit {SAMPLE_RATE} Hz PCM, got "
+                f"{w.getnchannels()} ch, {8 * w.getsampwidth()} bit, {w.getframerate()} Hz"
+            )
         raw = w.readframes(w.getnframes())
     return np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0

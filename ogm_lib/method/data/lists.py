@@ -7,6 +7,7 @@ salted hash that the readers (and `splits.py`) use where a dataset has no offici
 is resolved and must stay under `--raw` (`outside`): a list entry that climbs out (`../../x.mp4`) or a link to
 a file elsewhere is reported as a failed clip with the reason, never read.
 """
+
 from __future__ import annotations
 
 import csv
@@ -18,19 +19,20 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 SPLITS = ("train", "val", "test")
-CREMAD_CLASSES = ("NEU", "HAP", "SAD", "FEA", "DIS", "ANG")   # the official class order
+CREMAD_CLASSES = ("NEU", "HAP", "SAD", "FEA", "DIS", "ANG")  # the official class order
 VIDEO_EXTS = (".mp4", ".mkv", ".webm", ".avi", ".flv", ".mov")
 
 
 @dataclass(frozen=True)
 class ClipJob:
     """One clip to prepare. `group` keeps related clips on one side of a split (an actor, a video)."""
+
     name: str
     label: str
-    split: str                 # "train", "val" or "test"
+    split: str  # "train", "val" or "test"
     group: str
-    video: str | None          # None: listed but not found (reported as failed)
-    audio: str | None = None   # a separate audio file (CREMA-D); None: the video's own audio track
+    video: str | None  # None: listed but not found (reported as failed)
+    audio: str | None = None  # a separate audio file (CREMA-D); None: the video's own audio track
     #: per-second labels of an event-localisation dataset (AVE: `ave_segment_labels`); None elsewhere
     segments: tuple[int, ...] | None = None
 
@@ -84,8 +86,11 @@ def _what_is_there(folder: Path, limit: int = 3) -> str:
         return "nothing readable"
     if not names:
         return "nothing"
-    return f"{len(names)} entr{'y' if len(names) == 1 else 'ies'}: " + ", ".join(names[:limit]) + (
-        ", ..." if len(names) > limit else "")
+    return (
+        f"{len(names)} entr{'y' if len(names) == 1 else 'ies'}: "
+        + ", ".join(names[:limit])
+        + (", ..." if len(names) > limit else "")
+    )
 
 
 def outside(path: str | os.PathLike, root: str | os.PathLike) -> str | None:
@@ -111,8 +116,12 @@ def _index_media(root: Path, exts: Sequence[str] = VIDEO_EXTS) -> dict[str, Path
     return found
 
 
-def cremad_jobs(raw: str | os.PathLike, split_dir: str | os.PathLike | None = None,
-                speaker_independent: bool = False, test_fraction: float = 0.1) -> tuple[list[ClipJob], dict]:
+def cremad_jobs(
+    raw: str | os.PathLike,
+    split_dir: str | os.PathLike | None = None,
+    speaker_independent: bool = False,
+    test_fraction: float = 0.1,
+) -> tuple[list[ClipJob], dict]:
     """CREMA-D as distributed: `<raw>/AudioWAV/<name>.wav` and `<raw>/VideoFlash/<name>.flv`.
 
     Names are `<actor>_<sentence>_<emotion>_<level>`, e.g. `1001_DFA_ANG_XX`: actor is the 1st field,
@@ -127,8 +136,9 @@ def cremad_jobs(raw: str | os.PathLike, split_dir: str | os.PathLike | None = No
     raw = raw_folder(raw, "CREMA-D")
     audio_dir, video_dir = raw / "AudioWAV", raw / "VideoFlash"
     if not audio_dir.is_dir() and not video_dir.is_dir():
-        raise FileNotFoundError(f"{raw} has neither AudioWAV/ nor VideoFlash/ (it holds {_what_is_there(raw)}): "
-                                "is it the CREMA-D download?")
+        raise FileNotFoundError(
+            f"{raw} has neither AudioWAV/ nor VideoFlash/ (it holds {_what_is_there(raw)}): is it the CREMA-D download?"
+        )
     wavs = {p.stem: p for p in audio_dir.glob("*.wav")} if audio_dir.is_dir() else {}
     flvs = {p.stem: p for p in video_dir.glob("*.flv")} if video_dir.is_dir() else {}
     refused = {p.stem: why for p in [*wavs.values(), *flvs.values()] if (why := outside(p, raw))}
@@ -161,8 +171,9 @@ def cremad_jobs(raw: str | os.PathLike, split_dir: str | os.PathLike | None = No
         groups = {n: (n.split("_")[0] if speaker_independent else n) for n in names}
         test = pick_fraction(groups.values(), test_fraction, "test")
         split_of = {n: ("test" if groups[n] in test else "train", emotion(n)) for n in names}
-        source = (f"deterministic {1 - test_fraction:.0%}/{test_fraction:.0%} by SHA-1 of the "
-                  + ("actor (speaker-independent)" if speaker_independent else "clip name"))
+        source = f"deterministic {1 - test_fraction:.0%}/{test_fraction:.0%} by SHA-1 of the " + (
+            "actor (speaker-independent)" if speaker_independent else "clip name"
+        )
     jobs, missing = [], []
     for name in names:
         split, label = split_of[name]
@@ -174,17 +185,29 @@ def cremad_jobs(raw: str | os.PathLike, split_dir: str | os.PathLike | None = No
             missing.append((name, refused[name]))
             flv = wav = None
         elif flv is None or wav is None:
-            missing.append((name, "missing " + " and ".join(
-                w for w, p in (("VideoFlash/%s.flv" % name, flv), ("AudioWAV/%s.wav" % name, wav)) if p is None)))
+            missing.append(
+                (
+                    name,
+                    "missing "
+                    + " and ".join(
+                        w for w, p in (("VideoFlash/%s.flv" % name, flv), ("AudioWAV/%s.wav" % name, wav)) if p is None
+                    ),
+                )
+            )
             flv = wav = None
         jobs.append(ClipJob(name, label, split, group, str(flv) if flv else None, str(wav) if wav else None))
-    info = {"split_source": source, "classes": list(CREMAD_CLASSES),
-            "val_group": "actor" if speaker_independent else "clip", "missing": dict(missing)}
+    info = {
+        "split_source": source,
+        "classes": list(CREMAD_CLASSES),
+        "val_group": "actor" if speaker_independent else "clip",
+        "missing": dict(missing),
+    }
     return jobs, info
 
 
-def _listed_jobs(entries: list[tuple[str, str, str, str]], media: dict[str, Path], root: Path,
-                 what: Callable[[str], str]) -> tuple[list[ClipJob], dict[str, str]]:
+def _listed_jobs(
+    entries: list[tuple[str, str, str, str]], media: dict[str, Path], root: Path, what: Callable[[str], str]
+) -> tuple[list[ClipJob], dict[str, str]]:
     """Jobs from (name, label, split, group) rows; names are looked up as relative paths or stems."""
     jobs, missing = [], {}
     for name, label, split, group in entries:
@@ -195,12 +218,14 @@ def _listed_jobs(entries: list[tuple[str, str, str, str]], media: dict[str, Path
         else:
             path = media.get(os.path.splitext(name)[0] if name.lower().endswith(VIDEO_EXTS) else name)
         why = outside(path if path is not None else direct, root)
-        if why:                                   # `..` in a list entry, or a link out of the download
+        if why:  # `..` in a list entry, or a link out of the download
             missing[name], path = why, None
         elif path is None:
             if direct.is_file():
-                missing[name] = (f"{direct} is not a video file (expected one of {' '.join(VIDEO_EXTS)}, "
-                                 f"got {direct.suffix or 'no extension'})")
+                missing[name] = (
+                    f"{direct} is not a video file (expected one of {' '.join(VIDEO_EXTS)}, "
+                    f"got {direct.suffix or 'no extension'})"
+                )
             else:
                 missing[name] = f"missing {what(name)} under {root}"
         key = os.path.splitext(name)[0] if name.lower().endswith(VIDEO_EXTS) else name
@@ -208,8 +233,9 @@ def _listed_jobs(entries: list[tuple[str, str, str, str]], media: dict[str, Path
     return jobs, missing
 
 
-def ksounds_jobs(raw: str | os.PathLike, train_list: str | os.PathLike | None = None,
-                 test_list: str | os.PathLike | None = None) -> tuple[list[ClipJob], dict]:
+def ksounds_jobs(
+    raw: str | os.PathLike, train_list: str | os.PathLike | None = None, test_list: str | os.PathLike | None = None
+) -> tuple[list[ClipJob], dict]:
     """Kinetics-Sounds: clips (any of .mp4 .mkv .webm .avi ...) anywhere under `raw`, plus two lists.
 
     Lists (default `<raw>/train.csv` and `<raw>/test.csv`): one clip a line, `clip,label`, where `clip`
@@ -217,28 +243,36 @@ def ksounds_jobs(raw: str | os.PathLike, train_list: str | os.PathLike | None = 
     or a clip id found as `<id>.<ext>` anywhere under `raw` (`abc_000010_000020`, the Kinetics downloader's
     `<youtube_id>_<start:06d>_<end:06d>` naming). CSV quoting is honoured; a first line `clip,label` is a
     header. The OGM-GE repository's own lists (`my_train.txt`, `my_test.txt`: `<id>_<start>,10,<index>`) are
-    read too, their label index (0-30, no published names) as the label (`split_lists.py`). To convert the official Kinetics-400 CSVs (`label,youtube_id,time_start,time_end,split`),
+    read too, their label index (0-30, no published names) as the label (`split_lists.py`). To convert the official
+    Kinetics-400 CSVs (`label,youtube_id,time_start,time_end,split`),
     keep the rows of the Kinetics-Sounds classes and write `<youtube_id>_<start:06d>_<end:06d>,<label>`.
     """
     raw = raw_folder(raw, "Kinetics-Sounds")
-    lists = {"train": Path(train_list) if train_list else raw / "train.csv",
-             "test": Path(test_list) if test_list else raw / "test.csv"}
+    lists = {
+        "train": Path(train_list) if train_list else raw / "train.csv",
+        "test": Path(test_list) if test_list else raw / "test.csv",
+    }
     entries = []
     for split, path in lists.items():
         if not path.exists():
             raise FileNotFoundError(f"Kinetics-Sounds {split} list {path} not found (lines `clip,label`)")
         for row in _read_rows(path):
             if len(row) == 3 and row[1].replace(".", "", 1).isdigit() and row[2].isdigit():
-                row = [row[0], row[2]]     # the official OGM-GE lists: `<id>_<start>,10,<index>` (split_lists.py)
+                row = [row[0], row[2]]  # the official OGM-GE lists: `<id>_<start>,10,<index>` (split_lists.py)
             if len(row) < 2 or (row[0].lower() in ("clip", "path", "id") and row[1].lower() == "label"):
                 continue
             entries.append((row[0], row[1], split, os.path.splitext(row[0])[0]))
     if not entries:
-        raise ValueError(f"the Kinetics-Sounds lists {lists['train']} and {lists['test']} hold no clip "
-                         "(expected lines `clip,label`)")
+        raise ValueError(
+            f"the Kinetics-Sounds lists {lists['train']} and {lists['test']} hold no clip (expected lines `clip,label`)"
+        )
     jobs, missing = _listed_jobs(entries, _index_media(raw), raw, lambda n: f"clip {n}")
-    return jobs, {"split_source": "official train/test lists", "val_group": "clip", "missing": missing,
-                  "classes": sorted({j.label for j in jobs})}
+    return jobs, {
+        "split_source": "official train/test lists",
+        "val_group": "clip",
+        "missing": missing,
+        "classes": sorted({j.label for j in jobs}),
+    }
 
 
 def vggsound_jobs(raw: str | os.PathLike, csv_path: str | os.PathLike | None = None) -> tuple[list[ClipJob], dict]:
@@ -257,8 +291,10 @@ def vggsound_jobs(raw: str | os.PathLike, csv_path: str | os.PathLike | None = N
         try:
             start = int(float(row[1]))
         except ValueError:
-            raise ValueError(f"{path}: start_seconds {row[1]!r} of clip {row[0]!r} is not a number "
-                             "(expected lines `youtube_id,start_seconds,label,split`)") from None
+            raise ValueError(
+                f"{path}: start_seconds {row[1]!r} of clip {row[0]!r} is not a number "
+                "(expected lines `youtube_id,start_seconds,label,split`)"
+            ) from None
         ytid, label, split = row[0], row[2], row[3].lower()
         if split not in ("train", "test"):
             raise ValueError(f"{path}: split {row[3]!r} is neither train nor test")
@@ -266,8 +302,12 @@ def vggsound_jobs(raw: str | os.PathLike, csv_path: str | os.PathLike | None = N
     if not entries:
         raise ValueError(f"{path} lists no clip (expected lines `youtube_id,start_seconds,label,split`)")
     jobs, missing = _listed_jobs(entries, _index_media(raw), raw, lambda n: f"{n}.mp4")
-    return jobs, {"split_source": f"official split column of {path.name}", "val_group": "youtube_id",
-                  "missing": missing, "classes": sorted({j.label for j in jobs})}
+    return jobs, {
+        "split_source": f"official split column of {path.name}",
+        "val_group": "youtube_id",
+        "missing": missing,
+        "classes": sorted({j.label for j in jobs}),
+    }
 
 
 #: AVE's videos are 10 s long, cut into ten 1 s segments (Tian et al. 2018, Sec. 3.1)
@@ -293,11 +333,15 @@ def _ave_span(path: Path, row: list[str]) -> tuple[int, int]:
     try:
         start, end = (int(float(x)) for x in row[3:5])
     except (ValueError, IndexError):
-        raise ValueError(f"{path}: line {'&'.join(row)!r} has no whole-second StartTime&EndTime "
-                         "(expected `Category&VideoID&Quality&StartTime&EndTime`)") from None
+        raise ValueError(
+            f"{path}: line {'&'.join(row)!r} has no whole-second StartTime&EndTime "
+            "(expected `Category&VideoID&Quality&StartTime&EndTime`)"
+        ) from None
     if not 0 <= start <= end <= AVE_SEGMENTS:
-        raise ValueError(f"{path}: line {'&'.join(row)!r}: StartTime {start}, EndTime {end} are not "
-                         f"0 <= StartTime <= EndTime <= {AVE_SEGMENTS}")
+        raise ValueError(
+            f"{path}: line {'&'.join(row)!r}: StartTime {start}, EndTime {end} are not "
+            f"0 <= StartTime <= EndTime <= {AVE_SEGMENTS}"
+        )
     return start, end
 
 
@@ -308,22 +352,32 @@ def ave_jobs(raw: str | os.PathLike) -> tuple[list[ClipJob], dict]:
     with its category (classification); each job also carries the annotation's ten per-second labels
     (`ave_segment_labels`, the localisation task of the paper's Table 5). Each line is one sample, as in
     the official code: a video annotated more than once (45 in Annotations.txt, such as male and female speech
-    over the same seconds) is that many samples of one video. The official validation split is kept, so `val_fraction` does not apply to AVE."""
+    over the same seconds) is that many samples of one video. The official validation split is kept, so
+    `val_fraction` does not apply to AVE."""
     raw = raw_folder(raw, "AVE")
     rows = []
     for split in SPLITS:
         path = raw / f"{split}Set.txt"
         if not path.exists():
             raise FileNotFoundError(f"AVE split file {path} not found (trainSet.txt, valSet.txt, testSet.txt)")
-        rows += [(path, split, row) for row in _read_rows(path, delimiter="&")
-                 if len(row) >= 2 and row[0] != "Category"]
+        rows += [
+            (path, split, row) for row in _read_rows(path, delimiter="&") if len(row) >= 2 and row[0] != "Category"
+        ]
     if not rows:
-        raise ValueError(f"{raw}: trainSet.txt, valSet.txt and testSet.txt list no clip "
-                         "(expected lines `Category&VideoID&Quality&StartTime&EndTime`)")
+        raise ValueError(
+            f"{raw}: trainSet.txt, valSet.txt and testSet.txt list no clip "
+            "(expected lines `Category&VideoID&Quality&StartTime&EndTime`)"
+        )
     classes = sorted({row[0] for _, _, row in rows})
     entries = [(row[1], row[0], split, row[1]) for _, split, row in rows]
     jobs, missing = _listed_jobs(entries, _index_media(raw), raw, lambda n: f"{n}.mp4")
-    jobs = [dataclasses.replace(j, segments=ave_segment_labels(classes.index(row[0]), *_ave_span(path, row)))
-            for j, (path, _, row) in zip(jobs, rows)]
-    return jobs, {"split_source": "official trainSet/valSet/testSet", "val_group": "video",
-                  "missing": missing, "classes": classes}
+    jobs = [
+        dataclasses.replace(j, segments=ave_segment_labels(classes.index(row[0]), *_ave_span(path, row)))
+        for j, (path, _, row) in zip(jobs, rows)
+    ]
+    return jobs, {
+        "split_source": "official trainSet/valSet/testSet",
+        "val_group": "video",
+        "missing": missing,
+        "classes": classes,
+    }

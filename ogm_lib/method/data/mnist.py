@@ -13,6 +13,7 @@ complete and verified, from, in order: the copy already there; a local mirror (`
 `$OGM_MNIST_MIRROR`, else `../shared/data/mnist_t10k` next to the repository or the working directory); the
 public source `MNIST_URL` (the PyTorch project's mirror of the original files).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -26,9 +27,12 @@ import numpy as np
 from ..fileio import atomic_write_bytes
 from ..paths import repo_root
 
-#: sha256 of each decompressed IDX file (payload MD5s 2646ac647ad5339dbf082846283269ea, 27ae3e4e09519cfbb04c329615203637)
-SHA256 = {"t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-          "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"}
+#: sha256 of each decompressed IDX file (payload MD5s 2646ac647ad5339dbf082846283269ea,
+#: 27ae3e4e09519cfbb04c329615203637)
+SHA256 = {
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
 MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 N_IMAGES, SIDE = 10_000, 28
 
@@ -53,15 +57,22 @@ def find_mirror(mirror: str | os.PathLike | None = None) -> Path | None:
 
 
 def _payload(folder: Path, name: str) -> bytes | None:
-    for path, opener in ((folder / name, Path.read_bytes), (folder / f"{name}.gz",
-                                                            lambda p: gzip.decompress(p.read_bytes()))):
+    for path, opener in (
+        (folder / name, Path.read_bytes),
+        (folder / f"{name}.gz", lambda p: gzip.decompress(p.read_bytes())),
+    ):
         if path.is_file():
             return opener(path)
     return None
 
 
-def fetch_mnist(dest: str | os.PathLike, mirror: str | os.PathLike | None = None, *,
-                url: str = MNIST_URL, allow_download: bool = True) -> list[str]:
+def fetch_mnist(
+    dest: str | os.PathLike,
+    mirror: str | os.PathLike | None = None,
+    *,
+    url: str = MNIST_URL,
+    allow_download: bool = True,
+) -> list[str]:
     """Make `dest/<name>` of every pinned file present and verified; returns what was done, a line a file."""
     dest = Path(dest)
     done = []
@@ -75,8 +86,9 @@ def fetch_mnist(dest: str | os.PathLike, mirror: str | os.PathLike | None = None
             with urllib.request.urlopen(f"{url}{name}.gz", timeout=60) as response:
                 data, where = gzip.decompress(response.read()), f"{url}{name}.gz"
         if data is None:
-            raise MNISTChecksumError(f"{target} is missing and no mirror has it (set OGM_MNIST_MIRROR or allow "
-                                     "the download)")
+            raise MNISTChecksumError(
+                f"{target} is missing and no mirror has it (set OGM_MNIST_MIRROR or allow the download)"
+            )
         if hashlib.sha256(data).hexdigest() != digest:
             raise MNISTChecksumError(f"{name} from {where} does not match its pinned SHA-256 {digest[:12]}...")
         atomic_write_bytes(target, data)

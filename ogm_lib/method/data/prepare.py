@@ -32,6 +32,7 @@ The loader (`prepared.py`) crops, flips and normalises frames and picks the audi
 This file is steps 2 and 3 and one entry point per dataset (`prepare_cremad`, ...); the command lines that
 call them are `data_scripts/prepare_<dataset>.py`, with their shared options in `data_scripts/cli.py`.
 """
+
 from __future__ import annotations
 
 import csv
@@ -61,16 +62,17 @@ FORMAT_VERSION = 1
 @dataclass
 class PrepareReport:
     """What one call of `prepare` did. `extracted == 0 and not packed` means the run was a no-op."""
+
     out_dir: str
     listed: int = 0
-    extracted: int = 0        # clips decoded in this run (successfully)
-    failed_now: int = 0       # clips that failed in this run
-    skipped: int = 0          # clips already done (or already failed with an unchanged file)
-    packed: bool = False      # whether the store was (re)written
-    prepared: int = 0         # clips in the store
+    extracted: int = 0  # clips decoded in this run (successfully)
+    failed_now: int = 0  # clips that failed in this run
+    skipped: int = 0  # clips already done (or already failed with an unchanged file)
+    packed: bool = False  # whether the store was (re)written
+    prepared: int = 0  # clips in the store
     failed: list[dict] = field(default_factory=list)
     seconds: float = 0.0
-    repaired: list[str] = field(default_factory=list)   # "file: problem" of a damaged store this run rebuilt
+    repaired: list[str] = field(default_factory=list)  # "file: problem" of a damaged store this run rebuilt
     #: "clip file: problem" of the per-clip files found damaged while packing (removed and decoded again)
     redecoded: list[str] = field(default_factory=list)
 
@@ -104,8 +106,7 @@ def _extract_one(task) -> tuple[str, str | None]:
             raise ValueError(f"spectrogram shape {feats.shape} != {spec.spec_shape}")
         if not np.all(np.isfinite(feats)):
             raise ValueError("non-finite spectrogram values")
-        atomic_write(clip_dir / f"{job.key}.npz",
-                            lambda f: np.savez(f, frames=frames, spec=feats.astype(np.float16)))
+        atomic_write(clip_dir / f"{job.key}.npz", lambda f: np.savez(f, frames=frames, spec=feats.astype(np.float16)))
         if fail.exists():
             fail.unlink()
         return job.name, None
@@ -116,39 +117,58 @@ def _extract_one(task) -> tuple[str, str | None]:
 
 
 def _params(spec: DatasetSpec, frame_size: int, max_frames: int) -> dict:
-    return {"sample_rate": spec.sample_rate, "features": spec.features.__name__,
-            "spec_shape": list(spec.spec_shape), "crop_frames": spec.crop_frames,
-            "frame_size": frame_size, "max_frames": max_frames, "format": FORMAT_VERSION}
+    return {
+        "sample_rate": spec.sample_rate,
+        "features": spec.features.__name__,
+        "spec_shape": list(spec.spec_shape),
+        "crop_frames": spec.crop_frames,
+        "frame_size": frame_size,
+        "max_frames": max_frames,
+        "format": FORMAT_VERSION,
+    }
 
 
 def _digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
 
 
-
-
 def read_manifest(out_dir: str | os.PathLike) -> dict | None:
     """The store's manifest, None when there is none; a `DamagedFileError` naming it when it is not a JSON
     object (truncated, edited)."""
     from ..fileio import DamagedFileError
+
     path = Path(out_dir) / "manifest.json"
     if not path.exists():
         return None
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as err:
-        raise DamagedFileError(path, f"not valid JSON ({err})",
-                               "run the dataset's prepare script again: it rebuilds the store") from None
+        raise DamagedFileError(
+            path, f"not valid JSON ({err})", "run the dataset's prepare script again: it rebuilds the store"
+        ) from None
     if not isinstance(manifest, dict):
-        raise DamagedFileError(path, f"holds a JSON {type(manifest).__name__}, not a manifest",
-                               "run the dataset's prepare script again: it rebuilds the store")
+        raise DamagedFileError(
+            path,
+            f"holds a JSON {type(manifest).__name__}, not a manifest",
+            "run the dataset's prepare script again: it rebuilds the store",
+        )
     return manifest
 
 
-def prepare(jobs: list[ClipJob], info: dict, out_dir: str | os.PathLike, spec: DatasetSpec, *,
-            workers: int = 1, frame_size: int = 256, max_frames: int | None = None,
-            retry_failed: bool = False, remove_clips: bool = False, quiet: bool = False,
-            verify: bool = False) -> PrepareReport:
+def prepare(
+    jobs: list[ClipJob],
+    info: dict,
+    out_dir: str | os.PathLike,
+    spec: DatasetSpec,
+    *,
+    workers: int = 1,
+    frame_size: int = 256,
+    max_frames: int | None = None,
+    retry_failed: bool = False,
+    remove_clips: bool = False,
+    quiet: bool = False,
+    verify: bool = False,
+) -> PrepareReport:
     """Extract every job's clip (resumably, `workers` processes), then pack the store (see module doc).
 
     A store is done only when it passes `store.problems` (sizes, shapes, split lists; with `verify`, the
@@ -178,8 +198,9 @@ def prepare(jobs: list[ClipJob], info: dict, out_dir: str | os.PathLike, spec: D
     # Which clips are done: an .npz, a packed row of an up-to-date store, or an unchanged failure.
     try:
         manifest = read_manifest(out)
-    except ValueError as err:       # a damaged manifest: the store is rebuilt from the per-clip files
+    except ValueError as err:  # a damaged manifest: the store is rebuilt from the per-clip files
         import warnings
+
         warnings.warn(f"{err}; rebuilding the store", RuntimeWarning, stacklevel=2)
         manifest = None
     same_params = manifest is not None and manifest.get("params_hash") == params_hash
@@ -209,7 +230,7 @@ def prepare(jobs: list[ClipJob], info: dict, out_dir: str | os.PathLike, spec: D
             continue
         record = known_failure(job)
         if record is not None and not retry_failed and record.get("source_stat") == _source_stat(job):
-            report.skipped += 1      # failed before and the file has not changed since
+            report.skipped += 1  # failed before and the file has not changed since
             continue
         todo.append(job)
 
@@ -220,6 +241,7 @@ def prepare(jobs: list[ClipJob], info: dict, out_dir: str | os.PathLike, spec: D
         bar = tqdm(total=len(tasks), desc=f"prepare {spec.name}", unit="clip", disable=quiet)
         if workers > 1:
             import multiprocessing as mp
+
             with mp.get_context().Pool(workers) as pool:
                 for r in pool.imap_unordered(_extract_one, tasks, chunksize=1):
                     results.append(r)
@@ -252,22 +274,29 @@ def prepare(jobs: list[ClipJob], info: dict, out_dir: str | os.PathLike, spec: D
         failed[job.name] = {"name": job.name, "reason": record["reason"], "source_stat": record.get("source_stat")}
     if not done:
         shown = list(failed.items())[:5]
-        raise RuntimeError(f"none of the {len(jobs)} listed clips of {spec.name} could be prepared; "
-                           f"{'first ' if len(failed) > 5 else ''}{len(shown)} of {len(failed)} failures: "
-                           + "; ".join(f"{k}: {v['reason']}" for k, v in shown))
+        raise RuntimeError(
+            f"none of the {len(jobs)} listed clips of {spec.name} could be prepared; "
+            f"{'first ' if len(failed) > 5 else ''}{len(shown)} of {len(failed)} failures: "
+            + "; ".join(f"{k}: {v['reason']}" for k, v in shown)
+        )
     order = {s: i for i, s in enumerate(SPLITS)}
     done.sort(key=lambda j: (order[j.split], j.name))
-    while True:     # a damaged clip file is decoded again while packing; one that fails then leaves the store
+    while True:  # a damaged clip file is decoded again while packing; one that fails then leaves the store
         try:
             _pack(out, done, clip_dir, old, spec, frame_size, max_frames, quiet, report)
             break
         except _LostClip as lost:
             done.remove(lost.job)
-            failed[lost.job.name] = {"name": lost.job.name, "reason": lost.reason,
-                                     "source_stat": _source_stat(lost.job)}
+            failed[lost.job.name] = {
+                "name": lost.job.name,
+                "reason": lost.reason,
+                "source_stat": _source_stat(lost.job),
+            }
             if not done:
-                raise RuntimeError(f"none of the {len(jobs)} listed clips of {spec.name} could be prepared; "
-                                   f"the last: {lost.job.name}: {lost.reason}") from None
+                raise RuntimeError(
+                    f"none of the {len(jobs)} listed clips of {spec.name} could be prepared; "
+                    f"the last: {lost.job.name}: {lost.reason}"
+                ) from None
     old.close()
     segments_shape = _write_segments(out, done)
 
@@ -286,13 +315,19 @@ def prepare(jobs: list[ClipJob], info: dict, out_dir: str | os.PathLike, spec: D
     counts.update({s: sum(j.split == s for j in done) for s in SPLITS})
     counts["per_class"] = {c: sum(j.label == c for j in done) for c in classes}
     manifest = {
-        "format": FORMAT_VERSION, "dataset": spec.name, "fingerprint": fingerprint, "params_hash": params_hash,
-        "params": params, "split_source": info.get("split_source"), "val_group": info.get("val_group"),
+        "format": FORMAT_VERSION,
+        "dataset": spec.name,
+        "fingerprint": fingerprint,
+        "params_hash": params_hash,
+        "params": params,
+        "split_source": info.get("split_source"),
+        "val_group": info.get("val_group"),
         "counts": counts,
-        "arrays": {"frames": [len(done), max_frames, frame_size, frame_size, 3],
-                   "spec": [len(done), *spec.spec_shape]},
+        "arrays": {"frames": [len(done), max_frames, frame_size, frame_size, 3], "spec": [len(done), *spec.spec_shape]},
         "segments_hash": segments_hash,
-        "clips_dir": clip_dir.name, "failed": failed_list, "names": [j.name for j in done],
+        "clips_dir": clip_dir.name,
+        "failed": failed_list,
+        "names": [j.name for j in done],
     }
     # every file's size and SHA-256 (shape and dtype for arrays), and the store's identity (store.py)
     if segments_shape is not None:
@@ -353,7 +388,7 @@ class _OldStore:
 
     def get(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         i = self.rows[name]
-        return np.array(self.frames[i, :self.nframes[i]]), np.array(self.spec[i])
+        return np.array(self.frames[i, : self.nframes[i]]), np.array(self.spec[i])
 
     def close(self) -> None:
         self.frames = self.spec = None
@@ -377,15 +412,29 @@ def read_clip(path: Path, spec: DatasetSpec, max_frames: int, frame_size: int) -
         raise
     except Exception as err:
         raise ValueError(f"unreadable ({type(err).__name__}: {(str(err).splitlines() or [''])[0]})") from None
-    if f.dtype != np.uint8 or f.ndim != 4 or not 1 <= len(f) <= max_frames or f.shape[1:] != (frame_size, frame_size, 3):
+    if (
+        f.dtype != np.uint8
+        or f.ndim != 4
+        or not 1 <= len(f) <= max_frames
+        or f.shape[1:] != (frame_size, frame_size, 3)
+    ):
         raise ValueError(f"frames {f.dtype} {f.shape}, expected uint8 (1..{max_frames}, {frame_size}, {frame_size}, 3)")
     if s.shape != tuple(spec.spec_shape):
         raise ValueError(f"spectrogram {s.shape}, expected {tuple(spec.spec_shape)}")
     return f, s
 
 
-def _pack(out: Path, done: list[ClipJob], clip_dir: Path, old: _OldStore, spec: DatasetSpec,
-          frame_size: int, max_frames: int, quiet: bool, report: PrepareReport) -> None:
+def _pack(
+    out: Path,
+    done: list[ClipJob],
+    clip_dir: Path,
+    old: _OldStore,
+    spec: DatasetSpec,
+    frame_size: int,
+    max_frames: int,
+    quiet: bool,
+    report: PrepareReport,
+) -> None:
     """Copy every clip's frames and spectrogram into the memory-mapped arrays (temporary names, then swap).
 
     A per-clip file that is damaged (`read_clip`) is named in a warning, removed and decoded again; if that
@@ -399,8 +448,9 @@ def _pack(out: Path, done: list[ClipJob], clip_dir: Path, old: _OldStore, spec: 
     n = len(done)
     tmp = {k: out / f".{k}.tmp.npy" for k in ("frames", "nframes", "spec")}
     try:
-        frames = np.lib.format.open_memmap(tmp["frames"], mode="w+", dtype=np.uint8,
-                                           shape=(n, max_frames, frame_size, frame_size, 3))
+        frames = np.lib.format.open_memmap(
+            tmp["frames"], mode="w+", dtype=np.uint8, shape=(n, max_frames, frame_size, frame_size, 3)
+        )
         specs = np.lib.format.open_memmap(tmp["spec"], mode="w+", dtype=np.float16, shape=(n, *spec.spec_shape))
         nframes = np.zeros(n, np.int16)
         for i, job in enumerate(tqdm(done, desc=f"pack {spec.name}", unit="clip", disable=quiet)):
@@ -409,8 +459,11 @@ def _pack(out: Path, done: list[ClipJob], clip_dir: Path, old: _OldStore, spec: 
                 try:
                     f, s = read_clip(path, spec, max_frames, frame_size)
                 except ValueError as err:
-                    warnings.warn(f"damaged clip file {path}: {err}; removed, decoding {job.name} again",
-                                  RuntimeWarning, stacklevel=3)
+                    warnings.warn(
+                        f"damaged clip file {path}: {err}; removed, decoding {job.name} again",
+                        RuntimeWarning,
+                        stacklevel=3,
+                    )
                     report.redecoded.append(f"{path.name}: {err}")
                     path.unlink()
                     _, reason = _extract_one((job, spec, frame_size, max_frames, str(clip_dir)))
@@ -420,14 +473,14 @@ def _pack(out: Path, done: list[ClipJob], clip_dir: Path, old: _OldStore, spec: 
             else:
                 f, s = old.get(job.name)
             nframes[i] = len(f)
-            frames[i, :len(f)] = f
+            frames[i, : len(f)] = f
             specs[i] = s
         frames.flush()
         specs.flush()
         del frames, specs
         np.save(tmp["nframes"], nframes)
         old.close()
-        (out / "manifest.json").unlink(missing_ok=True)     # written again, last, by `prepare`
+        (out / "manifest.json").unlink(missing_ok=True)  # written again, last, by `prepare`
         for k, p in tmp.items():
             os.replace(p, out / f"{k}.npy")
     finally:

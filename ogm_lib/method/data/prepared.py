@@ -26,7 +26,8 @@ validation and test actors disjoint (`splits.py`).
 
 **Checks on open.** The store is checked against its manifest first (`store.check_store`: sizes, array
 shapes and dtypes, every file's SHA-256, the large arrays hashed once per process), so a truncated or
-overwritten array or an edited split list is named before any epoch; and its fingerprint must be the one the config was made with (the config's cache key
+overwritten array or an edited split list is named before any epoch; and its fingerprint must be the one the config
+was made with (the config's cache key
 holds it), so a result is never filed under another store's key.
 
 **Event localisation** (`RunConfig.task = "events"`, the paper's Table 5; AVE only, whose store keeps each
@@ -35,6 +36,7 @@ S = 10 one-second segments, in the layout of `data/events.py` (`PreparedEventDat
 
 Randomness comes from torch's generator, so DataLoader workers (seeded by torch) draw different crops.
 """
+
 from __future__ import annotations
 
 import csv
@@ -80,8 +82,18 @@ class PreparedAVDataset(Dataset):
     dataset to a DataLoader worker never copies them).
     """
 
-    def __init__(self, root: str | os.PathLike, rows: list[int], labels: list[int], class_names: list[str],
-                 *, train: bool, n_frames: int, image_size: int, crop_frames: int):
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        rows: list[int],
+        labels: list[int],
+        class_names: list[str],
+        *,
+        train: bool,
+        n_frames: int,
+        image_size: int,
+        crop_frames: int,
+    ):
         from torchvision.transforms import v2
 
         self.root = Path(root)
@@ -89,10 +101,14 @@ class PreparedAVDataset(Dataset):
         self.labels = torch.as_tensor(labels, dtype=torch.long)
         self.class_names = list(class_names)
         self.train, self.n_frames, self.image_size, self.crop_frames = train, n_frames, image_size, crop_frames
-        geometry = ([v2.RandomResizedCrop(image_size, antialias=True), v2.RandomHorizontalFlip()] if train
-                    else [v2.Resize((image_size, image_size), antialias=True)])
-        self.transform = v2.Compose([*geometry, v2.ToDtype(torch.float32, scale=True),
-                                     v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+        geometry = (
+            [v2.RandomResizedCrop(image_size, antialias=True), v2.RandomHorizontalFlip()]
+            if train
+            else [v2.Resize((image_size, image_size), antialias=True)]
+        )
+        self.transform = v2.Compose(
+            [*geometry, v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+        )
         self._arrays = None
 
     @property
@@ -109,9 +125,11 @@ class PreparedAVDataset(Dataset):
 
     def _open(self):
         if self._arrays is None:
-            self._arrays = (np.load(self.root / "frames.npy", mmap_mode="r"),
-                            np.load(self.root / "nframes.npy"),
-                            np.load(self.root / "spec.npy", mmap_mode="r"))
+            self._arrays = (
+                np.load(self.root / "frames.npy", mmap_mode="r"),
+                np.load(self.root / "nframes.npy"),
+                np.load(self.root / "spec.npy", mmap_mode="r"),
+            )
         return self._arrays
 
     def __getitem__(self, i: int):
@@ -120,12 +138,13 @@ class PreparedAVDataset(Dataset):
         # audio: the (random in training, centred otherwise) window of crop_frames time frames
         total = spec.shape[-1]
         if total > self.crop_frames:
-            start = (int(torch.randint(total - self.crop_frames + 1, ())) if self.train
-                     else (total - self.crop_frames) // 2)
+            start = (
+                int(torch.randint(total - self.crop_frames + 1, ())) if self.train else (total - self.crop_frames) // 2
+            )
         else:
             start = 0
         # np.array copies: the memory map is read-only
-        audio = torch.from_numpy(np.array(spec[r, :, start:start + self.crop_frames])).float()[None]
+        audio = torch.from_numpy(np.array(spec[r, :, start : start + self.crop_frames])).float()[None]
         # visual: T of the clip's stored frames -> (T, 3, S, S) uint8 -> one crop for all -> (3, T, S, S)
         idx = frame_indices(int(nframes[r]), self.n_frames, self.train)
         clip = torch.from_numpy(np.ascontiguousarray(frames[r, idx])).permute(0, 3, 1, 2)
@@ -152,9 +171,11 @@ def _check_fingerprint(config, root: Path, manifest: dict) -> None:
     have = manifest.get("store_fingerprint")
     if config.data_fingerprint == have:
         return
-    raise ValueError(f"the store at {root} has fingerprint {have}, but this config was made for data "
-                     f"{config.data_fingerprint} (the store was prepared again or replaced since); make the "
-                     "config again (make_config) so that its cache key names the data it reads")
+    raise ValueError(
+        f"the store at {root} has fingerprint {have}, but this config was made for data "
+        f"{config.data_fingerprint} (the store was prepared again or replaced since); make the "
+        "config again (make_config) so that its cache key names the data it reads"
+    )
 
 
 def load_prepared(config) -> AVSplits:
@@ -177,8 +198,10 @@ def load_prepared(config) -> AVSplits:
     train = _read_split(root / "train.csv", class_index)
     test = _read_split(root / "test.csv", class_index)
     if config.split == "speaker":
-        train, val, test = _speaker_splits(config, [train, test] + (
-            [_read_split(root / "val.csv", class_index)] if (root / "val.csv").exists() else []))
+        train, val, test = _speaker_splits(
+            config,
+            [train, test] + ([_read_split(root / "val.csv", class_index)] if (root / "val.csv").exists() else []),
+        )
     elif (root / "val.csv").exists():
         val = _read_split(root / "val.csv", class_index)
     else:
@@ -186,8 +209,9 @@ def load_prepared(config) -> AVSplits:
         keep = [g not in chosen for g in train[2]]
         val = tuple([x for x, k in zip(col, keep) if not k] for col in train)
         train = tuple([x for x, k in zip(col, keep) if k] for col in train)
-    kw = dict(n_frames=config.n_frames, image_size=config.image_size,
-              crop_frames=int(manifest["params"]["crop_frames"]))
+    kw = dict(
+        n_frames=config.n_frames, image_size=config.image_size, crop_frames=int(manifest["params"]["crop_frames"])
+    )
     out = {}
     for name, part in (("train", train), ("val", val), ("test", test)):
         ds = PreparedAVDataset(root, part[0], part[1], classes, train=name == "train", **kw)
@@ -226,15 +250,17 @@ class PreparedEventDataset(Dataset):
 
     def __init__(self, clips: PreparedAVDataset, segments: np.ndarray):
         self.clips = clips
-        self.segment_labels = torch.as_tensor(np.asarray(segments)[clips.rows].astype(np.int64))   # (N, S)
+        self.segment_labels = torch.as_tensor(np.asarray(segments)[clips.rows].astype(np.int64))  # (N, S)
         self.segments = int(self.segment_labels.shape[1])
-        self.labels = clips.labels + 1                                       # background is class 0
+        self.labels = clips.labels + 1  # background is class 0
         self.class_names = [BACKGROUND, *clips.class_names]
         self.names, self.speakers = getattr(clips, "names", None), getattr(clips, "speakers", None)
         event = self.segment_labels != 0
         if bool((self.segment_labels[event] != self.labels[:, None].expand_as(event)[event]).any()):
-            raise ValueError(f"{clips.root / 'segments.npy'} labels an event segment with another class than its "
-                             "clip's; prepare the store again (python data_scripts/prepare_ave.py)")
+            raise ValueError(
+                f"{clips.root / 'segments.npy'} labels an event segment with another class than its "
+                "clip's; prepare the store again (python data_scripts/prepare_ave.py)"
+            )
 
     @property
     def num_classes(self) -> int:
@@ -247,10 +273,10 @@ class PreparedEventDataset(Dataset):
         frames, nframes, spec = self.clips._open()
         r, s = int(self.clips.rows[i]), self.segments
         width = spec.shape[-1] // s
-        audio = torch.from_numpy(np.array(spec[r, :, :s * width])).float()[None]       # (1, F, S*W)
-        idx = [min(k, int(nframes[r]) - 1) for k in range(s)]                          # frame k: second k
+        audio = torch.from_numpy(np.array(spec[r, :, : s * width])).float()[None]  # (1, F, S*W)
+        idx = [min(k, int(nframes[r]) - 1) for k in range(s)]  # frame k: second k
         clip = torch.from_numpy(np.ascontiguousarray(frames[r, idx])).permute(0, 3, 1, 2)
-        visual = self.clips.transform(clip).permute(1, 0, 2, 3).contiguous()          # (3, S, H, W)
+        visual = self.clips.transform(clip).permute(1, 0, 2, 3).contiguous()  # (3, S, H, W)
         return audio, visual, self.segment_labels[i]
 
 
@@ -265,10 +291,12 @@ def load_prepared_events(config) -> AVSplits:
     manifest = read_manifest(root)
     if "segments.npy" not in manifest.get("files", {}):
         hint = PREPARE_HINTS.get(config.dataset, f"python data_scripts/prepare_{config.dataset}.py --raw <download>")
-        raise ValueError(f"the {config.dataset} store at {root} holds no per-second event labels (segments.npy; "
-                         "a store prepared before they were kept, or a dataset without them), which task 'events' "
-                         f"needs. Prepare it again, which adds them without decoding the videos again:\n"
-                         f"  {hint} --out {root}\nthen make the config again (its data fingerprint changes)")
+        raise ValueError(
+            f"the {config.dataset} store at {root} holds no per-second event labels (segments.npy; "
+            "a store prepared before they were kept, or a dataset without them), which task 'events' "
+            f"needs. Prepare it again, which adds them without decoding the videos again:\n"
+            f"  {hint} --out {root}\nthen make the config again (its data fingerprint changes)"
+        )
     segments = np.load(root / "segments.npy")
     out = {s: PreparedEventDataset(getattr(base, s), segments) for s in ("train", "val", "test")}
     return AVSplits(**out, class_names=[BACKGROUND, *base.class_names])

@@ -22,6 +22,7 @@ missing from a split, and for the official Kinetics-Sounds lists any count that 
 repository's. `python -m ogm_lib data lists --dataset ksounds --lists train.csv test.csv` prints it
 (exit status 1 on a problem).
 """
+
 from __future__ import annotations
 
 import csv
@@ -30,23 +31,119 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 #: Look, Listen and Learn (arXiv:1705.08168, Appendix A1): Kinetics-Sounds as first defined, 34 classes
-L3_CLASSES = ("blowing nose", "bowling", "chopping wood", "ripping paper", "shuffling cards", "singing",
-              "tapping pen", "typing", "blowing out", "dribbling ball", "laughing",
-              "mowing the lawn by pushing lawnmower", "shoveling snow", "stomping", "tap dancing", "tapping guitar",
-              "tickling", "fingerpicking", "patting", "playing accordion", "playing bagpipes", "playing bass guitar",
-              "playing clarinet", "playing drums", "playing guitar", "playing harmonica", "playing keyboard",
-              "playing organ", "playing piano", "playing saxophone", "playing trombone", "playing trumpet",
-              "playing violin", "playing xylophone")
+L3_CLASSES = (
+    "blowing nose",
+    "bowling",
+    "chopping wood",
+    "ripping paper",
+    "shuffling cards",
+    "singing",
+    "tapping pen",
+    "typing",
+    "blowing out",
+    "dribbling ball",
+    "laughing",
+    "mowing the lawn by pushing lawnmower",
+    "shoveling snow",
+    "stomping",
+    "tap dancing",
+    "tapping guitar",
+    "tickling",
+    "fingerpicking",
+    "patting",
+    "playing accordion",
+    "playing bagpipes",
+    "playing bass guitar",
+    "playing clarinet",
+    "playing drums",
+    "playing guitar",
+    "playing harmonica",
+    "playing keyboard",
+    "playing organ",
+    "playing piano",
+    "playing saxophone",
+    "playing trombone",
+    "playing trumpet",
+    "playing violin",
+    "playing xylophone",
+)
 #: L3's names not among the 31, and L3's names for four of the 31 -> their Kinetics-400 names
 L3_DROPPED = ("typing", "patting", "fingerpicking")
-L3_RENAMED = {"blowing out": "blowing out candles", "dribbling ball": "dribbling basketball",
-              "mowing the lawn by pushing lawnmower": "mowing lawn", "stomping": "stomping grapes"}
+L3_RENAMED = {
+    "blowing out": "blowing out candles",
+    "dribbling ball": "dribbling basketball",
+    "mowing the lawn by pushing lawnmower": "mowing lawn",
+    "stomping": "stomping grapes",
+}
 #: lines and clips per label index of the official OGM-GE lists (data/KineticSound/my_*.txt, commit 149c68e)
 OFFICIAL_KS_COUNTS = {
-    "train": (268, 690, 607, 512, 497, 445, 635, 478, 457, 605, 563, 486, 604, 592, 366, 339, 333, 489, 653, 538,
-              654, 386, 281, 493, 395, 672, 197, 523, 433, 354, 254),
-    "test": (81, 92, 87, 87, 87, 68, 90, 90, 86, 79, 91, 88, 73, 85, 86, 91, 82, 84, 90, 90, 83, 91, 80, 92, 79, 66,
-             85, 84, 91, 76, 63)}
+    "train": (
+        268,
+        690,
+        607,
+        512,
+        497,
+        445,
+        635,
+        478,
+        457,
+        605,
+        563,
+        486,
+        604,
+        592,
+        366,
+        339,
+        333,
+        489,
+        653,
+        538,
+        654,
+        386,
+        281,
+        493,
+        395,
+        672,
+        197,
+        523,
+        433,
+        354,
+        254,
+    ),
+    "test": (
+        81,
+        92,
+        87,
+        87,
+        87,
+        68,
+        90,
+        90,
+        86,
+        79,
+        91,
+        88,
+        73,
+        85,
+        86,
+        91,
+        82,
+        84,
+        90,
+        90,
+        83,
+        91,
+        80,
+        92,
+        79,
+        66,
+        85,
+        84,
+        91,
+        76,
+        63,
+    ),
+}
 VGGSOUND_CLASSES = 309
 
 
@@ -69,7 +166,7 @@ def ks_row(row: list[str]) -> tuple[str, str] | None:
             return None
         return row[0], row[1]
     if len(row) == 3 and row[1].replace(".", "", 1).isdigit() and row[2].isdigit():
-        return row[0], row[2]                          # the official `<id>_<start>,10,<index>`
+        return row[0], row[2]  # the official `<id>_<start>,10,<index>`
     raise ValueError(f"line {','.join(row)!r} is neither `clip,label` nor the official `clip,10,index`")
 
 
@@ -81,9 +178,10 @@ def _rows(path: Path) -> list[tuple[int, list[str]]]:
 @dataclass
 class ListReport:
     """What `check_lists` found: clips and labels per split, problems (errors) and notes."""
+
     dataset: str
     format: str = ""
-    clips: dict[str, dict[str, str]] = field(default_factory=dict)     # split -> clip -> label
+    clips: dict[str, dict[str, str]] = field(default_factory=dict)  # split -> clip -> label
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -95,8 +193,10 @@ class ListReport:
         lines = [f"{self.dataset} split lists ({self.format}):"]
         for split, clips in self.clips.items():
             counts = Counter(clips.values())
-            lines.append(f"  {split}: {len(clips):,} clips, {len(counts)} classes, "
-                         f"{min(counts.values(), default=0)}-{max(counts.values(), default=0)} clips per class")
+            lines.append(
+                f"  {split}: {len(clips):,} clips, {len(counts)} classes, "
+                f"{min(counts.values(), default=0)}-{max(counts.values(), default=0)} clips per class"
+            )
         lines += [f"  note: {n}" for n in self.notes]
         lines += [f"  PROBLEM: {p}" for p in self.problems]
         lines.append("  good" if self.ok else f"  {len(self.problems)} problem(s)")
@@ -130,8 +230,10 @@ def _check_ksounds(paths, report: ListReport) -> None:
                 if not 0 <= int(label) < len(names):
                     report.problems.append(f"{path.name} line {n}: label index {label} is not 0-{len(names) - 1}")
             elif class_name(label) not in names:
-                report.problems.append(f"{path.name} line {n}: {label!r} is not a Kinetics-Sounds class "
-                                       "(ogm_lib/method/data/ksounds_classes.txt)")
+                report.problems.append(
+                    f"{path.name} line {n}: {label!r} is not a Kinetics-Sounds class "
+                    "(ogm_lib/method/data/ksounds_classes.txt)"
+                )
             else:
                 label = class_name(label)
             if clip in clips:
@@ -148,8 +250,10 @@ def _check_ksounds(paths, report: ListReport) -> None:
                 counts = tuple(got.get(i, 0) for i in range(len(expected)))
                 if counts != expected:
                     diff = [i for i, (a, b) in enumerate(zip(counts, expected)) if a != b]
-                    report.problems.append(f"{split}: {sum(counts):,} clips, the official list has "
-                                           f"{sum(expected):,}; indices differing: {diff[:8]}")
+                    report.problems.append(
+                        f"{split}: {sum(counts):,} clips, the official list has "
+                        f"{sum(expected):,}; indices differing: {diff[:8]}"
+                    )
         report.notes.append("label indices 0-30 of the official lists have no published class names")
 
 
@@ -160,8 +264,9 @@ def _check_vggsound(paths, report: ListReport) -> None:
             if row[0] == "youtube_id":
                 continue
             if len(row) < 4:
-                report.problems.append(f"{path.name} line {n}: {len(row)} fields, expected "
-                                       "youtube_id,start_seconds,label,split")
+                report.problems.append(
+                    f"{path.name} line {n}: {len(row)} fields, expected youtube_id,start_seconds,label,split"
+                )
                 continue
             try:
                 start = int(float(row[1]))

@@ -21,14 +21,13 @@ speakers shared between splits, and a hash over those (`manifest_hash`). `python
 writes it next to the data; runs record its hash (`AVSplits.split_hash`) in their provenance, so a result
 says exactly which clips it was trained, selected and tested on.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 from collections import Counter
 from itertools import combinations
-
-from ...ground.catalogue import SPEAKER_DATASETS, SPLIT_RULES
 
 #: the share of the speakers held out for test under the `speaker` rule (CREMA-D's official test is 10 %)
 TEST_FRACTION = 0.1
@@ -42,6 +41,7 @@ def speaker_of(dataset: str, name: str) -> str | None:
         return name.split("_")[0]
     if dataset == "avdigits":
         from .fsdd import parse_fsdd_name
+
         return parse_fsdd_name(name)[1]
     return None
 
@@ -49,10 +49,13 @@ def speaker_of(dataset: str, name: str) -> str | None:
 def speaker_split(speakers: list[str], val_fraction: float, test_fraction: float = TEST_FRACTION) -> list[str]:
     """`train` / `val` / `test` per item, disjoint by speaker (the `speaker` rule, see the module doc)."""
     from .lists import pick_fraction
+
     distinct = sorted(set(speakers))
     if len(distinct) < 3:
-        raise ValueError(f"split 'speaker' needs at least 3 speakers (train, validation, test), found "
-                         f"{len(distinct)}: {', '.join(distinct)}")
+        raise ValueError(
+            f"split 'speaker' needs at least 3 speakers (train, validation, test), found "
+            f"{len(distinct)}: {', '.join(distinct)}"
+        )
     test = pick_fraction(distinct, test_fraction, "speaker-test")
     val = pick_fraction([s for s in distinct if s not in test], val_fraction, "speaker-val")
     return ["test" if s in test else "val" if s in val else "train" for s in speakers]
@@ -68,9 +71,13 @@ def split_manifest(splits, config=None) -> dict:
     `splits`: an `AVSplits`; its datasets may carry `names` (or `clip_ids`) and `speakers`."""
     body = {}
     if config is not None:
-        body.update(dataset=config.dataset, split=config.split, val_fraction=config.val_fraction,
-                    data_fingerprint=config.data_fingerprint)
-        if config.dataset == "avdigits":     # its validation draw and pairing depend on the seed
+        body.update(
+            dataset=config.dataset,
+            split=config.split,
+            val_fraction=config.val_fraction,
+            data_fingerprint=config.data_fingerprint,
+        )
+        if config.dataset == "avdigits":  # its validation draw and pairing depend on the seed
             body["seed"] = config.seed
     names = splits.class_names
     speakers = {}
@@ -87,9 +94,11 @@ def split_manifest(splits, config=None) -> dict:
             "speakers": dict(sorted(Counter(spk).items())) if spk else None,
             "names": _names_of(ds),
         }
-    body["speaker_overlap"] = {f"{a}-{b}": sorted(speakers[a] & speakers[b])
-                               for a, b in combinations(SPLITS, 2)
-                               if speakers[a] is not None and speakers[b] is not None}
+    body["speaker_overlap"] = {
+        f"{a}-{b}": sorted(speakers[a] & speakers[b])
+        for a, b in combinations(SPLITS, 2)
+        if speakers[a] is not None and speakers[b] is not None
+    }
     body["hash"] = manifest_hash(body)
     return body
 
@@ -108,13 +117,18 @@ def split_report(manifest: dict) -> str:
         classes = ", ".join(f"{c} {n}" for c, n in part["classes"].items())
         lines.append(f"{s:5s} {part['clips']:6d} clips  classes: {classes}")
         if part["speakers"] is not None:
-            who = ", ".join(part["speakers"]) if len(part["speakers"]) <= 12 else \
-                ", ".join(list(part["speakers"])[:12]) + ", ..."
+            who = (
+                ", ".join(part["speakers"])
+                if len(part["speakers"]) <= 12
+                else ", ".join(list(part["speakers"])[:12]) + ", ..."
+            )
             lines.append(f"      {len(part['speakers'])} speakers: {who}")
     if manifest["speaker_overlap"]:
         for pair, shared in manifest["speaker_overlap"].items():
-            lines.append(f"speakers in both {pair}: {len(shared)}" + (f" ({', '.join(shared[:12])}"
-                         f"{', ...' if len(shared) > 12 else ''})" if shared else ""))
+            lines.append(
+                f"speakers in both {pair}: {len(shared)}"
+                + (f" ({', '.join(shared[:12])}{', ...' if len(shared) > 12 else ''})" if shared else "")
+            )
     else:
         lines.append("speakers: the clips carry no speaker ids")
     lines.append(f"split manifest hash {manifest['hash']}")

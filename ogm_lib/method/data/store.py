@@ -2,7 +2,8 @@
 
 `prepare.py` writes the store; this module says what a good store is. The manifest's `files` section
 records, for every file the loader reads (`frames.npy`, `nframes.npy`, `spec.npy`, `classes.txt`,
-`train.csv`, `test.csv` and, for AVE, `val.csv` and `segments.npy`), its size in bytes and its SHA-256, and for the `.npy`
+`train.csv`, `test.csv` and, for AVE, `val.csv` and `segments.npy`), its size in bytes and its SHA-256, and for the
+`.npy`
 arrays their shape and dtype. `store_fingerprint` hashes those records (and the preparation parameters):
 two stores with the same fingerprint hold the same bytes, so it is the store's part of a run's cache key
 (`fingerprint.py`).
@@ -25,6 +26,7 @@ A manifest written before the files were recorded (no `files` section) is report
 prepare script again repacks the store (from the per-clip files or the old arrays; nothing is decoded
 again) and records them.
 """
+
 from __future__ import annotations
 
 import csv
@@ -42,8 +44,10 @@ LARGE_ARRAYS = ("frames.npy", "spec.npy")
 STORE_FILES = ("frames.npy", "nframes.npy", "spec.npy", "classes.txt", "train.csv", "test.csv")
 OPTIONAL_FILES = ("val.csv", "segments.npy")
 #: what to do about a damaged store, quoted by every error
-REPAIR_HINT = ("run the dataset's prepare script again with the same --raw and --out: it rebuilds the damaged "
-               "files (python data_scripts/prepare_{dataset}.py --raw <download> --out {root})")
+REPAIR_HINT = (
+    "run the dataset's prepare script again with the same --raw and --out: it rebuilds the damaged "
+    "files (python data_scripts/prepare_{dataset}.py --raw <download> --out {root})"
+)
 #: how to make each store, quoted when one is missing (`missing_store`)
 PREPARE_HINTS = {
     "cremad": "python data_scripts/prepare_cremad.py --raw <CREMA-D checkout with AudioWAV/ and VideoFlash/>",
@@ -59,7 +63,8 @@ def missing_store(dataset: str, root: Path) -> FileNotFoundError:
     return FileNotFoundError(
         f"no prepared {dataset} data at {root} (manifest.json missing). Prepare it with:\n"
         f"  {hint} --out {root}\n"
-        f"or point RunConfig.data_dir (or $OGM_DATA_DIR) at an existing store.")
+        f"or point RunConfig.data_dir (or $OGM_DATA_DIR) at an existing store."
+    )
 
 
 def sha256_of(path: str | os.PathLike, chunk: int = 1 << 24) -> str:
@@ -105,8 +110,10 @@ def describe(root: str | os.PathLike, names: list[str] | None = None) -> dict[st
     out = {}
     for name in names or store_files(root):
         path = root / name
-        record = {"bytes": path.stat().st_size,
-                  "sha256": verified_sha256(path, fresh=True) if name in LARGE_ARRAYS else sha256_of(path)}
+        record = {
+            "bytes": path.stat().st_size,
+            "sha256": verified_sha256(path, fresh=True) if name in LARGE_ARRAYS else sha256_of(path),
+        }
         if name.endswith(".npy"):
             record["shape"], record["dtype"] = npy_header(path)
         out[name] = record
@@ -127,8 +134,9 @@ def _split_rows(path: Path) -> int | None:
         return None
 
 
-def problems(root: str | os.PathLike, manifest: dict, deep: bool = False,
-             only: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
+def problems(
+    root: str | os.PathLike, manifest: dict, deep: bool = False, only: tuple[str, ...] | None = None
+) -> list[tuple[str, str]]:
     """`[(file, what is wrong)]` for the store at `root` against its manifest; empty: the store is good.
     Every file's content is checked against its SHA-256 (the large arrays once per process, `deep`: again).
 
@@ -136,16 +144,20 @@ def problems(root: str | os.PathLike, manifest: dict, deep: bool = False,
     root = Path(root)
     files = manifest.get("files")
     if not isinstance(files, dict):
-        if only is not None:     # a store from before the records: its arrays are trusted if they open
+        if only is not None:  # a store from before the records: its arrays are trusted if they open
             return [(n, err) for n in only if (err := _opens(root / n))]
-        return [("manifest.json", "records no file sizes or checksums (a store prepared before stores "
-                 "were checked)")]
+        return [("manifest.json", "records no file sizes or checksums (a store prepared before stores were checked)")]
     found = []
     if only is None:
         expected = store_fingerprint(manifest.get("params_hash", ""), files)
         if manifest.get("store_fingerprint") != expected:
-            found.append(("manifest.json", f"store_fingerprint {manifest.get('store_fingerprint')!r} does not "
-                          f"match its file records ({expected}): the manifest was edited"))
+            found.append(
+                (
+                    "manifest.json",
+                    f"store_fingerprint {manifest.get('store_fingerprint')!r} does not "
+                    f"match its file records ({expected}): the manifest was edited",
+                )
+            )
         for name in STORE_FILES:
             if name not in files:
                 found.append(("manifest.json", f"records no {name}"))
@@ -174,13 +186,15 @@ def problems(root: str | os.PathLike, manifest: dict, deep: bool = False,
                 found.append((name, f"not a .npy array ({err})"))
                 continue
             if shape != record.get("shape") or dtype != record.get("dtype"):
-                found.append((name, f"shape {shape} {dtype}, the manifest records {record.get('shape')} "
-                              f"{record.get('dtype')}"))
+                found.append(
+                    (name, f"shape {shape} {dtype}, the manifest records {record.get('shape')} {record.get('dtype')}")
+                )
                 continue
         digest = verified_sha256(path, fresh=deep) if name in LARGE_ARRAYS else sha256_of(path)
         if digest != record.get("sha256"):
-            found.append((name, "content differs from the manifest's SHA-256 (same size: overwritten or "
-                                "damaged on disk)"))
+            found.append(
+                (name, "content differs from the manifest's SHA-256 (same size: overwritten or damaged on disk)")
+            )
     return found
 
 
@@ -203,6 +217,7 @@ def _opens(path: Path) -> str | None:
 def check_store(root: str | os.PathLike, manifest: dict, deep: bool = False) -> None:
     """Raise `DamagedFileError` naming the first wrong file of the store at `root` (see `problems`)."""
     from ..fileio import DamagedFileError
+
     found = problems(root, manifest, deep)
     if found:
         name, problem = found[0]

@@ -30,6 +30,7 @@ Sizes: `synthetic_size` clips for train+val (`val_fraction` of them validation) 
 for test, classes balanced. Everything is drawn from `SYNTHETIC_SEED`, not the run's seed, so every run
 sees the same data.
 """
+
 from __future__ import annotations
 
 import math
@@ -41,11 +42,11 @@ from .common import AVSplits, AVTensorDataset
 
 SYNTHETIC_SEED = 0
 NUM_CLASSES = 10
-AUDIO_SIZE = 32          # F = T = 32
-SMOOTH = 0.16            # std of the Gaussian blur, as a fraction of the side
-SHIFT = 1 / 8            # largest shift, as a fraction of the side
+AUDIO_SIZE = 32  # F = T = 32
+SMOOTH = 0.16  # std of the Gaussian blur, as a fraction of the side
+SHIFT = 1 / 8  # largest shift, as a fraction of the side
 VISUAL_CONTRAST = 0.375  # std of a visual prototype (that of sklearn's digit images scaled to 0-1)
-SPECIFIC = 0.5           # share of a prototype's energy that is specific to its class
+SPECIFIC = 0.5  # share of a prototype's energy that is specific to its class
 CLASS_NAMES = [str(c) for c in range(NUM_CLASSES)]
 
 
@@ -60,7 +61,7 @@ def smooth_field(shape: tuple[int, ...], generator: torch.Generator, normalise: 
     fy = torch.fft.fftfreq(h).view(-1, 1)
     fx = torch.fft.fftfreq(w).view(1, -1)
     # Gaussian blur of std SMOOTH * side, applied as its Fourier transform
-    gain = torch.exp(-2 * math.pi ** 2 * ((fy * SMOOTH * h) ** 2 + (fx * SMOOTH * w) ** 2))
+    gain = torch.exp(-2 * math.pi**2 * ((fy * SMOOTH * h) ** 2 + (fx * SMOOTH * w) ** 2))
     field = torch.fft.irfft2(torch.fft.rfft2(white) * gain[:, : w // 2 + 1], s=(h, w))
     if normalise == "each":
         field = field - field.mean(dim=(-2, -1), keepdim=True)
@@ -80,7 +81,7 @@ def prototypes(side: int, generator: torch.Generator) -> torch.Tensor:
 def roll_each(x: torch.Tensor, shifts: torch.Tensor, dim: int) -> torch.Tensor:
     """`torch.roll` with a different shift per sample (along axis `dim`), vectorised with a gather."""
     n = x.shape[dim]
-    idx = (torch.arange(n) - shifts.view(-1, 1)) % n                  # (B, n)
+    idx = (torch.arange(n) - shifts.view(-1, 1)) % n  # (B, n)
     view = [x.shape[0]] + [1] * (x.dim() - 1)
     view[dim] = n
     idx = idx.view(view).expand_as(x)
@@ -113,6 +114,6 @@ def make_synthetic(config: RunConfig, *, data_seed: int = SYNTHETIC_SEED) -> AVS
         frames = roll_each(frames, torch.randint(-k, k + 1, (n * T,), generator=g), dim=1)
         frames = roll_each(frames, torch.randint(-k, k + 1, (n * T,), generator=g), dim=2)
         frames = frames + v_noise * smooth_field((n * T, S, S), g, "expected")
-        visual = frames.view(n, 1, T, S, S).expand(n, 3, T, S, S)    # grey -> RGB copies, a view
+        visual = frames.view(n, 1, T, S, S).expand(n, 3, T, S, S)  # grey -> RGB copies, a view
         splits[name] = AVTensorDataset(audio.unsqueeze(1).float(), visual.float(), labels, CLASS_NAMES)
     return AVSplits(splits["train"], splits["val"], splits["test"], list(CLASS_NAMES))

@@ -6,21 +6,31 @@ features. Optional per-sample keep masks zero one modality's features in the for
 dropout and OPM (`strategies.py`) use them. `training_loss` (`score_heads.py`, shared by every model) is the
 loss the step back-propagates: the strategy's, plus the detached score heads' own where a fusion has them.
 """
-from __future__ import annotations
 
-from typing import NamedTuple
+from __future__ import annotations
 
 import torch
 from torch import nn
 
 from ..config import FUSIONS, MODALITIES, check_choice
 from .encoders import AudioEncoder, ResNet18, VisualEncoder
+from .fusion import FUSION_CLASSES, ConcatFusion, FiLMFusion, GatedFusion, SumFusion
 from .output import ModelOutput, keep_features
 from .score_heads import ScoreHeadLoss
-from .fusion import FUSION_CLASSES, ConcatFusion, FiLMFusion, GatedFusion, SumFusion
 
-__all__ = ["AVClassifier", "ModelOutput", "ScoreHeadLoss", "AudioEncoder", "VisualEncoder", "ResNet18", "build_model",
-           "ConcatFusion", "SumFusion", "FiLMFusion", "GatedFusion"]
+__all__ = [
+    "AVClassifier",
+    "ModelOutput",
+    "ScoreHeadLoss",
+    "AudioEncoder",
+    "VisualEncoder",
+    "ResNet18",
+    "build_model",
+    "ConcatFusion",
+    "SumFusion",
+    "FiLMFusion",
+    "GatedFusion",
+]
 
 
 class AVClassifier(ScoreHeadLoss, nn.Module):
@@ -35,12 +45,12 @@ class AVClassifier(ScoreHeadLoss, nn.Module):
         if modalities == "av":
             self.fusion = FUSION_CLASSES[fusion](dim, num_classes)
         else:
-            self.head = nn.Linear(dim, num_classes)   # a unimodal model: encoder + linear classifier
+            self.head = nn.Linear(dim, num_classes)  # a unimodal model: encoder + linear classifier
         # Auxiliary unimodal heads on attached features: gradient blending trains them (strategies.py).
         self.aux_a = nn.Linear(dim, num_classes) if modalities == "av" else None
         self.aux_v = nn.Linear(dim, num_classes) if modalities == "av" else None
         for m in self.modules():
-            if isinstance(m, nn.Linear):                # official init for linear layers
+            if isinstance(m, nn.Linear):  # official init for linear layers
                 nn.init.xavier_normal_(m.weight)
                 nn.init.zeros_(m.bias)
 
@@ -56,8 +66,13 @@ class AVClassifier(ScoreHeadLoss, nn.Module):
         v = list(self.visual_encoder.parameters()) if self.visual_encoder is not None else []
         return a, v
 
-    def forward(self, audio: torch.Tensor | None, visual: torch.Tensor | None,
-                keep_a: torch.Tensor | None = None, keep_v: torch.Tensor | None = None) -> ModelOutput:
+    def forward(
+        self,
+        audio: torch.Tensor | None,
+        visual: torch.Tensor | None,
+        keep_a: torch.Tensor | None = None,
+        keep_v: torch.Tensor | None = None,
+    ) -> ModelOutput:
         """keep_a / keep_v: optional (B,) 0/1 masks multiplying that modality's features."""
         feat_a = self.audio_encoder(audio) if self.audio_encoder is not None else None
         feat_v = self.visual_encoder(visual) if self.visual_encoder is not None else None
@@ -74,9 +89,14 @@ class AVClassifier(ScoreHeadLoss, nn.Module):
 
 def build_model(config, num_classes: int) -> AVClassifier:
     if getattr(config, "task", "classify") == "events":
-        from .localisation import build_localisation_model   # Table 5: per-segment logits (localisation.py)
+        from .localisation import build_localisation_model  # Table 5: per-segment logits (localisation.py)
+
         return build_localisation_model(config, num_classes)
-    if getattr(config, "video_model", "resnet18") != "resnet18" or getattr(config, "audio_model", "resnet18") != "resnet18":
-        from .plugin import build_plugin_model       # Tables 3 and 4: same interface (plugin.py)
+    if (
+        getattr(config, "video_model", "resnet18") != "resnet18"
+        or getattr(config, "audio_model", "resnet18") != "resnet18"
+    ):
+        from .plugin import build_plugin_model  # Tables 3 and 4: same interface (plugin.py)
+
         return build_plugin_model(config, num_classes)
     return AVClassifier(num_classes, fusion=config.fusion, width=config.width, modalities=config.modalities)

@@ -12,6 +12,7 @@ no average-pool or fc inside the encoder.
 path; at w = 64 each encoder has exactly the parameters of torchvision's resnet18 minus its fc layer (with
 conv1's input channels adjusted), which `tests/test_models.py` checks.
 """
+
 from __future__ import annotations
 
 import torch
@@ -30,8 +31,7 @@ class BasicBlock(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.downsample = None
         if stride != 1 or in_ch != out_ch:
-            self.downsample = nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride, bias=False),
-                                            nn.BatchNorm2d(out_ch))
+            self.downsample = nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride, bias=False), nn.BatchNorm2d(out_ch))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
@@ -90,6 +90,6 @@ class VisualEncoder(nn.Module):
 
     def forward(self, visual: torch.Tensor) -> torch.Tensor:
         b, c, t, h, w = visual.shape
-        frames = visual.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w)   # (B*T, C, H, W)
-        fmap = self.net(frames)                                           # (B*T, D, h, w)
-        return fmap.reshape(b, t, *fmap.shape[1:]).mean(dim=(1, 3, 4))    # mean over T, h, w
+        frames = visual.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w)  # (B*T, C, H, W)
+        fmap = self.net(frames)  # (B*T, D, h, w)
+        return fmap.reshape(b, t, *fmap.shape[1:]).mean(dim=(1, 3, 4))  # mean over T, h, w

@@ -19,6 +19,7 @@ Every fusion here returns `(fused_logits, logits_a, logits_v)` and says how the 
   encoders: they only measure what each encoder already knows (`score_heads = True`; the model's
   `training_loss`, `score_heads.py`, adds their loss).
 """
+
 from __future__ import annotations
 
 import torch
@@ -30,14 +31,14 @@ class ConcatFusion(nn.Module):
 
     def __init__(self, dim: int, num_classes: int):
         super().__init__()
-        self.fc = nn.Linear(2 * dim, num_classes)   # audio features first, as official
+        self.fc = nn.Linear(2 * dim, num_classes)  # audio features first, as official
         self.dim = dim
 
     def forward(self, a: torch.Tensor, v: torch.Tensor):
         fused = self.fc(torch.cat([a, v], dim=1))
         w, b = self.fc.weight, self.fc.bias
-        logits_a = a @ w[:, : self.dim].T + b / 2    # W^a phi^a + b/2
-        logits_v = v @ w[:, self.dim:].T + b / 2     # W^v phi^v + b/2
+        logits_a = a @ w[:, : self.dim].T + b / 2  # W^a phi^a + b/2
+        logits_v = v @ w[:, self.dim :].T + b / 2  # W^v phi^v + b/2
         return fused, logits_a, logits_v
 
 

@@ -28,15 +28,15 @@ cross-entropy (`training_loss`, `score_heads.py`), as FiLM and gated fusion in `
 single modality cannot tell an event from a background segment (`data/events.py`), so the unimodal scores are
 low for both; the ratio still says which encoder has learned more of the labels it can reach.
 """
+
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from .encoders import ResNet18
 from .output import ModelOutput, keep_features
 from .score_heads import ScoreHeadLoss
-from .encoders import ResNet18
 from .video import PositiveSamplePropagation, WindowAudioEncoder
 
 
@@ -68,8 +68,8 @@ class AudioGuidedAttention(nn.Module):
 
     def forward(self, maps: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """maps `(B, S, D, h, w)`, a `(B, S, D)` -> attended `(B, S, D)`, weights `(B, S, h*w)`."""
-        v = maps.flatten(3).transpose(2, 3)                                     # (B, S, hw, D)
-        z = self.w(torch.tanh(self.w_v(v) + self.w_g(a).unsqueeze(2))).squeeze(3)   # (B, S, hw)
+        v = maps.flatten(3).transpose(2, 3)  # (B, S, hw, D)
+        z = self.w(torch.tanh(self.w_v(v) + self.w_g(a).unsqueeze(2))).squeeze(3)  # (B, S, hw)
         alpha = torch.softmax(z, dim=2)
         return (alpha.unsqueeze(3) * v).sum(dim=2), alpha
 
@@ -106,22 +106,27 @@ class LocalisationModel(ScoreHeadLoss, nn.Module):
     def encoder_params(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
         return list(self.audio_encoder.parameters()), list(self.visual_encoder.parameters())
 
-    def forward(self, audio: torch.Tensor, visual: torch.Tensor, keep_a: torch.Tensor | None = None,
-                keep_v: torch.Tensor | None = None) -> ModelOutput:
-        a = keep_features(self.audio_encoder.segment_features(audio), keep_a)     # (B, S, D)
-        maps = keep_features(self.visual_encoder.maps(visual), keep_v)            # (B, S, D, h, w)
-        v_pooled = maps.mean(dim=(3, 4))                                        # (B, S, D)
+    def forward(
+        self,
+        audio: torch.Tensor,
+        visual: torch.Tensor,
+        keep_a: torch.Tensor | None = None,
+        keep_v: torch.Tensor | None = None,
+    ) -> ModelOutput:
+        a = keep_features(self.audio_encoder.segment_features(audio), keep_a)  # (B, S, D)
+        maps = keep_features(self.visual_encoder.maps(visual), keep_v)  # (B, S, D, h, w)
+        v_pooled = maps.mean(dim=(3, 4))  # (B, S, D)
         if self.model == "avga":
             v_att, _ = self.attention(maps, a)
             h_a, _ = self.lstm_a(a)
             h_v, _ = self.lstm_v(v_att)
-            seg_logits = self.fc(torch.cat([h_a, h_v], dim=2))                  # (B, S, classes)
+            seg_logits = self.fc(torch.cat([h_a, h_v], dim=2))  # (B, S, classes)
         else:
             a2, v2 = self.psp.propagate(a, v_pooled)
             seg_logits = self.psp.fc(torch.cat([a2, v2], dim=2))
-        logits_a = self.head_a(a.detach())                                      # per segment, detached
+        logits_a = self.head_a(a.detach())  # per segment, detached
         logits_v = self.head_v(v_pooled.detach())
-        t = lambda x: x.transpose(1, 2)                                         # (B, classes, S)
+        t = lambda x: x.transpose(1, 2)  # (B, classes, S)
         return ModelOutput(t(seg_logits), t(logits_a), t(logits_v), a.mean(dim=1), v_pooled.mean(dim=1))
 
 
@@ -129,5 +134,7 @@ def build_localisation_model(config, num_classes: int) -> LocalisationModel:
     """The model for `config.dataset`'s sequences: S = `events.segments_for(dataset)` (AVE 10, else 6) segments,
     `num_classes` = events + background (AVE: 28 + 1)."""
     from ..data.events import segments_for
-    return LocalisationModel(num_classes, width=config.width, model=config.video_model,
-                             segments=segments_for(config.dataset))
+
+    return LocalisationModel(
+        num_classes, width=config.width, model=config.video_model, segments=segments_for(config.dataset)
+    )

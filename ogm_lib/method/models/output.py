@@ -4,6 +4,7 @@ A model's forward gives the fused logits (the only ones the main loss sees) and,
 each modality's own logits and features; plug-in and localisation models (`plugin.py`,
 `localisation.py`) return the same tuple, so training treats every model alike.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -12,10 +13,10 @@ import torch
 
 
 class ModelOutput(NamedTuple):
-    logits: torch.Tensor                # fused logits (B, C)
-    logits_a: torch.Tensor | None       # audio-only logits (B, C), None for a visual-only model
-    logits_v: torch.Tensor | None       # visual-only logits (B, C), None for an audio-only model
-    feat_a: torch.Tensor | None         # encoder features (B, D)
+    logits: torch.Tensor  # fused logits (B, C)
+    logits_a: torch.Tensor | None  # audio-only logits (B, C), None for a visual-only model
+    logits_v: torch.Tensor | None  # visual-only logits (B, C), None for an audio-only model
+    feat_a: torch.Tensor | None  # encoder features (B, D)
     feat_v: torch.Tensor | None
 
 

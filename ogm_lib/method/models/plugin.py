@@ -17,15 +17,16 @@ So the training loop, the modulator, the strategies, the evaluation and the prob
 An audio-encoder row (Table 4) keeps the book's visual ResNet-18 and concatenation (`fusion.ConcatFusion`);
 a video-model row (Table 3) brings its own fusion over segments (`video.VIDEO_PARTS`).
 """
+
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from .output import ModelOutput, keep_features
-from .score_heads import ScoreHeadLoss
 from .encoders import AudioEncoder, VisualEncoder
 from .fusion import ConcatFusion
+from .output import ModelOutput, keep_features
+from .score_heads import ScoreHeadLoss
 from .speech import AUDIO_ENCODERS
 from .video import VIDEO_PARTS
 
@@ -35,8 +36,7 @@ class PluginClassifier(ScoreHeadLoss, nn.Module):
 
     modalities = "av"
 
-    def __init__(self, num_classes: int, width: int = 64, video_model: str = "resnet18",
-                 audio_model: str = "resnet18"):
+    def __init__(self, num_classes: int, width: int = 64, video_model: str = "resnet18", audio_model: str = "resnet18"):
         super().__init__()
         if video_model != "resnet18" and audio_model != "resnet18":
             raise ValueError("one plug-in at a time: a video model (Table 3) or an audio encoder (Table 4)")
@@ -48,14 +48,16 @@ class PluginClassifier(ScoreHeadLoss, nn.Module):
             self.visual_encoder, self.audio_encoder = make_visual(width), make_audio(width)
         else:
             self.visual_encoder = VisualEncoder(width)
-            self.audio_encoder = AUDIO_ENCODERS[audio_model](width) if audio_model != "resnet18" else AudioEncoder(width)
+            self.audio_encoder = (
+                AUDIO_ENCODERS[audio_model](width) if audio_model != "resnet18" else AudioEncoder(width)
+            )
             fusion = ConcatFusion
         self.fusion = fusion(dim, num_classes)
-        if self.fusion.score_heads:      # per-modality scores from heads on detached features (video.py)
+        if self.fusion.score_heads:  # per-modality scores from heads on detached features (video.py)
             self.head_a, self.head_v = nn.Linear(dim, num_classes), nn.Linear(dim, num_classes)
         self.aux_a, self.aux_v = nn.Linear(dim, num_classes), nn.Linear(dim, num_classes)
         for m in self.modules():
-            if isinstance(m, nn.Linear):                # the book's init for linear layers (official)
+            if isinstance(m, nn.Linear):  # the book's init for linear layers (official)
                 nn.init.xavier_normal_(m.weight)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
@@ -68,15 +70,20 @@ class PluginClassifier(ScoreHeadLoss, nn.Module):
         """The two parameter groups OGM modulates: (audio encoder, visual encoder)."""
         return list(self.audio_encoder.parameters()), list(self.visual_encoder.parameters())
 
-    def forward(self, audio: torch.Tensor, visual: torch.Tensor, keep_a: torch.Tensor | None = None,
-                keep_v: torch.Tensor | None = None) -> ModelOutput:
+    def forward(
+        self,
+        audio: torch.Tensor,
+        visual: torch.Tensor,
+        keep_a: torch.Tensor | None = None,
+        keep_v: torch.Tensor | None = None,
+    ) -> ModelOutput:
         if not self.segmental:
             feat_a = keep_features(self.audio_encoder(audio), keep_a)
             feat_v = keep_features(self.visual_encoder(visual), keep_v)
             logits, logits_a, logits_v = self.fusion(feat_a, feat_v)
             return ModelOutput(logits, logits_a, logits_v, feat_a, feat_v)
-        a = keep_features(self.audio_encoder.segment_features(audio), keep_a)     # (B, Sa, D)
-        v = keep_features(self.visual_encoder.segment_features(visual), keep_v)   # (B, Sv, D)
+        a = keep_features(self.audio_encoder.segment_features(audio), keep_a)  # (B, Sa, D)
+        v = keep_features(self.visual_encoder.segment_features(visual), keep_v)  # (B, Sv, D)
         feat_a, feat_v = a.mean(dim=1), v.mean(dim=1)
         if self.fusion.score_heads:
             logits = self.fusion(a, v)
@@ -87,5 +94,6 @@ class PluginClassifier(ScoreHeadLoss, nn.Module):
 
 
 def build_plugin_model(config, num_classes: int) -> PluginClassifier:
-    return PluginClassifier(num_classes, width=config.width, video_model=config.video_model,
-                            audio_model=config.audio_model)
+    return PluginClassifier(
+        num_classes, width=config.width, video_model=config.video_model, audio_model=config.audio_model
+    )

@@ -10,6 +10,7 @@ model the per-modality logits are part of the fused classifier (paper Eq. 5) and
 Every model of the project (`AVClassifier`, `PluginClassifier`, `LocalisationModel`) takes this mixin, so
 the training step calls `model.training_loss(loss, out, labels)` and asks nothing about the fusion.
 """
+
 from __future__ import annotations
 
 import torch

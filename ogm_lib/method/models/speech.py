@@ -42,6 +42,7 @@ leaves out in the ResNet (BatchNorm), plus, in the i-vector stand-in, the UBM's 
   over time, the branches concatenated and projected to the feature. It is a stand-in that keeps what the name
   says (several windows, temporal shift), not a reproduction; the book says so beside its row.
 """
+
 from __future__ import annotations
 
 import torch
@@ -77,9 +78,11 @@ def _init(module: nn.Module) -> None:
 
 def frame_layer(c_in: int, c_out: int, kernel: int = 1, dilation: int = 1) -> nn.Sequential:
     """A TDNN layer: a 1-D conv over time (as Conv2d over a `(B, C, 1, T)` map), ReLU, BatchNorm."""
-    return nn.Sequential(nn.Conv2d(c_in, c_out, (1, kernel), dilation=(1, dilation),
-                                   padding=(0, dilation * (kernel - 1) // 2)),
-                         nn.ReLU(inplace=True), nn.BatchNorm2d(c_out))
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, (1, kernel), dilation=(1, dilation), padding=(0, dilation * (kernel - 1) // 2)),
+        nn.ReLU(inplace=True),
+        nn.BatchNorm2d(c_out),
+    )
 
 
 class XVectorEncoder(nn.Module):
@@ -92,13 +95,17 @@ class XVectorEncoder(nn.Module):
         self.frames = nn.Sequential(
             # layer 1 reads all bands of 5 frames: a Conv1d(bands, c, 5), written as a (bands x 5) Conv2d
             nn.Sequential(nn.Conv2d(1, c, (bands, 5), padding=(0, 2)), nn.ReLU(inplace=True), nn.BatchNorm2d(c)),
-            frame_layer(c, c, 3, 2), frame_layer(c, c, 3, 3), frame_layer(c, c), frame_layer(c, 3 * c))
-        self.segment = nn.Conv2d(6 * c, c, 1)                 # the embedding layer (segment6), a 1x1 conv
+            frame_layer(c, c, 3, 2),
+            frame_layer(c, c, 3, 3),
+            frame_layer(c, c),
+            frame_layer(c, 3 * c),
+        )
+        self.segment = nn.Conv2d(6 * c, c, 1)  # the embedding layer (segment6), a 1x1 conv
         _init(self)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        h = self.frames(filterbank(audio, self.bands))        # (B, 3c, 1, T)
-        stats = torch.cat([h.mean(dim=3), h.std(dim=3)], dim=1)   # statistics pooling: (B, 6c, 1)
+        h = self.frames(filterbank(audio, self.bands))  # (B, 3c, 1, T)
+        stats = torch.cat([h.mean(dim=3), h.std(dim=3)], dim=1)  # statistics pooling: (B, 6c, 1)
         return F.relu(self.segment(stats.unsqueeze(3))).flatten(1)
 
 
@@ -111,25 +118,25 @@ class IVectorEncoder(nn.Module):
         self.means = nn.Parameter(torch.randn(components, bands))
         self.log_vars = nn.Parameter(torch.zeros(components, bands))
         self.log_weights = nn.Parameter(torch.zeros(components))
-        self.total_variability = nn.Conv2d(components * bands, self.out_dim, 1, bias=False)   # T
+        self.total_variability = nn.Conv2d(components * bands, self.out_dim, 1, bias=False)  # T
         _init(self)
 
     def statistics(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Zeroth order `N (B, C)` and normalised centred first order `(B, C, bands)` statistics."""
-        x = filterbank(audio, self.bands)[:, 0].transpose(1, 2)                # (B, T, bands) frames
-        diff = x.unsqueeze(2) - self.means                                      # (B, T, C, bands)
+        x = filterbank(audio, self.bands)[:, 0].transpose(1, 2)  # (B, T, bands) frames
+        diff = x.unsqueeze(2) - self.means  # (B, T, C, bands)
         inv_var = torch.exp(-self.log_vars)
-        log_lik = -0.5 * ((diff ** 2) * inv_var + self.log_vars).sum(-1)        # log N(x_t; mu_c, Sigma_c) + const
-        gamma = torch.softmax(log_lik + torch.log_softmax(self.log_weights, 0), dim=2)   # posteriors (B, T, C)
-        n = gamma.sum(dim=1)                                                    # N_c
-        first = torch.einsum("btc,btcf->bcf", gamma, diff)                      # F_c = sum_t gamma (x_t - mu_c)
-        first = first * inv_var.sqrt() / (n.unsqueeze(2) + 1.0)                 # / sigma_c, / (N_c + 1)
+        log_lik = -0.5 * ((diff**2) * inv_var + self.log_vars).sum(-1)  # log N(x_t; mu_c, Sigma_c) + const
+        gamma = torch.softmax(log_lik + torch.log_softmax(self.log_weights, 0), dim=2)  # posteriors (B, T, C)
+        n = gamma.sum(dim=1)  # N_c
+        first = torch.einsum("btc,btcf->bcf", gamma, diff)  # F_c = sum_t gamma (x_t - mu_c)
+        first = first * inv_var.sqrt() / (n.unsqueeze(2) + 1.0)  # / sigma_c, / (N_c + 1)
         return n, first
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         _, first = self.statistics(audio)
-        supervector = first.flatten(1)[:, :, None, None]                        # (B, C * bands, 1, 1)
-        return self.total_variability(supervector).flatten(1)                   # w ~ T' (normalised stats)
+        supervector = first.flatten(1)[:, :, None, None]  # (B, C * bands, 1, 1)
+        return self.total_variability(supervector).flatten(1)  # w ~ T' (normalised stats)
 
 
 class ShiftBlock(nn.Module):
@@ -142,7 +149,7 @@ class ShiftBlock(nn.Module):
         self.conv2 = nn.Conv2d(channels, channels, (1, window), padding=(0, window // 2), bias=False)
         self.bn2 = nn.BatchNorm2d(channels)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:                           # x: (B, C, 1, T)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, C, 1, T)
         out = F.relu(self.bn1(self.conv1(temporal_shift(x, time_dim=3, channel_dim=1))))
         return F.relu(x + self.bn2(self.conv2(out)))
 
@@ -160,7 +167,7 @@ class MWTSMEncoder(nn.Module):
         _init(self)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        h = self.stem(filterbank(audio, self.bands))                            # (B, c, 1, T)
+        h = self.stem(filterbank(audio, self.bands))  # (B, c, 1, T)
         pooled = torch.cat([branch(h).mean(dim=3, keepdim=True) for branch in self.branches], dim=1)
         return F.relu(self.project(pooled)).flatten(1)
 

@@ -44,6 +44,7 @@ to a `(B, 8w)` feature (what the linear probes read) and `encoder_params()` retu
 two groups the modulator scales; the encoders' weights are 4-D conv weights as in the book's model, so the
 official conv-only modulation covers them.
 """
+
 from __future__ import annotations
 
 import math
@@ -86,7 +87,7 @@ def sample_segments(visual: torch.Tensor, segments: int, training: bool) -> torc
     lo = torch.tensor([lo for lo, _ in bounds])
     size = torch.tensor([hi - lo for lo, hi in bounds])
     if training:
-        idx = lo + (torch.rand(b, segments) * size).long().clamp_max(size - 1)   # (B, S)
+        idx = lo + (torch.rand(b, segments) * size).long().clamp_max(size - 1)  # (B, S)
     else:
         idx = (lo + (size - 1) // 2).expand(b, segments)
     idx = idx.to(visual.device, non_blocking=True)
@@ -121,9 +122,9 @@ def temporal_shift(x: torch.Tensor, time_dim: int, channel_dim: int, fold_div: i
         index[channel_dim], index[time_dim] = ch, tm_out
         out[tuple(index)] = part(x, ch, tm_in)
 
-    put(slice(0, fold), slice(0, -1), slice(1, None))                # shift left: t <- t + 1
-    put(slice(fold, 2 * fold), slice(1, None), slice(0, -1))         # shift right: t <- t - 1
-    put(slice(2 * fold, None), slice(None), slice(None))             # unchanged
+    put(slice(0, fold), slice(0, -1), slice(1, None))  # shift left: t <- t + 1
+    put(slice(fold, 2 * fold), slice(1, None), slice(0, -1))  # shift right: t <- t - 1
+    put(slice(2 * fold, None), slice(None), slice(None))  # unchanged
     return out
 
 
@@ -163,7 +164,7 @@ class SegmentVisualEncoder(nn.Module):
         s = min(self.segments, visual.shape[2])
         if s != self.segments and self.shift:
             raise ValueError(f"TSM needs at least {self.segments} frames per clip, got {visual.shape[2]}")
-        frames = sample_segments(visual, s, self.training)                    # (B, C, S, H, W)
+        frames = sample_segments(visual, s, self.training)  # (B, C, S, H, W)
         b, c, _, h, w = frames.shape
         fmap = self.net(frames.permute(0, 2, 1, 3, 4).reshape(b * s, c, h, w))  # (B*S, D, h, w)
         return fmap.mean(dim=(2, 3)).view(b, s, -1)
@@ -180,7 +181,7 @@ class WindowAudioEncoder(AudioEncoder):
         self.segments = segments
 
     def segment_features(self, audio: torch.Tensor) -> torch.Tensor:
-        windows = audio_windows(audio, self.segments)                          # (B, S, 1, F, Tw)
+        windows = audio_windows(audio, self.segments)  # (B, S, 1, F, Tw)
         b, s = windows.shape[:2]
         return self.net(windows.flatten(0, 1)).mean(dim=(2, 3)).view(b, s, -1)
 
@@ -214,11 +215,11 @@ class SegmentConcatFusion(nn.Module):
 
     def forward(self, a: torch.Tensor, v: torch.Tensor):
         w, b = self.fc.weight, self.fc.bias
-        seg_a = a @ w[:, : self.dim].T                      # (B, Sa, C)
-        seg_v = v @ w[:, self.dim:].T                       # (B, Sv, C)
+        seg_a = a @ w[:, : self.dim].T  # (B, Sa, C)
+        seg_v = v @ w[:, self.dim :].T  # (B, Sv, C)
         logits_a = seg_a.mean(dim=1) + b / 2
         logits_v = seg_v.mean(dim=1) + b / 2
-        fused = (seg_a.mean(dim=1, keepdim=True) + seg_v + b).mean(dim=1)   # consensus over segments
+        fused = (seg_a.mean(dim=1, keepdim=True) + seg_v + b).mean(dim=1)  # consensus over segments
         return fused, logits_a, logits_v
 
 
@@ -234,8 +235,8 @@ class TemporalBindingFusion(nn.Module):
         self.fc = nn.Linear(dim, num_classes)
 
     def forward(self, a: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        h = F.relu(self.bind(torch.cat([a, v], dim=2)))     # (B, S, D): bound within each window
-        return self.fc(h).mean(dim=1)                       # average over the windows
+        h = F.relu(self.bind(torch.cat([a, v], dim=2)))  # (B, S, D): bound within each window
+        return self.fc(h).mean(dim=1)  # average over the windows
 
 
 class PositiveSamplePropagation(nn.Module):
@@ -254,14 +255,14 @@ class PositiveSamplePropagation(nn.Module):
 
     def positive_weights(self, x: torch.Tensor, y: torch.Tensor, qx: nn.Module, qy: nn.Module) -> torch.Tensor:
         """beta = relu(qx(x) qy(y)^T / sqrt(d)), L1-normalised per row, entries < tau pruned, renormalised."""
-        beta = F.relu(qx(x) @ qy(y).transpose(1, 2) / math.sqrt(x.shape[-1]))     # (B, Sx, Sy)
+        beta = F.relu(qx(x) @ qy(y).transpose(1, 2) / math.sqrt(x.shape[-1]))  # (B, Sx, Sy)
         beta = beta / (beta.sum(dim=2, keepdim=True) + 1e-8)
         beta = torch.where(beta >= self.tau, beta, torch.zeros_like(beta))
         return beta / (beta.sum(dim=2, keepdim=True) + 1e-8)
 
     def propagate(self, a: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        beta_va = self.positive_weights(v, a, self.q_v, self.q_a)      # visual segment i <- audio segment j
-        beta_av = self.positive_weights(a, v, self.q_a, self.q_v)      # audio segment i <- visual segment j
+        beta_va = self.positive_weights(v, a, self.q_v, self.q_a)  # visual segment i <- audio segment j
+        beta_av = self.positive_weights(a, v, self.q_a, self.q_v)  # audio segment i <- visual segment j
         v2 = self.norm_v(v + beta_va @ self.u_a(a))
         a2 = self.norm_a(a + beta_av @ self.u_v(v))
         return a2, v2
