@@ -350,31 +350,33 @@ def book_claims(book_runs) -> dict[str, tuple[list[Claim], dict[str, Verdict], d
 # ---------------------------------------------------------------------------------------------------------
 # The closing chapter's count: each comparison once, split by whether its row has the paper's phenomenon
 
-#: `phenomenon`'s three answers
-AUDIO_LEADS, VISION_LEADS, NO_JOINT_ROW = (
-    "audio leads (ρᵃ > 1 in the window)",
-    "vision leads (ρᵃ ≤ 1 in the window)",
+#: `phenomenon`'s four answers: who leads in the claim's B row (`who_leads`, the phenomenon's criterion 4), or no
+#: joint row to read rho^a from
+AUDIO_LEADS, VISION_LEADS, NEITHER_LEADS, NO_JOINT_ROW = (
+    "audio leads (tests the paper's claim)",
+    "vision leads",
+    "neither leads",
     "no joint row to read ρᵃ from",
 )
 
 
 def phenomenon(claim: Claim) -> str:
-    """Whether the claim's B row (the model without what is tested: plain concatenation, a plug-in model
-    without OGM-GE) has the paper's phenomenon, audio dominating: the mean over its seeds of rho^a over the
-    modulation window (Eq. 9, `reduce.modulation_window_mean`) above 1. Claims whose B side is not a joint
-    model's runs (unimodal rows, probes, rho^a itself, the ceiling check) have no such row."""
-    import numpy as np
-
-    from .reduce import modulation_window_mean
+    """Who leads in the claim's B row (the model without what is tested: plain concatenation, a plug-in model
+    without OGM-GE), by the rule of `who_leads` (the phenomenon's criterion 4: audio leads when rho^a, Eq. 9, is
+    above 1 over the first epoch of every seed and on at least 90 % of the modulation window's steps; vision
+    leads in the mirror case; else neither). Only a row where audio leads tests the paper's claim. Claims whose
+    B side is not a joint model's runs (unimodal rows, probes, rho^a itself, the ceiling check) have no such
+    row."""
+    from .who_leads import AUDIO, VISION, condition
 
     side = claim.b
     if callable(side) or isinstance(side, dict) or not side or any(r.config.get("modalities") != "av" for r in side):
         return NO_JOINT_ROW
     try:
-        rho = float(np.mean([modulation_window_mean(r, "rho_a") for r in side]))
+        leader = condition(side).leader
     except (KeyError, ValueError):
         return NO_JOINT_ROW
-    return AUDIO_LEADS if rho > 1 else VISION_LEADS
+    return {AUDIO: AUDIO_LEADS, VISION: VISION_LEADS}.get(leader, NEITHER_LEADS)
 
 
 def judged_verdicts(book: dict) -> list[tuple[str, Verdict]]:
@@ -390,7 +392,7 @@ def count_table(book: dict):
     from .stats import LABELS
 
     vs = judged_verdicts(book)
-    cols = (AUDIO_LEADS, VISION_LEADS, NO_JOINT_ROW)
+    cols = (AUDIO_LEADS, VISION_LEADS, NEITHER_LEADS, NO_JOINT_ROW)
     data = {
         label: {c: sum(v.label == label and phenomenon(v.claim) == c for _, v in vs) for c in cols} for label in LABELS
     }
@@ -403,7 +405,9 @@ def count_table(book: dict):
 
 def same_comparison(x: Claim, y: Claim, protocol: str = "val") -> bool:
     """Whether two claims compare the same numbers (in either direction): on the seeds they share (two at
-    least) their sides hold the same values."""
+    least) their sides hold the same values, and those values tell runs apart: sides that are constant over
+    the seeds (every seed at 100 % training accuracy, say) match any other such side, so they are not taken
+    for the same comparison."""
     sx, ax, bx = x.pairs(protocol)
     sy, ay, by = y.pairs(protocol)
     shared = sorted(set(sx) & set(sy))
@@ -411,6 +415,8 @@ def same_comparison(x: Claim, y: Claim, protocol: str = "val") -> bool:
         return False
     pick = lambda seeds, vals: [vals[seeds.index(s)] for s in shared]
     ax, bx, ay, by = pick(sx, ax), pick(sx, bx), pick(sy, ay), pick(sy, by)
+    if len(set(ax)) == 1 and len(set(bx)) == 1:
+        return False
     return (ax == ay and bx == by) or (ax == by and bx == ay)
 
 

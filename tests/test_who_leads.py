@@ -1,11 +1,11 @@
-"""Who leads in a plug-in row's baseline (report/plugin_condition.py): the rule, and the committed rows."""
+"""Who leads in a plug-in row's baseline (report/who_leads.py): the rule, and the committed rows."""
 
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from ogm_lib.report import plugin_condition as pc
+from ogm_lib.report import who_leads as pc
 
 
 def _run(rho_per_epoch, epochs=4, steps=10, window=(0, 1)):
