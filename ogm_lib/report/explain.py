@@ -31,7 +31,7 @@ from .reduce import by_seed, epoch_curve, final_metric, metric, seed_of
 Runs = dict[str, list[RunResult]]
 
 #: a regime's short name in glue keys
-TAGS = {"paper-like": "pl", "easy audio": "ea"}
+TAGS = {"paper-like": "pl", "easy audio": "ea", "testbed": "tb"}
 #: the paper's Figure 1 (VGGSound, 100 epochs): the epoch range where OGM-GE's fused curve overtakes the joint one
 PAPER_CROSSOVER = (40, 45, 100)
 

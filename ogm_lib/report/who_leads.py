@@ -75,7 +75,6 @@ def condition_table(runs: dict[str, list[RunResult]], plus: str = "+") -> "pd.Da
             "steps with ρ^a > 1": f"{100 * c.window_share:.0f} %",
             "who leads": c.leader,
             "tests the paper's claim": "yes" if c.tests_claim else "no",
-            "headroom": "not measured",
         }
         for label, c in conditions(runs, plus).items()
     }
