@@ -305,3 +305,17 @@ def test_notebook_edits_are_idempotent_and_complete(notebooks):
     assert "per_sample_gradients(model" not in src["03_sgd_noise"] and "sgd_noise.setup(" in src["03_sgd_noise"]
     assert src["10_verdicts"].index("all_val = ") < src["10_verdicts"].index("findings.glue_findings(")
     assert "{glue} fin_box" in src["10_verdicts"]
+
+
+def test_findings_box_says_which_verdicts_test_the_claim():
+    from ogm_lib.report.claims import Claim
+
+    claim = Claim("h", "concat+ beats concat", {0: 1.0}, {0: 0.0}, paper={"CREMA-D Acc": 10.2})
+    head = type("H", (), {"claim": claim, "__str__": lambda self: "inconclusive (+1.0 points)"})()
+    leads = {"audio leads (tests the paper's claim)": 3, "vision leads": 0, "neither leads": 20}
+    assert findings.leads_text(leads) == "3 audio leads (tests the paper's claim), 20 neither leads"
+    out = findings.findings_html(
+        "avdigits", head, {"inconclusive": 23}, [], repo_url="https://example.org/r", leads=leads
+    )
+    assert "Which verdicts test the paper" in out and "20 neither leads" in out and "vision leads" not in out
+    assert "Which verdicts" not in findings.findings_html("avdigits", head, {"inconclusive": 1}, [], repo_url="x")

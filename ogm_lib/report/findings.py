@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from . import stats
 
@@ -104,6 +104,12 @@ def phenomenon_gaps(results_dir=None) -> list[str]:
     return out
 
 
+def leads_text(leads: Mapping[str, int]) -> str:
+    """'3 audio leads (tests the paper's claim), 20 vision leads, ...': the judged claims counted by who leads in
+    the row they test (chapter 10's columns, `chapters.phenomenon`), the columns with no claim left out."""
+    return ", ".join(f"{n} {who}" for who, n in leads.items() if n)
+
+
 def findings_html(
     setting: str,
     headline,
@@ -112,11 +118,12 @@ def findings_html(
     repo_url: str | None = None,
     root: str = "../",
     real_data: bool = False,
+    leads: Mapping[str, int] | None = None,
 ) -> str:
     """The box. `setting`: what data and profile (`tables.setting_text`); `headline`: the headline claim's
     Verdict; `counts`: `label_counts`; `gaps`: `testbed_gaps`; `root`: the relative path from the page to the
     book's root ('../' on chapter 10, '' on the landing page); `real_data`: whether the numbers come from one of
-    the paper's datasets."""
+    the paper's datasets; `leads`: the judged claims by who leads in their row (`leads_text`), if given."""
     from .claims import ledger_text, paper_text
     from .table_style import LABEL_COLORS
 
@@ -143,6 +150,11 @@ def findings_html(
         f'<li><strong>All claims</strong> (<span class="ogm-total" data-count="{total}">{total}</span> judged): '
         f"{chips}.</li>",
     ]
+    if leads:
+        items.append(
+            "<li><strong>Which verdicts test the paper's claim</strong>: only those on a row where audio leads "
+            f"(the condition OGM-GE is for); by who leads in the row: {e(leads_text(leads))}.</li>"
+        )
     if gaps:
         items.append("<li><strong>What the testbed lacks</strong>: " + e("; ".join(gaps)) + ".</li>")
     else:
@@ -179,19 +191,25 @@ def glue_findings(
     counts: Callable | None = None,
     checks: dict | None = None,
     real_data: bool = False,
+    leads: Mapping[str, int] | None = None,
 ) -> dict[str, int]:
     """Glue 'fin_box' (links relative to a chapter page) and 'fin_box_intro' (relative to the book's root);
-    returns the label counts shown."""
+    returns the label counts shown. `leads`: the judged claims by who leads in their row (chapter 10's
+    `chapters.count_table`, its "all" row)."""
     n = label_counts(verdicts, counts)
     gaps = testbed_gaps(checks) + phenomenon_gaps()
     try:
         from myst_nb import glue
     except ImportError:  # pragma: no cover
         return n
-    glue("fin_box", Findings(findings_html(setting, headline, n, gaps, root="../", real_data=real_data)), display=False)
+    glue(
+        "fin_box",
+        Findings(findings_html(setting, headline, n, gaps, root="../", real_data=real_data, leads=leads)),
+        display=False,
+    )
     glue(
         "fin_box_intro",
-        Findings(findings_html(setting, headline, n, gaps, root="", real_data=real_data)),
+        Findings(findings_html(setting, headline, n, gaps, root="", real_data=real_data, leads=leads)),
         display=False,
     )
     return n

@@ -162,7 +162,8 @@ def findings_source() -> str:
         '           if dataset == "avdigits" else None)\n'
         "findings.glue_findings(tables.setting_text(dataset, profile, _head_runs), head, all_val, cl.counts, "
         "_checks,\n"
-        '                       real_data=dataset not in ("avdigits", "synthetic"))'
+        '                       real_data=dataset not in ("avdigits", "synthetic"),\n'
+        '                       leads=split.loc["all"].drop("all").to_dict())'
     )
 
 
