@@ -66,6 +66,10 @@ REFERENCE = {
 }
 
 
+#: what a benchmark config names as its data (see `make_trainer`)
+PLACEHOLDER_FINGERPRINT = "bench-placeholder"
+
+
 def placeholder_data(dataset: str) -> AVSplits:
     """The Trainer wants splits; the benchmark feeds its own batches, so two tiny samples will do (two, not
     one: a training split that leaves a last batch of one clip is refused where BatchNorm cannot take it,
@@ -103,6 +107,9 @@ def make_trainer(dataset: str, method: str, args, results_dir: str) -> Trainer:
         fused_optimizer=args.fused_optimizer,
         compile=args.compile,
         quiet=True,
+        # the benchmark feeds its own tensors (`placeholder_data`, `make_batch`): no store is opened, so the
+        # config names its data by this instead of a store's fingerprint (`data/fingerprint.py`)
+        data_fingerprint=PLACEHOLDER_FINGERPRINT,
         **tiny,
     )
     assert cfg.n_frames == SHAPES[dataset]["frames"] and cfg.image_size == IMAGE
