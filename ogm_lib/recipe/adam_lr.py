@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping, Sequence
 
-import numpy as np
-
 from ..method.config import RunConfig
 from .grid import train_grid
+from .regimes import alpha_values, highest_mean
 
 #: Adam's learning rates tried (a factor of about 3 apart, around PyTorch's default 1e-3)
 LR_GRID = (1e-4, 3e-4, 1e-3, 3e-3)
@@ -36,15 +35,12 @@ def grid_rows(adam_row: RunConfig, lrs: Iterable[float] = LR_GRID) -> dict[str, 
 def choose(val_acc: Mapping[float, Sequence[float]]) -> tuple[float, dict[float, float]]:
     """The learning rate with the highest mean validation accuracy (ties: the smaller rate), and the table
     lr -> mean. `val_acc`: lr -> the seeds' best validation accuracies (%)."""
-    if not val_acc:
-        raise ValueError("no Adam learning-rate runs")
-    table = {float(lr): float(np.mean(v)) for lr, v in sorted(val_acc.items())}
-    return max(table, key=lambda lr: (table[lr], -lr)), table
+    return highest_mean(val_acc, "Adam learning-rate")
 
 
 def val_accuracies(runs: Mapping[str, list]) -> dict[float, list[float]]:
     """`grid_rows`' runs (label -> runs) -> lr -> the seeds' best validation accuracies (%)."""
-    return {float(label.split("=")[1]): [100 * r.best["val_acc"] for r in rs] for label, rs in runs.items() if rs}
+    return alpha_values({label: rs for label, rs in runs.items() if rs})  # the same "name=value" labels
 
 
 def configs(adam_row: RunConfig, lrs: Iterable[float] = LR_GRID, seeds: Iterable[int] = LR_SEEDS) -> list[RunConfig]:

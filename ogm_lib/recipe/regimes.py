@@ -189,14 +189,20 @@ def converged_share(best_epochs: Iterable[int], epochs: int, late_share: float =
     return float(np.mean([not late_epoch(b, epochs, late_share) for b in best_epochs]))
 
 
+def highest_mean(values: Mapping[float, Sequence[float]], what: str) -> tuple[float, dict]:
+    """The setting (a number: alpha, a learning rate) with the highest mean of its seeds' values (ties: the
+    smaller setting), and the table setting -> mean. `what` names the runs in the error when there are none."""
+    if not values:
+        raise ValueError(f"no {what} runs")
+    table = {float(a): float(np.mean(v)) for a, v in sorted(values.items())}
+    best = max(table, key=lambda a: (table[a], -a))
+    return best, table
+
+
 def choose_alpha(val_acc: Mapping[float, Sequence[float]]) -> tuple[float, dict]:
     """The alpha with the highest mean validation fused accuracy (ties: the smaller alpha), and the table
     alpha -> mean. `val_acc`: alpha -> the seeds' validation accuracies."""
-    if not val_acc:
-        raise ValueError("no alpha-sweep runs")
-    table = {float(a): float(np.mean(v)) for a, v in sorted(val_acc.items())}
-    best = max(table, key=lambda a: (table[a], -a))
-    return best, table
+    return highest_mean(val_acc, "alpha-sweep")
 
 
 # ---------------------------------------------------------------------------------------------------------
