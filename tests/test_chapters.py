@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ogm_lib.recipe import book, chapters, toc
+from ogm_lib.recipe import adam_lr, book, chapters, toc
 from ogm_lib.recipe import runs as run_list
 from ogm_lib.recipe.chapters import CHAPTER, CHAPTERS, PAGES, PARTS, TITLES
 
@@ -54,10 +54,10 @@ def test_titles_are_the_judged_chapters_in_order():
 
 def test_the_run_list_is_the_registrys_chapters():
     """`book_runs` without the regimes and plug-ins is the union of the chapters on the book's rows, each over
-    its seeds; with the plug-ins, the plug-in chapters' too."""
+    its seeds, with their rules' runs (Table 6's Adam learning rate); with the plug-ins, the plug-in chapters' too."""
 
     def keys(chs):
-        return {c.key() for ch in chs for cs in ch.grid().values() for c in cs}
+        return {c.key() for ch in chs for c in ch.runs()}
 
     on_rows = chapters.chapters_with(per_seed=chapters.book_seeds)
     assert [c.name for c in on_rows] == [
@@ -74,6 +74,11 @@ def test_the_run_list_is_the_registrys_chapters():
     assert {c.key() for c in run_list.book_runs(include_regimes=False, include_plugins=False)} == keys(on_rows)
     assert {c.key() for c in run_list.book_runs(include_regimes=False)} == keys(on_rows) | keys(plugin)
     assert {c.key() for c in run_list.chapter_runs("14_table4")} == keys([CHAPTER["14_table4"]])
+    table6 = CHAPTER["07_table6"]
+    rule = {c.key() for c in adam_lr.configs(table6.table()["Adam"])}
+    assert rule <= {c.key() for c in run_list.chapter_runs("07_table6")} and not rule <= {
+        c.key() for cs in table6.grid().values() for c in cs
+    }
 
 
 def test_a_chapters_rows_are_its_notebooks_call():

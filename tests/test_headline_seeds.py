@@ -29,7 +29,8 @@ def test_the_regimes_rule_alone_splits_the_pair():
     assert book.row_seeds(rows["Concatenation+"]) == list(range(book.SEEDS))
     assert book.row_seeds(rows["Concatenation"]) == list(range(book.HEADLINE_SEEDS))
     grid = book.per_seed(rows)
-    assert [c.seed for c in grid["Concatenation+"]] == [c.seed for c in grid["Concatenation"]] == list(range(10))
+    head = list(range(book.HEADLINE_SEEDS))
+    assert [c.seed for c in grid["Concatenation+"]] == [c.seed for c in grid["Concatenation"]] == head
     assert [c.seed for c in grid["Summation+"]] == list(range(book.SEEDS))
 
 
@@ -38,11 +39,12 @@ def test_the_regimes_rule_alone_splits_the_pair():
 def test_every_chapter_gives_the_pair_the_same_seeds(chapter, alpha):
     ch = CHAPTER[chapter]
     rows, grid = ch.table(alpha=alpha), ch.grid(alpha=alpha)
-    pair = pair_labels(rows, alpha)
+    pair = pair_labels(rows, alpha, regime=ch.parameters["regime"])
     assert len(pair) == 2, f"{chapter}: the headline pair is not among its rows"
     seeds = {label: [c.seed for c in cs] for label, cs in grid.items()}
-    # the pair, and only the pair, at the headline seeds; every other row at `seeds`
-    assert [label for label, s in seeds.items() if s == list(range(book.HEADLINE_SEEDS))] == pair
+    # the pair, and only the pair, at the chapter's headline seeds; every other row at `seeds`
+    head = list(range(ch.parameters["headline_seeds"]))
+    assert [label for label, s in seeds.items() if s == head] == pair
     assert all(s == list(range(book.SEEDS)) for label, s in seeds.items() if label not in pair)
 
 

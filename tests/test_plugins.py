@@ -298,7 +298,7 @@ def test_run_list_and_the_shared_reference_pair():
     keys = {c.key() for c in listed}
     # Tables 3 and 4: 7 models, Table 5: 2, each without and with OGM-GE; two reference pairs: Table 3's over
     # `seeds` (its own pair, on six-frame clips), Table 4's over `headline_seeds` (the book's headline pair)
-    assert len(keys) == len(listed) == 9 * 2 * book.SEEDS + 2 * book.SEEDS + 2 * book.HEADLINE_SEEDS
+    assert len(keys) == len(listed) == 9 * 2 * book.SEEDS + 2 * book.SEEDS + 2 * plugins.HEADLINE_SEEDS
     # Table 4's reference pair is chapter 12's paper-like headline pair: the same runs, already committed
     head = regimes.regime_rows(plugins.REGIME, regimes.ALPHA[plugins.REGIME])
     ref = plugins.table4_rows()
@@ -307,11 +307,11 @@ def test_run_list_and_the_shared_reference_pair():
     assert all(
         (ROOT / "results" / f"{c.replace(seed=s).key()}.json").exists()
         for c in (head["Concatenation"], head["Concatenation + OGM-GE"])
-        for s in range(book.HEADLINE_SEEDS)
+        for s in range(plugins.HEADLINE_SEEDS)
     )
     # the book's run list holds every run of the plug-in chapters; without them it shares only that pair
     assert keys <= {c.key() for c in run_list.book_runs()}
-    assert len(keys & {c.key() for c in run_list.book_runs(include_plugins=False)}) == 2 * book.HEADLINE_SEEDS
+    assert len(keys & {c.key() for c in run_list.book_runs(include_plugins=False)}) == 2 * plugins.HEADLINE_SEEDS
     assert not keys & {c.key() for c in run_list.book_runs(regime="easy audio", include_regimes=False)}
     ref = plugins.REFERENCE
     for rows, n in (

@@ -118,12 +118,12 @@ def test_the_check_sees_a_trainer(tmp_path):
 @pytest.fixture(scope="module")
 def committed():
     """The committed runs the report reads, read back (through the cache) before training is made to fail."""
-    from ogm_lib.recipe import noise_model, regimes, verdict_runs
+    from ogm_lib.recipe import book, noise_model, regimes, verdict_runs
 
     results = ROOT / "results"
     return dict(
         book=verdict_runs.train(results_dir=results),
-        paper_like=regimes.train_regime("paper-like", results_dir=results),
+        regime=regimes.train_regime(book.REGIME, results_dir=results),
         noise=noise_model.train("avdigits", "converged", "cpu", "paper-like", 0, 0.6, 1, results),
     )
 
@@ -147,7 +147,7 @@ def test_the_report_gives_its_numbers_with_training_made_to_fail(committed, monk
         monkeypatch.setattr(module, name, refuse)
     book = chapters.book_claims(committed["book"])
     assert list(book) == list(chapters.TITLES)
-    assert book["05_table1"][1]["concat_ge"].n == 10
-    assert findings.paper_like_checks(committed["paper_like"])
+    assert book["05_table1"][1]["concat_ge"].n == 20
+    assert findings.regime_checks(committed["regime"])
     s = sgd_noise.setup(committed["noise"], 0.6, 16, [4, 8], [1.0], [4], 2, [0.1])
     assert s.runs_k.shape == (10,) and s.flat["audio"].shape[0] == 16

@@ -48,3 +48,31 @@ def test_control_rows_cover_the_batch_size_series_only():
     for label in batch_rows:
         c, r = control[label + SUFFIX], rows[label]
         assert c.epochs == r.epochs * r.batch_size // b0 and c.batch_size == r.batch_size and c.lr == r.lr
+
+
+def test_table6s_default_rate_is_the_rules_choice_on_the_committed_runs():
+    """`adam_lr.CHOSEN` (Table 6's default `adam_lr` on the book's regime) is what the rule picks from its committed
+    runs: a new run or a changed rule that moves the choice fails here, not silently in the chapter."""
+    from pathlib import Path
+
+    from ogm_lib.method.results import RunResult, result_path
+    from ogm_lib.recipe.chapters import CHAPTER
+
+    results = Path(__file__).resolve().parents[1] / "results"
+    adam = CHAPTER["07_table6"].table()["Adam"]
+    runs = {
+        label: [RunResult.load(result_path(c.replace(seed=s), results)) for s in adam_lr.LR_SEEDS]
+        for label, c in adam_lr.grid_rows(adam).items()
+    }
+    chosen, means = adam_lr.choose(adam_lr.val_accuracies(runs))
+    assert chosen == adam_lr.CHOSEN[book.REGIME] == adam.lr, means
+
+
+def test_the_rule_text_says_when_the_choice_is_at_the_grids_edge():
+    from ogm_lib.report.adam_lr import rule_table, rule_text
+
+    means = {1e-4: 27.2, 3e-4: 36.7, 1e-3: 48.9, 3e-3: 56.4}
+    assert "largest rate of the grid" in rule_text(3e-3, 3e-3, means, 2)
+    inside = rule_text(1e-3, 3e-4, {**means, 1e-3: 60.0}, 2)
+    assert "of the grid" not in inside and "not the rule's choice" in inside and "3.6 points above" in inside
+    assert rule_table(means, 3e-3)["chosen"].tolist() == ["", "", "", "✓"]

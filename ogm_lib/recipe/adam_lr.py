@@ -23,6 +23,9 @@ from .regimes import alpha_values, highest_mean
 LR_GRID = (1e-4, 3e-4, 1e-3, 3e-3)
 #: the seeds of each learning rate's runs
 LR_SEEDS = (0, 1)
+#: the rule's choice per regime, from its committed runs (`tests/test_table6_table7_rules.py` applies the rule to
+#: them and fails when this differs): Table 6's default `adam_lr` in that regime (`chapters.regime_parameters`)
+CHOSEN: dict[str, float] = {"testbed": 3e-3}
 
 
 def grid_rows(adam_row: RunConfig, lrs: Iterable[float] = LR_GRID) -> dict[str, RunConfig]:

@@ -32,12 +32,16 @@ from . import regimes
 from .grid import train_grid
 from .regimes import PROBE_EVERY, book_config  # noqa: F401  (the rows' config, and its probe schedule)
 
-#: seeds per row, and for the headline rows (concatenation with and without OGM-GE)
+#: seeds per row, and for the headline rows (concatenation with and without OGM-GE): 20, so that the headline's
+#: minimum detectable effect is near the 2-3 points that published re-runs of OGM-GE report (issue 23)
 SEEDS = 5
-HEADLINE_SEEDS = 10
-#: the book's default setting (issue 11): the default data in the paper-like regime (`regimes.REGIMES`,
-#: calibrated to the paper's CREMA-D unimodal accuracies), on that regime's converged schedule
-REGIME = "paper-like"
+HEADLINE_SEEDS = 20
+#: the book's default setting (issue 23): the default data in the testbed regime (`regimes.REGIMES`: held-out
+#: speakers, clean audio, digits under pixel noise 0.85), the design chapter 11's rule chose by the paper's
+#: phenomenon without an OGM-GE run, on that regime's 40-epoch schedule (`regimes.SCHEDULE`). Until then the
+#: book ran in the paper-like regime (calibrated to the paper's CREMA-D unimodal accuracies), which lacks the
+#: phenomenon; chapters whose runs are not yet trained on the testbed stay there (`chapters.EARLIER_REGIME`)
+REGIME = "testbed"
 PROFILE = regimes.PROFILE
 #: the OGM strength of the book's rows: the regime's alpha, chosen on validation (`regimes.ALPHA`)
 ALPHA = regimes.ALPHA[REGIME]

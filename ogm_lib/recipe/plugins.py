@@ -30,13 +30,16 @@ and the closing chapter judges them (`report.chapters.book_claims`, chapters 13-
 from __future__ import annotations
 
 from ..method.config import DATASET_DEFAULTS, RunConfig
-from .book import HEADLINE_SEEDS, SEEDS, row_seeds
 from .book import PROFILE as BOOK_PROFILE
+from .book import SEEDS, row_seeds
 from .grid import train_grid
 from .regimes import ALPHA, regime_config
 
-#: the regime the tables run in by default (the one calibrated to the paper's CREMA-D unimodal accuracies)
+#: the regime the tables run in by default (the one calibrated to the paper's CREMA-D unimodal accuracies; the
+#: book's rows moved to the testbed, issue 23, the plug-in tables' runs are not yet trained there), and the seeds
+#: of their reference pair (the paper-like regime's headline pair has 10)
 REGIME = "paper-like"
+HEADLINE_SEEDS = 10
 #: Table 3's clips: frames per clip (3 segments of 2 frames: TSN's sampling draws one of each segment's two)
 CLIP_FRAMES = 6
 #: the paper's row label -> our `RunConfig.video_model` (Table 3) / `audio_model` (Table 4)

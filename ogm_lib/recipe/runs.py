@@ -25,36 +25,38 @@ def _unique(configs: Iterable[RunConfig]) -> list[RunConfig]:
     return list(out.values())
 
 
-def _flat(grid: dict[str, list[RunConfig]]) -> list[RunConfig]:
-    return [c for cs in grid.values() for c in cs]
+def _given(**params) -> dict:
+    """The parameters that are not None (None: each chapter keeps its own default)."""
+    return {k: v for k, v in params.items() if v is not None}
 
 
 def book_runs(
     dataset: str = "avdigits",
     profile: str = book.PROFILE,
     device: str = "cpu",
-    seeds=book.SEEDS,
-    headline_seeds=book.HEADLINE_SEEDS,
+    seeds=None,
+    headline_seeds=None,
     include_regimes: bool = True,
-    regime: str | None = book.REGIME,
+    regime: str | None = None,
     include_plugins: bool = True,
 ) -> list[RunConfig]:
     """Every run of the book's chapters at their default parameters, each once, in chapter order; with
     `include_regimes` (and the default data at the regimes' profile), also the runs of the regime chapters
     (`regimes.book_runs`: calibration, alpha sweeps, each regime's rows) and of the testbed search; with
     `include_plugins` (the default data at the plug-in tables' own regime), also the runs of chapters 13-15. A
-    prepared dataset's runs come fingerprinted (`data.fingerprint.fingerprinted`: their keys name the store)."""
-    at = dict(
+    prepared dataset's runs come fingerprinted (`data.fingerprint.fingerprinted`: their keys name the store).
+    `regime`, `seeds`, `headline_seeds`: None keeps each chapter's own (`chapters.regime_parameters`)."""
+    at = _given(
         dataset=dataset, profile=profile, device=device, regime=regime, seeds=seeds, headline_seeds=headline_seeds
     )
-    out = [fingerprinted(c) for ch in chapters_with(per_seed=book_seeds) for c in _flat(ch.grid(**at))]
+    out = [fingerprinted(c) for ch in chapters_with(per_seed=book_seeds) for c in ch.runs(**at)]
     if include_regimes and dataset == "avdigits" and profile == regimes.PROFILE:
         out += regimes.book_runs(device) + testbed.book_runs()
-    if include_plugins and dataset == "avdigits" and regime == plugins.REGIME:
+    if include_plugins and dataset == "avdigits" and regime in (None, plugins.REGIME):
         out += [
             fingerprinted(c)
             for ch in chapters_with(per_seed=plugin_seeds)
-            for c in _flat(ch.grid(**{k: v for k, v in at.items() if k in ch.parameters}))
+            for c in ch.runs(**{k: v for k, v in at.items() if k in ch.parameters})
         ]
     return _unique(out)
 
@@ -77,10 +79,10 @@ OTHER_RUNS = {
 
 def chapter_runs(chapter: str, device: str = "cpu") -> list[RunConfig]:
     """Every RunConfig chapter `chapter` (a notebook name such as '05_table1') reads at its default parameters,
-    each once: its rows over their seeds (`Chapter.grid`), or `OTHER_RUNS`."""
+    each once: its rows over their seeds and its rule's runs (`Chapter.runs`), or `OTHER_RUNS`."""
     if chapter not in CHAPTER:
         raise ValueError(f"unknown chapter {chapter!r}")
     ch = CHAPTER[chapter]
     if ch.rows is not None:
-        return _unique(_flat(ch.grid(device=device)))
+        return _unique(ch.runs(device=device))
     return _unique(OTHER_RUNS[chapter](device))

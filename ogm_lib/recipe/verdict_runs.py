@@ -33,6 +33,11 @@ def judged(dataset: str) -> list[Chapter]:
     return [ch for ch in CHAPTERS if ch.judged(dataset)]
 
 
+def _given(**params) -> dict:
+    """The parameters that are not None (None: each chapter keeps its own default)."""
+    return {k: v for k, v in params.items() if v is not None}
+
+
 def _at(ch: Chapter, params: dict) -> dict:
     """The parameters a chapter has, of those given."""
     return {k: v for k, v in params.items() if k in ch.parameters}
@@ -42,23 +47,25 @@ def grids(
     dataset: str = "avdigits",
     profile: str = book.PROFILE,
     device: str = "cpu",
-    seeds=book.SEEDS,
-    headline_seeds=book.HEADLINE_SEEDS,
-    regime: str | None = book.REGIME,
+    seeds=None,
+    headline_seeds=None,
+    regime: str | None = None,
 ) -> dict[str, dict[str, list[RunConfig]]]:
     """chapter -> label -> its configs over seeds, for every judged chapter on rows (all but chapter 12, whose
-    rows depend on its sweep's runs)."""
-    params = dict(
+    rows depend on its sweep's runs). `seeds`, `headline_seeds`, `regime`: None keeps each chapter's own
+    (`chapters.regime_parameters`: most chapters are on the testbed, some still on the paper-like regime)."""
+    params = _given(
         dataset=dataset, profile=profile, device=device, regime=regime, seeds=seeds, headline_seeds=headline_seeds
     )
     return {ch.name: ch.grid(**_at(ch, params)) for ch in judged(dataset) if ch.rows is not None}
 
 
 def noise_settings(
-    dataset: str = "avdigits", profile: str = book.PROFILE, device: str = "cpu", regime: str | None = book.REGIME
+    dataset: str = "avdigits", profile: str = book.PROFILE, device: str = "cpu", regime: str | None = None
 ) -> list:
-    """The grid of the chapter judged on its settings (chapter 08, `Chapter.settings`) at these parameters."""
-    params = dict(dataset=dataset, profile=profile, device=device, regime=regime)
+    """The grid of the chapter judged on its settings (chapter 08, `Chapter.settings`) at these parameters
+    (`regime` None: the chapter's own)."""
+    params = _given(dataset=dataset, profile=profile, device=device, regime=regime)
     return [s for ch in judged(dataset) if ch.claims == "noise" for s in ch.settings(**_at(ch, params))]
 
 
@@ -70,12 +77,10 @@ def train(
     headline_seeds=None,
     workers: int | None = None,
     results_dir=None,
-    regime: str | None = book.REGIME,
+    regime: str | None = None,
 ) -> VerdictRuns:
-    """Every judged chapter's runs at its default parameters (`seeds`, `headline_seeds`: None for the book's),
-    trained or read back."""
-    seeds = book.SEEDS if seeds is None else seeds
-    headline_seeds = book.HEADLINE_SEEDS if headline_seeds is None else headline_seeds
+    """Every judged chapter's runs at its default parameters (`seeds`, `headline_seeds`, `regime`: None for each
+    chapter's own), trained or read back."""
     tables = grids(dataset, profile, device, seeds, headline_seeds, regime)
     flat = train_grid(
         {(ch, label): cs for ch, grid in tables.items() for label, cs in grid.items()},
@@ -89,3 +94,25 @@ def train(
         else:
             runs[ch.name] = {label: flat[ch.name, label] for label in tables[ch.name]}
     return VerdictRuns(dataset, runs, noise_settings(dataset, profile, device, regime))
+
+
+def headline(
+    dataset: str = "avdigits",
+    profile: str = book.PROFILE,
+    device: str = "cpu",
+    seeds=None,
+    headline_seeds=None,
+    workers: int | None = None,
+    results_dir=None,
+    regime: str | None = None,
+) -> dict[str, list]:
+    """The book's headline pair (concatenation with and without OGM-GE, `book.headline_rows`) over its seeds,
+    trained or read back: in `regime` (None: the book's, `book.REGIME`) at that regime's alpha (`regimes.ALPHA`; the
+    real datasets ignore the regime and get the book's alpha, as the chapters' rows do), with `seeds`
+    and `headline_seeds` (None: the book's)."""
+    regime = book.REGIME if regime is None else regime
+    alpha = regimes.ALPHA.get(regime, book.ALPHA)  # the alpha the chapters' headline rows have in that regime
+    rows = book.headline_rows(dataset, profile, device, alpha, regime)
+    seeds = book.SEEDS if seeds is None else seeds
+    headline_seeds = book.HEADLINE_SEEDS if headline_seeds is None else headline_seeds
+    return book.train_seeds(rows, seeds, workers, results_dir, headline_seeds, alpha=alpha)

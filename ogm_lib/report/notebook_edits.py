@@ -153,11 +153,10 @@ SGD_FIGURES = [
 
 def findings_source() -> str:
     return (
-        "from ogm_lib.recipe import regimes\n"
+        "from ogm_lib.recipe import book as recipe_book, regimes\n"
         "from ogm_lib.report import findings\n\n"
-        "_head_runs = train_seeds(headline_rows(dataset, profile, device, regime=regime), seeds, workers, "
-        "results_dir,\n                         headline_seeds)\n"
-        '_checks = (findings.paper_like_checks(regimes.train_regime("paper-like", workers=workers, '
+        "_head_runs = headline_runs(dataset, profile, device, seeds, headline_seeds, workers, results_dir, regime)\n"
+        "_checks = (findings.regime_checks(regimes.train_regime(regime or recipe_book.REGIME, workers=workers, "
         "results_dir=results_dir))\n"
         '           if dataset == "avdigits" else None)\n'
         "findings.glue_findings(tables.setting_text(dataset, profile, _head_runs), head, all_val, cl.counts, "
