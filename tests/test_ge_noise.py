@@ -210,14 +210,19 @@ def test_official_noise_unchanged():
 
 
 # numbers of a smoke run made with the code before `ge_noise` existed (commit ea2b711, one thread): the default
-# is unchanged. Per CPU model: other processors pick other kernels, whose last bits send SGD elsewhere
-# (`rerun.py`); to add one, run commit ea2b711's `fit` on it.
+# is unchanged. Per CPU model and instruction set torch uses on it (`results.cpu_capability`): other processors
+# pick other kernels, whose last bits send SGD elsewhere (`rerun.py`); one model name covers both an AVX2-only and
+# an AVX-512 "AMD EPYC". To add a machine, run commit ea2b711's `fit` on it (2026-12-04: the AVX-512 EPYC's).
 BEFORE = {
-    "AMD EPYC": {
+    ("AMD EPYC", "AVX2"): {
         "ogm_ge": ("a138ee9f1f6f6893", [0.13725490868091583, 0.1568627506494522]),
         "ge": ("0591b0a22ec33374", [0.09803921729326248, 0.05882352963089943]),
     },
-    "Intel(R) Xeon(R) Processor": {
+    ("AMD EPYC", "AVX512"): {
+        "ogm_ge": ("a138ee9f1f6f6893", [0.13725490868091583, 0.1568627506494522]),
+        "ge": ("0591b0a22ec33374", [0.11764705926179886, 0.1568627506494522]),
+    },
+    ("Intel(R) Xeon(R) Processor", "AVX512"): {
         "ogm_ge": ("a138ee9f1f6f6893", [0.09803921729326248, 0.09803921729326248]),
         "ge": ("0591b0a22ec33374", [0.13725490868091583, 0.1568627506494522]),
     },
@@ -226,13 +231,14 @@ BEFORE = {
 
 @pytest.mark.parametrize("method", ["ogm_ge", "ge"])
 def test_default_smoke_run_as_before(method, tmp_path, one_thread):
-    from ogm_lib.method.results import _cpu_name
+    from ogm_lib.method.results import _cpu_name, cpu_capability
     from ogm_lib.method.train import fit
 
     cfg = make_config("smoke", dataset="synthetic", method=method, quiet=True)
-    if _cpu_name() not in BEFORE:
-        pytest.skip(f"no numbers of commit ea2b711 for this CPU ({_cpu_name()}); run it here to add them")
-    key, test_acc = BEFORE[_cpu_name()][method]
+    machine = (_cpu_name(), cpu_capability())
+    if machine not in BEFORE:
+        pytest.skip(f"no numbers of commit ea2b711 for this CPU ({machine}); run it here to add them")
+    key, test_acc = BEFORE[machine][method]
     assert cfg.key() == key and cfg.replace(ge_noise="official").key() == key
     result = fit(cfg, tmp_path)
     assert [e["test_acc"] for e in result.epochs] == pytest.approx(test_acc, abs=1e-6)

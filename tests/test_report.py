@@ -252,6 +252,23 @@ def test_table7_grid_and_claims():
     plt.close(fig)
 
 
+def test_table7_equal_steps_table_pairs_each_batch_row_with_its_control():
+    settings = noise_settings(1e-2, base_batch=24)
+    rs = {x.label: runs(0.6, 0.62, 0.61, epochs=2) for x in settings}
+    base = table7.base_setting(settings).label
+    rs[base] = runs(0.7, 0.72, 0.71, epochs=2)
+    batch = [x.label for x in settings if x.series == "batch size"]
+    control = {label + ", equal steps": runs(0.69, 0.7, 0.69, epochs=2) for label in batch}
+    t = table7.equal_steps_table(settings, rs, control)
+    assert list(t.index) == batch
+    assert t.loc[batch[0], "same epochs − " + base].startswith("-10.0")
+    assert t.loc[batch[0], "equal steps − " + base].startswith("-1.7")
+    text = table7.equal_steps_text(settings, rs, control)
+    assert text.count("at equal steps") == len(batch) and "-10.0 points" in text and "-1.7 at equal steps" in text
+    # a batch row without its control is left out, not shown as a gap
+    assert table7.equal_steps_table(settings, rs, {}).empty
+
+
 def test_figure3_claims_summary_and_plot():
     without = [fake_run(0.5, seed=s, rho=[2, 9, 9, 9, 9, 9, 9, 9 + s], epochs=2) for s in (0, 1)]
     with_ = [fake_run(0.5, seed=s, rho=[2, 5, 5, 5, 7, 7, 7, 6 + s], epochs=2) for s in (0, 1)]

@@ -4,7 +4,7 @@ import pytest
 
 from ogm_lib.method.config import make_config
 from ogm_lib.recipe import adam_lr, book
-from ogm_lib.recipe.equal_steps import SUFFIX, control_rows, equal_steps
+from ogm_lib.recipe.equal_steps import SUFFIX, control_rows, control_runs, equal_steps
 
 
 def test_grid_rows_are_plain_adam_runs_at_each_rate():
@@ -50,6 +50,14 @@ def test_control_rows_cover_the_batch_size_series_only():
         assert c.epochs == r.epochs * r.batch_size // b0 and c.batch_size == r.batch_size and c.lr == r.lr
 
 
+def test_control_runs_take_the_rows_seeds():
+    settings, rows = book.table7_rows()
+    out = control_runs(settings, rows, 3)
+    control = control_rows(settings, rows)
+    assert [c.key() for c in out] == [c.replace(seed=s).key() for c in control.values() for s in range(3)]
+    assert {c.seed for c in control_runs(settings, rows, [2, 7])} == {2, 7}
+
+
 def test_table6s_default_rate_is_the_rules_choice_on_the_committed_runs():
     """`adam_lr.CHOSEN` (Table 6's default `adam_lr` on the book's regime) is what the rule picks from its committed
     runs: a new run or a changed rule that moves the choice fails here, not silently in the chapter."""
@@ -76,3 +84,11 @@ def test_the_rule_text_says_when_the_choice_is_at_the_grids_edge():
     inside = rule_text(1e-3, 3e-4, {**means, 1e-3: 60.0}, 2)
     assert "of the grid" not in inside and "not the rule's choice" in inside and "3.6 points above" in inside
     assert rule_table(means, 3e-3)["chosen"].tolist() == ["", "", "", "✓"]
+
+
+def test_the_learning_rate_text_says_how_adams_rate_was_set():
+    from ogm_lib.report.text import optimiser_lr_text
+
+    assert "chosen on validation" in optimiser_lr_text(1e-2, 3e-3, "converged", 3e-3)
+    assert "rule on validation chooses 0.003" in optimiser_lr_text(1e-2, 1e-3, "converged", 3e-3)
+    assert "not tuned" in optimiser_lr_text(1e-2, 1e-3, "converged")

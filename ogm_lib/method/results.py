@@ -508,9 +508,22 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_capability() -> str | None:
+    """The instruction set torch's CPU kernels dispatch to here (`torch.backends.cpu.get_cpu_capability()`:
+    "AVX2", "AVX512", ...). Two CPUs of one model name can differ in it (an "AMD EPYC" of one generation has
+    AVX-512, of another only AVX2), and with it the kernels and the last bits of a run."""
+    import torch
+
+    try:
+        return torch.backends.cpu.get_cpu_capability()
+    except Exception:  # pragma: no cover - an old torch without the call
+        return None
+
+
 def provenance(device: str) -> dict:
     """Where and with what a run is made: the project commit (and whether `ogm_lib/` had uncommitted
-    changes), torch and Python versions, the CPU or GPU, torch's thread count, the date (UTC)."""
+    changes), torch and Python versions, the CPU (its model name and the instruction set torch uses on it,
+    `cpu_capability`) or GPU, torch's thread count, the date (UTC)."""
     import torch
 
     commit, dirty = _git_state()
@@ -523,6 +536,7 @@ def provenance(device: str) -> dict:
         "device": str(device),
         "gpu": gpu,
         "cpu": _cpu_name(),
+        "cpu_capability": cpu_capability(),
         "cpu_count": os.cpu_count(),
         "threads": torch.get_num_threads(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

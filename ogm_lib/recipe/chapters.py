@@ -80,8 +80,9 @@ class Chapter:
     judged_on: tuple[str, ...] | None = None
     parameters: Mapping = field(default_factory=dict)
     real_dataset: str | None = "cremad"
-    #: runs a chapter reads beside its rows' (a rule's runs, made from its table: Table 6's Adam learning rate)
-    rule_runs: Callable[[dict], list] | None = None
+    #: runs a chapter reads beside its rows' (a rule's or a control's: Table 6's Adam learning rate, Table 7's
+    #: equal-steps control), from the chapter and the notebook's parameter changes
+    rule_runs: Callable[["Chapter", dict], list] | None = None
 
     def defaults(self, **changes) -> dict:
         """The notebook's parameters at their defaults, with `changes` (only names the notebook has)."""
@@ -118,7 +119,7 @@ class Chapter:
         then its rule's runs (`rule_runs`)."""
         out = [c for cs in self.grid(**changes).values() for c in cs]
         if self.rule_runs is not None:
-            out += self.rule_runs(self.table(**changes))
+            out += self.rule_runs(self, changes)
         return out
 
     def judged(self, dataset: str) -> bool:
@@ -241,6 +242,7 @@ CHAPTERS: tuple[Chapter, ...] = (
                 "update_batch_sizes": [16, 64],
                 "update_draws": 60,
                 "alpha": regime_parameters("03_sgd_noise")["alpha"],
+                "headline_seeds": regime_parameters("03_sgd_noise")["headline_seeds"],
                 "ks": [0.03, 0.1, 0.2, 0.4, 0.6, 0.8],
             }
         ),
@@ -253,7 +255,7 @@ CHAPTERS: tuple[Chapter, ...] = (
         _PAPER,
         "Table 6: optimisers",
         book.table6_rows,
-        rule_runs=lambda table: adam_lr.configs(table["Adam"]),
+        rule_runs=lambda ch, changes: adam_lr.configs(ch.table(**changes)["Adam"]),
     ),
     _rows_chapter("08_table7", _PAPER, "Table 7: noise", book.table7_rows, claims="noise"),
     _rows_chapter("09_figure3", _PAPER, "Figure 3: ρᵃ", book.figure3_rows, smooth=25, fraction=0.1),

@@ -33,3 +33,11 @@ def control_rows(settings, rows: dict[str, RunConfig]) -> dict[str, RunConfig]:
     `"b96, 1 × lr, equal steps"` -> config. `rows`: label -> config, as `book.table7_rows` returns them."""
     base_batch = min(s.batch_size for s in settings)
     return {s.label + SUFFIX: equal_steps(rows[s.label], base_batch) for s in settings if s.series == "batch size"}
+
+
+def control_runs(settings, rows: dict[str, RunConfig], seeds) -> list[RunConfig]:
+    """The control's runs: each of `control_rows` over the chapter's `seeds` (a count or a list: `book.seed_list`),
+    the same seeds as the rows it is compared with, paired by seed."""
+    from .book import seed_list
+
+    return [c.replace(seed=s) for c in control_rows(settings, rows).values() for s in seed_list(seeds)]

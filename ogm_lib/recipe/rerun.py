@@ -14,7 +14,8 @@ only slack needed is the float32 storage of the trace (`results.STEPS_ENCODING`)
 **On another kind of CPU** the bits cannot agree: PyTorch's CPU kernels (oneDNN, the vectorised reductions)
 pick other instruction sets on another processor (AVX-512 on an Intel Xeon, AVX2 on an AMD EPYC, say), the
 last bits of a sum change, and twenty epochs of SGD carry that to other weights and a different run. A run
-is then checked as a draw from its row: `same_machine` (the CPU model and torch version of its provenance)
+is then checked as a draw from its row: `same_machine` (the CPU model, the instruction set torch uses on it
+and the torch version of its provenance; one model name can cover both AVX2-only and AVX-512 processors)
 decides; off it, `compare_to_row` requires the retrained run's structure (epochs, metrics, trace lengths, the
 test clips) to be the committed one's, and its chosen-epoch validation and test accuracy to lie within
 `ROW_SDS` standard deviations of the committed run's, the SD taken over the row's committed seeds (the
@@ -47,18 +48,26 @@ ROW_METRICS = ("val_acc", "test_acc")
 
 
 def this_machine() -> dict:
-    """What decides a CPU run's bits here: the CPU model and the torch version (`results.provenance`)."""
+    """What decides a CPU run's bits here: the CPU model, the instruction set torch's kernels use on it and the
+    torch version (`results.provenance`)."""
     import torch
 
-    from ..method.results import _cpu_name
+    from ..method.results import _cpu_name, cpu_capability
 
-    return {"cpu": _cpu_name(), "torch": torch.__version__, "gpu": None}
+    return {"cpu": _cpu_name(), "cpu_capability": cpu_capability(), "torch": torch.__version__, "gpu": None}
+
+
+#: what must agree for a run to be retrained bit for bit. A model name alone is not enough ("AMD EPYC" covers
+#: AVX2-only and AVX-512 generations, which give other bits); a result made before provenance recorded the
+#: instruction set (no "cpu_capability") is never taken for this machine's: it is checked against its row's spread
+MACHINE_FIELDS = ("cpu", "cpu_capability", "gpu", "torch")
 
 
 def same_machine(result: RunResult, here: dict | None = None) -> bool:
-    """Whether this machine computes `result`'s bits: the same CPU model, no GPU, the same torch version."""
+    """Whether this machine computes `result`'s bits: the same CPU model and instruction set, no GPU, the same
+    torch version (`MACHINE_FIELDS`)."""
     here = this_machine() if here is None else here
-    return all(result.provenance.get(k) == here.get(k) for k in ("cpu", "gpu", "torch"))
+    return all(result.provenance.get(k) == here.get(k) for k in MACHINE_FIELDS)
 
 
 def row_key(config: dict) -> str:

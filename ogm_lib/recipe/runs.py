@@ -64,7 +64,9 @@ def book_runs(
 def _noise_model_runs(device: str) -> list[RunConfig]:
     """Chapter 03's runs at its default parameters (`noise_model.configs`)."""
     p = CHAPTER["03_sgd_noise"].defaults(device=device)
-    config, ogm_ge = noise_model.configs(p["dataset"], p["profile"], device, p["regime"], p["seed"], p["alpha"])
+    config, ogm_ge = noise_model.configs(
+        p["dataset"], p["profile"], device, p["regime"], p["seed"], p["alpha"], p["headline_seeds"]
+    )
     return [config, *ogm_ge]
 
 

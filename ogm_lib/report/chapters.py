@@ -19,6 +19,7 @@ from .figure3 import rho_claims
 from .reduce import gap_per_seed, probe
 from .table7 import noise_claims
 from .tables import slug
+from .where_judged import judged_where as _ref
 
 Runs = dict[str, list[RunResult]]
 ACC1 = ["CREMA-D Acc", "VGGSound Acc"]
@@ -35,7 +36,7 @@ def imbalance_claims(runs: Runs) -> list[Claim]:
             paper=figure1_difference("visual", "visual-only", "joint"),
             short="visual encoder: alone beats joint",
             family="primary",
-            judged_in=("12_when_ogm_ge_helps", "pl_imbalance"),
+            judged_in=_ref(runs, "12_when_ogm_ge_helps", "imbalance"),
         ),
         Claim(
             "audio",
@@ -60,7 +61,7 @@ def imbalance_claims(runs: Runs) -> list[Claim]:
             runs["Audio-only"],
             paper=difference(TABLE1, "Concatenation", "Audio-only", ACC1),
             short="joint beats audio-only",
-            judged_in=("05_table1", "audio_joint"),
+            judged_in=_ref(runs, "05_table1", "audio_joint"),
         ),
     ]
 
@@ -81,7 +82,7 @@ def ogm_claims(runs: Runs, alpha: float = ALPHA) -> list[Claim]:
                 paper=difference(TABLE1, "Concatenation+", "Concatenation", ACC1),
                 short=f"OGM-GE α={a}: accuracy",
                 family="primary" if main else "paper",
-                judged_in=("05_table1", "concat_ge") if main else None,
+                judged_in=_ref(runs, "05_table1", "concat_ge") if main else None,
             )
         )
         out.append(
@@ -92,7 +93,7 @@ def ogm_claims(runs: Runs, alpha: float = ALPHA) -> list[Claim]:
                 probe(runs["Joint"], "visual"),
                 paper=figure1_difference("visual", "joint + OGM-GE", "joint"),
                 short=f"OGM-GE α={a}: visual probe",
-                judged_in=("01_imbalance", "ogmge") if main else None,
+                judged_in=_ref(runs, "01_imbalance", "ogmge") if main else None,
             )
         )
     return out
@@ -108,7 +109,7 @@ def ge_claims(runs: Runs) -> list[Claim]:
             runs["OGM"],
             paper=difference(TABLE2, "OGM-GE", "OGM"),
             short="OGM-GE beats OGM",
-            judged_in=("06_table2", "ogmge_vs_ogm"),
+            judged_in=_ref(runs, "06_table2", "ogmge_vs_ogm"),
         ),
         Claim(
             "ge_vs_normal",
@@ -117,7 +118,7 @@ def ge_claims(runs: Runs) -> list[Claim]:
             runs["Normal"],
             paper=difference(TABLE7, "b64 lr1e-3 GE only", "b64 lr1e-3"),
             short="GE alone beats normal",
-            judged_in=("08_table7", "ge_only"),
+            judged_in=_ref(runs, "08_table7", "ge_only"),
         ),
         Claim(
             "ogmge_vs_normal",
@@ -128,7 +129,7 @@ def ge_claims(runs: Runs) -> list[Claim]:
             ledger=rerun_gains(),
             short="OGM-GE beats normal",
             family="primary",
-            judged_in=("05_table1", "concat_ge"),
+            judged_in=_ref(runs, "05_table1", "concat_ge"),
         ),
         Claim(
             "gap_ogm",
@@ -249,7 +250,7 @@ def table2_claims(runs: Runs) -> list[Claim]:
             short=f"{m} beats concatenation",
             ledger=rerun_gains() if m == "OGM-GE" else {},
             family=_table2_family(m),
-            judged_in=("05_table1", "concat_ge") if m == "OGM-GE" else None,
+            judged_in=_ref(runs, "05_table1", "concat_ge") if m == "OGM-GE" else None,
         )
         for m in methods
     ]
@@ -287,7 +288,7 @@ def table6_claims(runs: Runs) -> list[Claim]:
             paper=difference(TABLE6, a, b),
             short=text,
             family="primary" if head else "paper",
-            judged_in=("05_table1", "concat_ge") if head else None,
+            judged_in=_ref(runs, "05_table1", "concat_ge") if head else None,
         )
 
     return [

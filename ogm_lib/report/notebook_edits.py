@@ -124,7 +124,7 @@ from ogm_lib.recipe import noise_model
 from ogm_lib.report import sgd_noise, text
 from ogm_lib.method.temperature import FORM_LABELS, temperature_factor, temperature_table
 
-trained = noise_model.train(dataset, profile, device, regime, seed, alpha, workers, results_dir)
+trained = noise_model.train(dataset, profile, device, regime, seed, alpha, workers, results_dir, headline_seeds)
 s = sgd_noise.setup(trained, alpha, pool, batch_sizes, lr_factors, update_batch_sizes, update_draws, ks)
 config, data, model, per_sample, flat, k = s.config, s.data, s.model, s.per_sample, s.flat, s.k
 batch_sizes, lr_factors, update_batch_sizes, update_draws, ks = (s.batch_sizes, s.lr_factors, s.update_batch_sizes,

@@ -8,7 +8,7 @@ from typing import Sequence
 from ..ground.paper import TABLE7, difference
 from ..method.results import RunResult
 from ..recipe.book import NoiseSetting
-from .claims import Claim
+from .claims import MISSING, Claim
 from .plots import CONDITION_COLORS
 from .reduce import mean_std, values
 from .tables import slug
@@ -99,3 +99,67 @@ def plot_noise_scale(ax, points, title: str = "", ylabel: str = "test accuracy")
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
+
+
+def equal_steps_table(
+    settings: Sequence[NoiseSetting],
+    runs: dict[str, list[RunResult]],
+    control: dict[str, list[RunResult]],
+    suffix: str = ", equal steps",
+):
+    """Table 7's batch-size rows at the same epochs and at equal steps (`recipe.equal_steps`: batch b for b / b0
+    times the epochs), beside the base batch: test accuracy (%) mean ± std over seeds, and each row's paired
+    difference from the base setting, seed by seed, with its 95 % interval (best validation epoch)."""
+    import pandas as pd
+
+    from .reduce import by_seed, fmt_pm, metric
+    from .stats import paired_test
+
+    base = base_setting(settings)
+    base_acc = by_seed(runs[base.label], metric)
+
+    def diff(rs):
+        acc = by_seed(rs, metric)
+        seeds = sorted(set(acc) & set(base_acc))
+        if len(seeds) < 2:
+            return MISSING
+        t = paired_test([acc[s] for s in seeds], [base_acc[s] for s in seeds])
+        return f"{100 * t.mean:+.1f} ({100 * t.ci_low:+.1f} to {100 * t.ci_high:+.1f})"
+
+    rows = {}
+    for s in settings:
+        if s.series != "batch size" or s.label + suffix not in control:
+            continue
+        rs, cs = runs[s.label], control[s.label + suffix]
+        rows[s.label] = {
+            "epochs": f"{rs[0].config['epochs']} / {cs[0].config['epochs']}",
+            "same epochs": fmt_pm(values(rs)),
+            "equal steps": fmt_pm(values(cs)),
+            f"same epochs − {base.label}": diff(rs),
+            f"equal steps − {base.label}": diff(cs),
+        }
+    table = pd.DataFrame(rows).T
+    table.index.name = f"batch row (base: {base.label}, {fmt_pm(values(runs[base.label]))})"
+    return table
+
+
+def equal_steps_text(
+    settings: Sequence[NoiseSetting],
+    runs: dict[str, list[RunResult]],
+    control: dict[str, list[RunResult]],
+    suffix: str = ", equal steps",
+) -> str:
+    """One sentence per batch row: how much of its gap to the base setting is left at equal steps (means over
+    seeds, points), true for any outcome."""
+    base = base_setting(settings)
+    b = 100 * mean_std(values(runs[base.label]))[0]
+    parts = []
+    for s in settings:
+        if s.series != "batch size" or s.label + suffix not in control:
+            continue
+        fixed = 100 * mean_std(values(runs[s.label]))[0] - b
+        equal = 100 * mean_std(values(control[s.label + suffix]))[0] - b
+        parts.append(
+            f"{s.label}: {fixed:+.1f} points against {base.label} at the same epochs, {equal:+.1f} at equal steps"
+        )
+    return "; ".join(parts)

@@ -31,12 +31,16 @@ def optimism_text(gains: Sequence[float]) -> str:
     return f"{100 * float(np.mean(gains)):+.1f} points on average over the book's {len(gains)} runs"
 
 
-def optimiser_lr_text(sgd_lr: float, adam_lr: float, profile: str) -> str:
-    """Chapter 07's two learning rates, and that the pair was not tuned against each other."""
-    return (
-        f"SGD at lr {sgd_lr:g} (the {profile} profile's) and Adam at lr {adam_lr:g}, a common default not tuned "
-        f"for this data"
-    )
+def optimiser_lr_text(sgd_lr: float, adam_lr: float, profile: str, chosen: float | None = None) -> str:
+    """Chapter 07's two learning rates: SGD's is the profile's; Adam's is Table 6's rule's choice on validation
+    (`chosen`, `recipe/adam_lr.py`), or a reader's own, or (no rule run: None) untuned."""
+    if chosen is None:
+        how = "not tuned for this data"
+    elif adam_lr == chosen:
+        how = "chosen on validation by Table 6's rule from plain Adam runs"
+    else:
+        how = f"a reader's choice (Table 6's rule on validation chooses {chosen:g})"
+    return f"SGD at lr {sgd_lr:g} (the {profile} profile's, not tuned against Adam's) and Adam at lr {adam_lr:g}, {how}"
 
 
 def window_k(run, alpha: float, key: str = "rho_a") -> float:
