@@ -391,3 +391,12 @@ def test_summary_columns_and_by_label():
     assert ref.referred and ref.label == "judged in chapter 05 (Table 1: fusions)"
     assert cl.by_label(ref, **texts) == "That comparison is judged in chapter 05 (Table 1: fusions)."
     assert cl.counts([ref]) == dict.fromkeys(stats.LABELS, 0)
+
+
+def test_the_findings_box_names_the_seed_rule_not_the_headlines_count_per_row():
+    from ogm_lib.report import findings
+
+    head = {"a": runs(*([0.5] * 20)), "b": runs(*([0.6] * 20))}
+    text = findings.book_setting_text("avdigits", "converged", head)
+    assert text == "avdigits (converged profile; 5 seeds per row, 20 for the headline pair)"
+    assert "3 seeds per row" in findings.book_setting_text("avdigits", "cpu", head, [0, 1, 2])

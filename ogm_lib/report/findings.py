@@ -121,6 +121,20 @@ def leads_text(leads: Mapping[str, int]) -> str:
     return ", ".join(f"{n} {who}" for who, n in leads.items() if n)
 
 
+def book_setting_text(dataset: str, profile: str, head_runs: Mapping, seeds=None) -> str:
+    """'avdigits, testbed regime (converged profile; 5 seeds per row, 20 for the headline pair)': the data the
+    headline pair ran on (`head_runs`, label -> runs) and the book's seed rule (`seeds`: the chapters' count or
+    list, None: the book's `SEEDS`; the headline's seeds are the runs'), not one chapter's count of seeds."""
+    from ..recipe.book import SEEDS, seed_list
+    from .tables import regime_name
+
+    per_row = len(seed_list(SEEDS if seeds is None else seeds))
+    head = min(len(rs) for rs in head_runs.values())
+    regime = regime_name(head_runs)
+    where = f"{dataset}, {regime} regime" if regime else dataset
+    return f"{where} ({profile} profile; {per_row} seeds per row, {head} for the headline pair)"
+
+
 def findings_html(
     setting: str,
     headline,
@@ -154,7 +168,7 @@ def findings_html(
         "imbalance, not CREMA-D or the paper's other datasets: the verdicts say what holds here."
     )
     items = [
-        f"<li><strong>Data.</strong> Every number comes from {e(setting)}.{e(data_note)}</li>",
+        f"<li><strong>Data.</strong> The book's runs: {e(setting)}.{e(data_note)}</li>",
         f"<li><strong>Headline</strong> (concatenation + OGM-GE beats concatenation): {e(str(headline))}. "
         f"The paper: {e(paper_text(headline.claim))} points; published re-runs: {e(ledger_text(headline.claim))}."
         "</li>",
@@ -237,6 +251,7 @@ def regime_checks(runs: dict) -> dict:
 __all__ = [
     "findings_html",
     "glue_findings",
+    "book_setting_text",
     "label_counts",
     "testbed_gaps",
     "repository_url",

@@ -159,8 +159,8 @@ def findings_source() -> str:
         "_checks = (findings.regime_checks(regimes.train_regime(regime or recipe_book.REGIME, workers=workers, "
         "results_dir=results_dir))\n"
         '           if dataset == "avdigits" else None)\n'
-        "findings.glue_findings(tables.setting_text(dataset, profile, _head_runs), head, all_val, cl.counts, "
-        "_checks,\n"
+        "findings.glue_findings(findings.book_setting_text(dataset, profile, _head_runs, seeds), head, all_val,\n"
+        "                       cl.counts, _checks,\n"
         '                       real_data=dataset not in ("avdigits", "synthetic"),\n'
         '                       leads=split.loc["all"].drop("all").to_dict())'
     )
