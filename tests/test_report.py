@@ -256,17 +256,22 @@ def test_table7_equal_steps_table_pairs_each_batch_row_with_its_control():
     settings = noise_settings(1e-2, base_batch=24)
     rs = {x.label: runs(0.6, 0.62, 0.61, epochs=2) for x in settings}
     base = table7.base_setting(settings).label
-    rs[base] = runs(0.7, 0.72, 0.71, epochs=2)
+    rs[base] = runs(0.7, 0.72, 0.71, 0.2, 0.2, epochs=2)  # more seeds than the rows: seeds 3, 4 are not paired
     batch = [x.label for x in settings if x.series == "batch size"]
     control = {label + ", equal steps": runs(0.69, 0.7, 0.69, epochs=2) for label in batch}
     t = table7.equal_steps_table(settings, rs, control)
-    assert list(t.index) == batch
-    assert t.loc[batch[0], "same epochs − " + base].startswith("-10.0")
+    assert list(t.index) == batch and "5 seeds" in t.index.name
+    assert (
+        t.loc[batch[0], "same epochs − " + base].startswith("-10.0")
+        and "n = 3" in t.loc[batch[0], "same epochs − " + base]
+    )
     assert t.loc[batch[0], "equal steps − " + base].startswith("-1.7")
     text = table7.equal_steps_text(settings, rs, control)
+    # the text pairs by seed as the table does (the base's unpaired seeds 3 and 4 would move a plain mean)
     assert text.count("at equal steps") == len(batch) and "-10.0 points" in text and "-1.7 at equal steps" in text
     # a batch row without its control is left out, not shown as a gap
     assert table7.equal_steps_table(settings, rs, {}).empty
+    assert "no batch row" in table7.equal_steps_text(settings, rs, {})
 
 
 def test_figure3_claims_summary_and_plot():

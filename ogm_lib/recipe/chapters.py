@@ -30,7 +30,7 @@ from types import MappingProxyType
 from typing import Callable, Mapping
 
 from ..method.config import RunConfig
-from . import adam_lr, book, plugins, regimes
+from . import adam_lr, book, equal_steps, plugins, regimes
 
 #: the parts of the table of contents, in order (each chapter names its part)
 PARTS = (
@@ -165,7 +165,7 @@ def _common(**more) -> MappingProxyType:
 #: lists what is left). They keep that regime's alpha and its 10 headline seeds; the landing page names them.
 EARLIER_REGIME = "paper-like"
 EARLIER_HEADLINE_SEEDS = 10
-ON_EARLIER_REGIME = ("03_sgd_noise", "04_ge", "08_table7")
+ON_EARLIER_REGIME = ("03_sgd_noise", "04_ge")
 
 
 def regime_parameters(name: str) -> dict:
@@ -257,7 +257,17 @@ CHAPTERS: tuple[Chapter, ...] = (
         book.table6_rows,
         rule_runs=lambda ch, changes: adam_lr.configs(ch.table(**changes)["Adam"]),
     ),
-    _rows_chapter("08_table7", _PAPER, "Table 7: noise", book.table7_rows, claims="noise"),
+    _rows_chapter(
+        "08_table7",
+        _PAPER,
+        "Table 7: noise",
+        book.table7_rows,
+        claims="noise",
+        # the batch-size rows at equal steps (`equal_steps.py`), over the rows' seeds
+        rule_runs=lambda ch, changes: equal_steps.control_runs(
+            ch.settings(**changes), ch.table(**changes), ch.defaults(**changes)["seeds"]
+        ),
+    ),
     _rows_chapter("09_figure3", _PAPER, "Figure 3: ρᵃ", book.figure3_rows, smooth=25, fraction=0.1),
     _rows_chapter(
         "13_table3",

@@ -101,6 +101,23 @@ def plot_noise_scale(ax, points, title: str = "", ylabel: str = "test accuracy")
     ax.legend(fontsize=8)
 
 
+def paired_gap(rs: Sequence[RunResult], base: Sequence[RunResult]):
+    """`rs` minus the base setting's runs, seed by seed on the seeds both have (test accuracy at the best
+    validation epoch): a `stats.PairedTest`, or None with fewer than 2 common seeds."""
+    from .reduce import by_seed, metric
+    from .stats import paired_test
+
+    acc, base_acc = by_seed(rs, metric), by_seed(base, metric)
+    seeds = sorted(set(acc) & set(base_acc))
+    if len(seeds) < 2:
+        return None
+    return paired_test([acc[s] for s in seeds], [base_acc[s] for s in seeds])
+
+
+def _batch_rows(settings, control, suffix):
+    return [s for s in settings if s.series == "batch size" and s.label + suffix in control]
+
+
 def equal_steps_table(
     settings: Sequence[NoiseSetting],
     runs: dict[str, list[RunResult]],
@@ -109,27 +126,22 @@ def equal_steps_table(
 ):
     """Table 7's batch-size rows at the same epochs and at equal steps (`recipe.equal_steps`: batch b for b / b0
     times the epochs), beside the base batch: test accuracy (%) mean ± std over seeds, and each row's paired
-    difference from the base setting, seed by seed, with its 95 % interval (best validation epoch)."""
+    difference from the base setting, seed by seed on the seeds both have, with its 95 % interval (best
+    validation epoch: `paired_gap`)."""
     import pandas as pd
 
-    from .reduce import by_seed, fmt_pm, metric
-    from .stats import paired_test
+    from .reduce import fmt_pm
 
     base = base_setting(settings)
-    base_acc = by_seed(runs[base.label], metric)
 
     def diff(rs):
-        acc = by_seed(rs, metric)
-        seeds = sorted(set(acc) & set(base_acc))
-        if len(seeds) < 2:
+        t = paired_gap(rs, runs[base.label])
+        if t is None:
             return MISSING
-        t = paired_test([acc[s] for s in seeds], [base_acc[s] for s in seeds])
-        return f"{100 * t.mean:+.1f} ({100 * t.ci_low:+.1f} to {100 * t.ci_high:+.1f})"
+        return f"{100 * t.mean:+.1f} ({100 * t.ci_low:+.1f} to {100 * t.ci_high:+.1f}), n = {t.n}"
 
     rows = {}
-    for s in settings:
-        if s.series != "batch size" or s.label + suffix not in control:
-            continue
+    for s in _batch_rows(settings, control, suffix):
         rs, cs = runs[s.label], control[s.label + suffix]
         rows[s.label] = {
             "epochs": f"{rs[0].config['epochs']} / {cs[0].config['epochs']}",
@@ -139,7 +151,8 @@ def equal_steps_table(
             f"equal steps − {base.label}": diff(cs),
         }
     table = pd.DataFrame(rows).T
-    table.index.name = f"batch row (base: {base.label}, {fmt_pm(values(runs[base.label]))})"
+    base_runs = runs[base.label]
+    table.index.name = f"batch row (base: {base.label}, {fmt_pm(values(base_runs))}, {len(base_runs)} seeds)"
     return table
 
 
@@ -149,17 +162,17 @@ def equal_steps_text(
     control: dict[str, list[RunResult]],
     suffix: str = ", equal steps",
 ) -> str:
-    """One sentence per batch row: how much of its gap to the base setting is left at equal steps (means over
-    seeds, points), true for any outcome."""
+    """One phrase per batch row: its paired gap to the base setting at the same epochs and at equal steps (mean
+    over the common seeds, points, as in `equal_steps_table`), true for any outcome."""
     base = base_setting(settings)
-    b = 100 * mean_std(values(runs[base.label]))[0]
     parts = []
-    for s in settings:
-        if s.series != "batch size" or s.label + suffix not in control:
+    for s in _batch_rows(settings, control, suffix):
+        fixed = paired_gap(runs[s.label], runs[base.label])
+        equal = paired_gap(control[s.label + suffix], runs[base.label])
+        if fixed is None or equal is None:
             continue
-        fixed = 100 * mean_std(values(runs[s.label]))[0] - b
-        equal = 100 * mean_std(values(control[s.label + suffix]))[0] - b
         parts.append(
-            f"{s.label}: {fixed:+.1f} points against {base.label} at the same epochs, {equal:+.1f} at equal steps"
+            f"{s.label}: {100 * fixed.mean:+.1f} points against {base.label} at the same epochs, "
+            f"{100 * equal.mean:+.1f} at equal steps"
         )
-    return "; ".join(parts)
+    return "; ".join(parts) if parts else "no batch row has its control on two common seeds"
