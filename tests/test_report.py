@@ -405,3 +405,16 @@ def test_the_findings_box_names_the_seed_rule_not_the_headlines_count_per_row():
     text = findings.book_setting_text("avdigits", "converged", head)
     assert text == "avdigits (converged profile; 5 seeds per row, 20 for the headline pair)"
     assert "3 seeds per row" in findings.book_setting_text("avdigits", "cpu", head, [0, 1, 2])
+
+
+def test_the_findings_box_names_the_chapters_still_on_the_earlier_regime(monkeypatch):
+    from ogm_lib.recipe import chapters as registry
+    from ogm_lib.report import findings
+
+    monkeypatch.setattr(registry, "ON_EARLIER_REGIME", ("03_sgd_noise",))
+    (one,) = findings.earlier_regime_gaps()
+    assert one.startswith("chapter 03 still runs on the paper-like regime") and "it needs" in one
+    monkeypatch.setattr(registry, "ON_EARLIER_REGIME", ("03_sgd_noise", "04_ge"))
+    assert findings.earlier_regime_gaps()[0].startswith("chapters 03, 04 still run on")
+    monkeypatch.setattr(registry, "ON_EARLIER_REGIME", ())
+    assert findings.earlier_regime_gaps() == []

@@ -165,7 +165,7 @@ def _common(**more) -> MappingProxyType:
 #: lists what is left). They keep that regime's alpha and its 10 headline seeds; the landing page names them.
 EARLIER_REGIME = "paper-like"
 EARLIER_HEADLINE_SEEDS = 10
-ON_EARLIER_REGIME = ("03_sgd_noise", "04_ge")
+ON_EARLIER_REGIME = ("03_sgd_noise",)
 
 
 def regime_parameters(name: str) -> dict:

@@ -109,9 +109,10 @@ def earlier_regime_gaps() -> list[str]:
     if not ON_EARLIER_REGIME:
         return []
     names = ", ".join(name[:2] for name in ON_EARLIER_REGIME)
+    one = len(ON_EARLIER_REGIME) == 1
     return [
-        f"chapters {names} still run on the {EARLIER_REGIME} regime, which lacks the phenomenon (their runs are not "
-        "yet trained on the testbed)"
+        f"chapter{'' if one else 's'} {names} still run{'s' if one else ''} on the {EARLIER_REGIME} regime, which "
+        f"lacks the phenomenon (what {'it needs' if one else 'they need'} is not yet made on the testbed)"
     ]
 
 
