@@ -127,13 +127,11 @@ def book_setting_text(dataset: str, profile: str, head_runs: Mapping, seeds=None
     headline pair ran on (`head_runs`, label -> runs) and the book's seed rule (`seeds`: the chapters' count or
     list, None: the book's `SEEDS`; the headline's seeds are the runs'), not one chapter's count of seeds."""
     from ..recipe.book import SEEDS, seed_list
-    from .tables import regime_name
+    from .tables import data_text
 
     per_row = len(seed_list(SEEDS if seeds is None else seeds))
     head = min(len(rs) for rs in head_runs.values())
-    regime = regime_name(head_runs)
-    where = f"{dataset}, {regime} regime" if regime else dataset
-    return f"{where} ({profile} profile; {per_row} seeds per row, {head} for the headline pair)"
+    return f"{data_text(dataset, head_runs)} ({profile} profile; {per_row} seeds per row, {head} for the headline pair)"
 
 
 def findings_html(

@@ -104,14 +104,13 @@ def plot_noise_scale(ax, points, title: str = "", ylabel: str = "test accuracy")
 def paired_gap(rs: Sequence[RunResult], base: Sequence[RunResult]):
     """`rs` minus the base setting's runs, seed by seed on the seeds both have (test accuracy at the best
     validation epoch): a `stats.PairedTest`, or None with fewer than 2 common seeds."""
-    from .reduce import by_seed, metric
     from .stats import paired_test
 
-    acc, base_acc = by_seed(rs, metric), by_seed(base, metric)
-    seeds = sorted(set(acc) & set(base_acc))
-    if len(seeds) < 2:
+    try:  # the claims' own pairing (`Claim.pairs`): the same seeds, metric and protocol as a verdict's
+        seeds, a, b = Claim("paired_gap", "", list(rs), list(base)).pairs("val")
+    except ValueError:  # no common seed
         return None
-    return paired_test([acc[s] for s in seeds], [base_acc[s] for s in seeds])
+    return paired_test(a, b) if len(seeds) >= 2 else None
 
 
 def _batch_rows(settings, control, suffix):

@@ -43,12 +43,16 @@ def regime_name(runs: dict[str, list[RunResult]]) -> str | None:
     return names.pop() if len(names) == 1 else None
 
 
+def data_text(dataset: str, runs: dict[str, list[RunResult]]) -> str:
+    """'avdigits', or 'avdigits, paper-like regime' when every run has a regime's data knobs."""
+    regime = regime_name(runs)
+    return f"{dataset}, {regime} regime" if regime else dataset
+
+
 def setting_text(dataset: str, profile: str, runs: dict[str, list[RunResult]]) -> str:
     """'avdigits (cpu profile, 5 to 10 seeds per row)', or 'avdigits, paper-like regime (converged profile, ...)'
-    when every run has a regime's data knobs."""
-    regime = regime_name(runs)
-    where = f"{dataset}, {regime} regime" if regime else dataset
-    return f"{where} ({profile} profile, {seed_count_text(runs)} per row)"
+    when every run has a regime's data knobs (`data_text`)."""
+    return f"{data_text(dataset, runs)} ({profile} profile, {seed_count_text(runs)} per row)"
 
 
 def test_split_size(config: RunConfig) -> int:
